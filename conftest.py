@@ -1,0 +1,3 @@
+"""Hands the pytest session to the dkimwatch plugin: `pytest` here audits ./domains.yaml."""
+
+pytest_plugins = ["dkimwatch.plugin"]

@@ -1,0 +1,192 @@
+"""The inventory loader: what a valid domains.yaml becomes, and one-line errors for bad ones."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from dkimwatch.inventory import InventoryError, load_inventory, parse_nameserver, to_alabel
+
+FULL = """\
+version: 1
+tenant: Contoso
+dns:
+  nameservers: ["127.0.0.1:5300", "::1"]
+  timeout: 0.5
+  attempts: 2
+policy:
+  min_key_bits: 2048
+  spf_require_include: spf.protection.outlook.com
+  dmarc_min_policy: quarantine
+domains:
+  - contoso.com
+  - Bücher.example
+  - name: fabrikam.com
+    selectors: [selector1, selector2]
+    selector1_cname: selector1-fabrikam-com._domainkey.contoso.onmicrosoft.com.
+    selector2_cname: SELECTOR2-fabrikam-com._domainkey.contoso.onmicrosoft.com
+    rotate_on: 2026-04-10T10:00:00Z
+    selector_before_rotate: selector1
+    selector_after_rotate: selector2
+    enabled: true
+waivers:
+  - domain: contoso.com
+    check: dmarc
+    reason: "retiring, CHG-1234"
+    expires: 2027-01-31
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "domains.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    path = write(tmp_path, text)
+    with pytest.raises(InventoryError) as info:
+        load_inventory(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}:")
+    return message
+
+
+def test_full_inventory(tmp_path: Path) -> None:
+    inv = load_inventory(write(tmp_path, FULL))
+    assert inv.tenant == "Contoso"
+    assert inv.dns.nameservers == ("127.0.0.1:5300", "[::1]:53")
+    assert inv.dns.timeout == 0.5 and inv.dns.attempts == 2
+    assert inv.policy.min_key_bits == 2048
+    assert inv.policy.dmarc_min_policy == "quarantine"
+    assert [d.name for d in inv.domains] == ["contoso.com", "xn--bcher-kva.example", "fabrikam.com"]
+    assert inv.domains[1].display == "Bücher.example"
+    fab = inv.domain("fabrikam.com")
+    assert (
+        fab.target_for("selector1") == "selector1-fabrikam-com._domainkey.contoso.onmicrosoft.com"
+    )
+    assert (
+        fab.target_for("selector2") == "selector2-fabrikam-com._domainkey.contoso.onmicrosoft.com"
+    )
+    assert fab.rotation is not None
+    assert fab.rotation.rotate_on == datetime(2026, 4, 10, 10, tzinfo=UTC)
+    assert fab.rotation.active_selector(datetime(2026, 4, 10, 9, 59, tzinfo=UTC)) == "selector1"
+    assert fab.rotation.active_selector(datetime(2026, 4, 10, 10, tzinfo=UTC)) == "selector2"
+    assert fab.enabled is True
+    assert inv.domain("contoso.com").selectors == ("selector1", "selector2")
+    waiver = inv.waiver_for("contoso.com", "dmarc")
+    assert waiver is not None and waiver.expires == date(2027, 1, 31)
+    assert waiver.active(date(2027, 1, 31)) and not waiver.active(date(2027, 2, 1))
+    assert len(inv.sha256) == 64
+
+
+def test_defaults(tmp_path: Path) -> None:
+    inv = load_inventory(write(tmp_path, "version: 1\ndomains: [contoso.com]\n"))
+    assert inv.dns.nameservers == ("system",)
+    assert inv.policy.spf_require_include == "spf.protection.outlook.com"
+    assert inv.tenant is None
+
+
+def test_rotation_without_offset_is_utc(tmp_path: Path) -> None:
+    text = FULL.replace("2026-04-10T10:00:00Z", "'2026-04-10T12:00:00+02:00'")
+    inv = load_inventory(write(tmp_path, text))
+    rotation = inv.domain("fabrikam.com").rotation
+    assert rotation is not None and rotation.rotate_on == datetime(2026, 4, 10, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "needle"),
+    [
+        ("version: 1\ndomains: [contoso.com]\nsurprise: 1\n", 3, "unknown key"),
+        ("version: 1\ndomain: [contoso.com]\n", 2, "did you mean 'domains'"),
+        ("version: 2\ndomains: [contoso.com]\n", 1, "expected 1"),
+        ("domains: [contoso.com]\n", 1, "version"),
+        ("version: 1\ndomains:\n  - contoso.com\n  - contoso.com\n", 4, "duplicate domain"),
+        ("version: 1\ndomains:\n  - contoso.com\n  - CONTOSO.com.\n", 4, "duplicate domain"),
+        ("version: 1\ndomains:\n  - -bad-.com\n", 3, "not a valid domain name"),
+        ("version: 1\ndomains:\n  - " + "a" * 64 + ".com\n", 3, "longer than 63"),
+        ("version: 1\ndomains:\n  - localhost\n", 3, "two labels"),
+        ("version: 1\ndomains:\n  - name: a.com\n    enabled: yes\n", 4, "true or false"),
+        ("version: 1\ndomains:\n  - name: a.com\n    rotate_on: 2026-01-01\n", 4, "go together"),
+        (
+            "version: 1\ndomains:\n  - name: a.com\n    rotate_on: soon\n"
+            "    selector_before_rotate: selector1\n    selector_after_rotate: selector2\n",
+            4,
+            "ISO 8601",
+        ),
+        (
+            "version: 1\ndomains:\n  - name: a.com\n    rotate_on: 2026-01-01T00:00:00Z\n"
+            "    selector_before_rotate: selector1\n    selector_after_rotate: selector9\n",
+            6,
+            "selector9",
+        ),
+        ("version: 1\ndomains:\n  - name: a.com\n    selector3_cname: x\n", 4, "unknown key"),
+        ("version: 1\ndomains:\n  - name: a.com\n    selector1_cname: x.com\n", 4, "_domainkey"),
+        ("version: 1\ndns:\n  timeout: fast\ndomains: [a.com]\n", 3, "number"),
+        ("version: 1\ndns:\n  attempts: 0\ndomains: [a.com]\n", 3, "integer from 1"),
+        ("version: 1\ndns:\n  nameservers: [dns.google]\ndomains: [a.com]\n", 3, "IP address"),
+        ("version: 1\npolicy:\n  dmarc_min_policy: strict\ndomains: [a.com]\n", 3, "quarantine"),
+        ("version: 1\ndomains: []\n", 2, "at least one"),
+        ("version: 1\ndomains: [a.com\n", 3, "yaml"),
+        ("version: 1\nversion: 1\ndomains: [a.com]\n", 2, "duplicate key"),
+        ("", 1, "empty"),
+        ("- a.com\n", 1, "mapping"),
+        (
+            "version: 1\ndomains: [a.com]\nwaivers:\n  - domain: b.com\n    check: dmarc\n"
+            "    reason: x\n",
+            4,
+            "not a domain of this inventory",
+        ),
+        (
+            "version: 1\ndomains: [a.com]\nwaivers:\n  - domain: a.com\n    check: dmark\n"
+            "    reason: x\n",
+            5,
+            "did you mean 'dmarc'",
+        ),
+        ("version: 1\nsources: [x.json]\ndomains: [a.com]\n", 2, "sources"),
+    ],
+)
+def test_bad_inventory(tmp_path: Path, text: str, line: int, needle: str) -> None:
+    message = error_of(tmp_path, text)
+    assert f":{line}: " in message, message
+    assert needle in message, message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match="not found"):
+        load_inventory(tmp_path / "nope.yaml")
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "domains.yaml"
+    path.write_bytes("version: 1\ndomains: [a.com]\n".encode("utf-16"))
+    with pytest.raises(InventoryError, match="UTF-8"):
+        load_inventory(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1", "127.0.0.1:53"),
+        ("127.0.0.1:5300", "127.0.0.1:5300"),
+        ("::1", "[::1]:53"),
+        ("[::1]:5300", "[::1]:5300"),
+    ],
+)
+def test_parse_nameserver(text: str, expected: str) -> None:
+    assert parse_nameserver(text) == expected
+
+
+@pytest.mark.parametrize("text", ["127.0.0.1:0", "127.0.0.1:http", "[::1", "resolver.local"])
+def test_parse_nameserver_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_nameserver(text)
+
+
+def test_idna2008() -> None:
+    # IDNA 2008 keeps ß (IDNA 2003 would have mapped it to "ss").
+    assert to_alabel("straße.de") == "xn--strae-oqa.de"
+    assert to_alabel("Müller-Contoso.DE.") == "xn--mller-contoso-wob.de"

@@ -1,0 +1,90 @@
+"""The compliance suite through a real recursive resolver: the hand-made tenant served by
+NSD (customer and Microsoft) behind Unbound, asked with --nameserver as a user's CI would."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from selftests import tenantkit
+from selftests.testbed import Testbed, missing_binaries
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parents[1]
+MISSING = missing_binaries()
+pytestmark = [
+    pytest.mark.testbed,
+    pytest.mark.skipif(
+        bool(MISSING), reason=f"needs {', '.join(MISSING)} (make test installs them)"
+    ),
+]
+
+
+@pytest.fixture
+def bed(tmp_path: Path) -> Iterator[tuple[Testbed, Path]]:
+    inventory = tenantkit.write_tenant(tmp_path / "tenant")
+    with Testbed(tmp_path / "tenant" / "zones", workdir=tmp_path / "bed") as testbed:
+        yield testbed, inventory
+
+
+def run(pytester: pytest.Pytester, inventory: Path, resolver: str) -> dict[str, Any]:
+    shutil.copy(REPO / "conftest.py", pytester.path)
+    if not (pytester.path / "tests").exists():
+        shutil.copytree(REPO / "tests", pytester.path / "tests")
+    (pytester.path / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
+    pytester.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        f"--domains={inventory}",
+        f"--nameserver={resolver}",
+        "--now",
+        tenantkit.NOW,
+    )
+    return dict(json.loads((pytester.path / "reports" / "results.json").read_text()))
+
+
+def test_verdicts_through_unbound(pytester: pytest.Pytester, bed: tuple[Testbed, Path]) -> None:
+    testbed, inventory = bed
+    doc = run(pytester, inventory, testbed.resolver)
+    assert doc["resolvers"] == [testbed.resolver]
+    wrong = [
+        (
+            r["nodeid"],
+            r["outcome"],
+            tenantkit.expected_outcome(r["domain"], r["check"], r["selector"]),
+        )
+        for r in doc["results"]
+        if r["outcome"] != tenantkit.expected_outcome(r["domain"], r["check"], r["selector"])
+    ]
+    assert not wrong
+    assert len(doc["results"]) == 9 * len(tenantkit.cases())
+
+
+def test_microsoft_down_is_an_error_not_a_missing_key(
+    pytester: pytest.Pytester, bed: tuple[Testbed, Path]
+) -> None:
+    testbed, inventory = bed
+    testbed.stop_microsoft()
+    doc = run(pytester, inventory, testbed.resolver)
+    by = {(r["domain"], r["check"], r["selector"]): r for r in doc["results"]}
+    # The customer's CNAMEs still answer; everything behind them could not be had.
+    assert by[("healthy.example", "dkim_cname", "selector1")]["outcome"] == "passed"
+    for selector in ("selector1", "selector2"):
+        target = by[("healthy.example", "dkim_target", selector)]
+        assert target["outcome"] == "error", target
+        assert target["result"] == "temperror"
+        assert any(e["rcode"] == "SERVFAIL" for e in target["evidence"])
+    assert by[("healthy.example", "dkim_rotation", None)]["outcome"] == "error"
+    # SPF needs Microsoft's include: no answer there is no verdict either.
+    assert by[("healthy.example", "spf", None)]["outcome"] == "error"
+    assert by[("healthy.example", "dmarc", None)]["outcome"] == "passed"
+    # A failure may only come from what the customer's own server said (its names are up).
+    for r in doc["results"]:
+        if r["outcome"] == "failed":
+            assert all(e["rcode"] in ("NOERROR", "NXDOMAIN") for e in r["evidence"]), r

@@ -1,0 +1,354 @@
+"""DMARC policy records (RFC 7489, and RFC 9989 which obsoletes it).
+
+Choices where the RFCs leave room, made to match what receivers do:
+
+* Version. ``v=DMARC1`` must be the first tag. The ABNF writes the value as
+  ``%x44 %x4d %x41 %x52 %x43 %x31``, i.e. case-sensitive (RFC 7489 §6.4; RFC 9989 keeps
+  it), so ``v=dmarc1`` is not a DMARC record: receivers discard it (§6.6.3 step 3).
+  The tag name ``v`` is an ABNF literal and so case-insensitive, and whitespace may
+  surround ``=`` (``*WSP "=" *WSP``).
+* Tag names and keyword values (``p=Reject``) are matched case-insensitively, as the
+  ABNF literals are; duplicate tags are an error (RFC 6376 §3.2 tag-list rules).
+* RFC 9989 removed ``pct``, ``rf`` and ``ri``; they are still validated (RFC 7489
+  receivers honour them) and ``pct`` below 100 is a warning. ``np``, ``t`` and ``psd``
+  (RFC 9989) are understood.
+* Report URIs must be ``mailto:`` with a valid address: that is the only scheme
+  aggregate and failure reports are sent to (RFC 9990, RFC 9991). Only valid URIs end
+  up in ``rua``/``ruf``; the others are errors.
+* A missing or invalid ``p=`` (or an invalid ``sp=``/``np=``) is always an error: the
+  record is not what its owner meant. What receivers then do is in ``p_inferred``
+  (RFC 7489 §6.6.3 step 6): with at least one valid ``rua`` URI they act as if
+  ``p=none`` was published (``p_inferred`` True, ``effective_policy`` "none");
+  without one they ignore the record (``effective_policy`` None). ``p`` itself stays
+  what was published when valid, else None.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from dkimwatch.records.taglist import clip, parse_tag_list
+
+__all__ = [
+    "POLICIES",
+    "DmarcRecord",
+    "ReportUri",
+    "is_dmarc_record",
+    "parse_dmarc",
+    "policy_rank",
+]
+
+POLICIES = ("none", "quarantine", "reject")
+_POLICY_WORDS = "none, quarantine or reject"
+_KNOWN_TAGS = (
+    "v",
+    "p",
+    "sp",
+    "np",
+    "adkim",
+    "aspf",
+    "pct",
+    "fo",
+    "rf",
+    "ri",
+    "rua",
+    "ruf",
+    "t",
+    "psd",
+)
+_VERSION = re.compile(r"[ \t\r\n]*[vV][ \t]*=[ \t]*DMARC1[ \t\r\n]*(?:;|$)")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):(.*)", re.DOTALL)
+_SIZE = re.compile(r"([0-9]+)([kmgtKMGT]?)")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+"
+_LOCAL_PART = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?")
+_KEYWORD = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?")
+_UINT32_MAX = 2**32 - 1
+_UINT64_MAX = 2**64 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class ReportUri:
+    """One ``rua``/``ruf`` destination.
+
+    ``uri`` is the URI as written without its ``!size`` suffix; ``address`` the
+    percent-decoded mailbox and ``domain`` its lowercased domain; ``size_limit`` the
+    suffix after ``!`` as written (e.g. "10m"), or None.
+    """
+
+    uri: str
+    scheme: str
+    address: str | None = None
+    domain: str | None = None
+    size_limit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DmarcRecord:
+    """A parsed DMARC record. Tag values are as published (keywords lowercased), None
+    when absent or invalid. ``effective_policy`` is what receivers apply to the domain
+    itself: ``p``, "none" when ``p_inferred``, None when they ignore the record."""
+
+    raw: str
+    version: str | None = None
+    p: str | None = None
+    sp: str | None = None
+    np: str | None = None
+    adkim: str | None = None
+    aspf: str | None = None
+    pct: int | None = None
+    fo: str | None = None
+    rf: str | None = None
+    ri: int | None = None
+    t: str | None = None
+    psd: str | None = None
+    rua: tuple[ReportUri, ...] = ()
+    ruf: tuple[ReportUri, ...] = ()
+    unknown_tags: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    p_inferred: bool = False
+    effective_policy: str | None = None
+
+    @property
+    def subdomain_policy(self) -> str | None:
+        """What receivers apply to subdomains: sp, defaulting to p (RFC 7489 §6.3)."""
+        if self.effective_policy is None or self.p_inferred:
+            return self.effective_policy
+        return self.sp or self.effective_policy
+
+    @property
+    def nonexistent_policy(self) -> str | None:
+        """What receivers apply to non-existent subdomains: np, then sp, then p (RFC 9989)."""
+        if self.effective_policy is None or self.p_inferred:
+            return self.effective_policy
+        return self.np or self.subdomain_policy
+
+    @property
+    def testing(self) -> bool:
+        return self.t == "y"
+
+
+def is_dmarc_record(text: str) -> bool:
+    """True when the first tag of ``text`` is ``v=DMARC1`` (see the module docstring for
+    case and whitespace). Records that fail this are discarded by receivers."""
+    return _VERSION.match(text) is not None
+
+
+def policy_rank(p: str) -> int:
+    """none=0, quarantine=1, reject=2 (case-insensitive); -1 for anything else."""
+    try:
+        return POLICIES.index(p.strip().lower())
+    except ValueError:
+        return -1
+
+
+def _keyword(
+    name: str, value: str, allowed: tuple[str, ...], errors: list[str], what: str
+) -> str | None:
+    lowered = value.lower()
+    if lowered in allowed:
+        return lowered
+    errors.append(f'{name}="{clip(value)}" is not {what}')
+    return None
+
+
+def _valid_domain(domain: str) -> bool:
+    labels = domain.split(".")
+    return (
+        len(domain) <= 253
+        and len(labels) >= 2
+        and all(_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
+
+
+def _parse_uri(tag: str, item: str, errors: list[str]) -> ReportUri | None:
+    uri, bang, size = item.partition("!")  # "!" inside a URI must be percent-encoded
+    size_limit: str | None = None
+    if bang:
+        match = _SIZE.fullmatch(size)
+        if match is None or int(match.group(1)) > _UINT64_MAX:
+            errors.append(
+                f'{tag}= "{clip(item)}": size limit "!{clip(size)}" must be digits '
+                "with an optional k, m, g or t"
+            )
+            return None
+        size_limit = size
+    scheme_match = _SCHEME.fullmatch(uri)
+    if scheme_match is None:
+        errors.append(f'{tag}= "{clip(item)}" is not a URI (expected mailto:address)')
+        return None
+    scheme, rest = scheme_match.group(1).lower(), scheme_match.group(2)
+    if scheme != "mailto":
+        errors.append(f'{tag}= "{clip(item)}": reports are only sent to mailto: URIs')
+        return None
+    address = unquote(rest.partition("?")[0])
+    local, at, domain = address.rpartition("@")
+    if not (at and _LOCAL_PART.fullmatch(local) and _valid_domain(domain)):
+        errors.append(f'{tag}= "{clip(item)}": "{clip(address)}" is not a valid mail address')
+        return None
+    return ReportUri(uri, scheme, address, domain.lower(), size_limit)
+
+
+def _parse_uris(tag: str, value: str, errors: list[str]) -> tuple[ReportUri, ...]:
+    if not value:
+        errors.append(f"{tag}= is empty")
+        return ()
+    uris: list[ReportUri] = []
+    for part in value.split(","):
+        item = part.strip(" \t\r\n")
+        if not item:
+            errors.append(f'{tag}= "{clip(value)}" has an empty entry')
+            continue
+        uri = _parse_uri(tag, item, errors)
+        if uri is not None:
+            uris.append(uri)
+    return tuple(uris)
+
+
+def _colon_keywords(value: str) -> list[str]:
+    return [part.strip(" \t\r\n").lower() for part in value.split(":")]
+
+
+def parse_dmarc(text: str) -> DmarcRecord:
+    """Parse one DMARC record. Never raises; see the module docstring for the rules."""
+    tags = parse_tag_list(text)
+    errors = list(tags.errors)
+    warnings: list[str] = []
+
+    values: dict[str, str] = {}
+    order: list[str] = []
+    for name, value in tags.tags:
+        key = name.lower()
+        if key in values:
+            errors.append(f'duplicate tag "{name}"')
+            continue
+        values[key] = value
+        order.append(key)
+
+    version = values.get("v")
+    discarded = True  # receivers drop records whose first tag is not v=DMARC1 (§6.6.3)
+    if not order or order[0] != "v":
+        errors.append('a DMARC record must start with "v=DMARC1"')
+    elif version != "DMARC1":
+        hint = ' (missing ";"?)' if re.match(r"DMARC1[ \t]", version or "") else ""
+        errors.append(f'v="{clip(version or "")}" must be exactly "DMARC1" (case-sensitive){hint}')
+    else:
+        discarded = False
+
+    # Policy problems are completed below, once we know whether rua= rescues the record.
+    policy_errors: list[str] = []
+    p: str | None = None
+    if "p" not in values:
+        policy_errors.append("p= (the policy) is missing")
+    else:
+        p = _keyword("p", values["p"], POLICIES, policy_errors, _POLICY_WORDS)
+        if order[0] == "v" and order.index("p") != 1:
+            warnings.append("p= should directly follow v= for RFC 7489 receivers")
+    sp = np = None
+    if "sp" in values:
+        sp = _keyword("sp", values["sp"], POLICIES, policy_errors, _POLICY_WORDS)
+    if "np" in values:
+        np = _keyword("np", values["np"], POLICIES, policy_errors, _POLICY_WORDS)
+    adkim = aspf = t = psd = None
+    if "adkim" in values:
+        adkim = _keyword("adkim", values["adkim"], ("r", "s"), errors, "r or s")
+    if "aspf" in values:
+        aspf = _keyword("aspf", values["aspf"], ("r", "s"), errors, "r or s")
+    if "t" in values:
+        t = _keyword("t", values["t"], ("y", "n"), errors, "y or n")
+    if "psd" in values:
+        psd = _keyword("psd", values["psd"], ("y", "n", "u"), errors, "y, n or u")
+
+    pct: int | None = None
+    if "pct" in values:
+        raw_pct = values["pct"]
+        if re.fullmatch(r"[0-9]{1,3}", raw_pct) and int(raw_pct) <= 100:
+            pct = int(raw_pct)
+        else:
+            errors.append(f'pct="{clip(raw_pct)}" is not an integer from 0 to 100')
+
+    fo: str | None = None
+    if "fo" in values:
+        options = _colon_keywords(values["fo"])
+        if all(option in ("0", "1", "d", "s") for option in options):
+            fo = ":".join(options)
+        else:
+            errors.append(f'fo="{clip(values["fo"])}" must be 0, 1, d or s, separated by ":"')
+
+    rf: str | None = None
+    if "rf" in values:
+        formats = _colon_keywords(values["rf"])
+        if all(_KEYWORD.fullmatch(f) for f in formats):
+            rf = ":".join(formats)
+            unregistered = [f for f in formats if f != "afrf"]
+            if unregistered:
+                warnings.append(f"rf= lists unregistered report formats: {', '.join(unregistered)}")
+        else:
+            errors.append(f'rf="{clip(values["rf"])}" is not a ":"-separated list of formats')
+
+    ri: int | None = None
+    if "ri" in values:
+        raw_ri = values["ri"]
+        if re.fullmatch(r"[0-9]+", raw_ri) and int(raw_ri) <= _UINT32_MAX:
+            ri = int(raw_ri)
+        else:
+            errors.append(f'ri="{clip(raw_ri)}" is not a 32-bit unsigned number of seconds')
+
+    rua = _parse_uris("rua", values["rua"], errors) if "rua" in values else ()
+    ruf = _parse_uris("ruf", values["ruf"], errors) if "ruf" in values else ()
+
+    unknown = tuple(name for name, _ in tags.tags if name.lower() not in _KNOWN_TAGS)
+    for name in unknown:
+        warnings.append(f'unknown tag "{clip(name)}" is ignored by receivers')
+
+    p_inferred = bool(policy_errors) and bool(rua) and not discarded
+    consequence = (
+        "receivers act as if p=none were published, since rua= is valid"
+        if p_inferred
+        else "receivers ignore the whole record"
+    )
+    errors.extend(f"{problem}: {consequence}" for problem in policy_errors)
+    effective: str | None = p
+    if discarded or (policy_errors and not p_inferred):
+        effective = None
+    elif p_inferred:
+        effective = "none"
+
+    if p == "none" and not policy_errors:
+        warnings.append("p=none: monitoring only, mail failing DMARC is delivered as usual")
+    if pct is not None and pct < 100:
+        warnings.append(
+            f"pct={pct}: RFC 7489 receivers apply the policy to {pct}% of failing mail; "
+            "RFC 9989 removed pct"
+        )
+    if t == "y":
+        warnings.append("testing mode (t=y): receivers are asked not to apply the policy yet")
+    if not rua and "rua" not in values:
+        warnings.append("no rua=: nobody receives aggregate reports")
+
+    return DmarcRecord(
+        raw=text,
+        version=version,
+        p=p,
+        sp=sp,
+        np=np,
+        adkim=adkim,
+        aspf=aspf,
+        pct=pct,
+        fo=fo,
+        rf=rf,
+        ri=ri,
+        t=t,
+        psd=psd,
+        rua=rua,
+        ruf=ruf,
+        unknown_tags=unknown,
+        errors=tuple(errors),
+        warnings=tuple(warnings),
+        p_inferred=p_inferred,
+        effective_policy=effective,
+    )

@@ -1,0 +1,475 @@
+"""DNS: the one module every check asks.
+
+Each (name, type) is asked once per run; the answer, CNAMEs followed, is cached and
+shared, and every exchange with a server is kept as evidence. Three negative
+situations are kept apart because they mean different things to an admin:
+
+* ``nxdomain`` - the name does not exist (a record is missing);
+* ``nodata``   - the name exists but has no record of that type;
+* ``temperror`` - no usable answer: timeout, SERVFAIL, REFUSED, unreachable, malformed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+from dkimwatch.inventory import parse_nameserver
+
+MAX_CHAIN = 8  # CNAME hops we follow ourselves; resolvers stop at about this depth too
+EVIDENCE_RDATA_LIMIT = 2048  # characters of one record kept in evidence; the rest is elided
+
+
+class Status(StrEnum):
+    OK = "ok"
+    NXDOMAIN = "nxdomain"
+    NODATA = "nodata"
+    TEMPERROR = "temperror"
+    LOOP = "loop"  # a CNAME chain that comes back to itself or runs too long
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One exchange with one server, as an auditor would want to see it."""
+
+    qname: str
+    rdtype: str
+    server: str
+    rcode: str  # NOERROR, NXDOMAIN, SERVFAIL, REFUSED, ... or TIMEOUT / UNREACHABLE / MALFORMED
+    answers: tuple[str, ...]
+    ttl: int | None
+    elapsed_ms: float
+    at: str
+    transport: str = "udp"
+    flags: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["answers"] = list(self.answers)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Evidence:
+        return cls(**{**data, "answers": tuple(data.get("answers", ()))})
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The outcome of asking (qname, rdtype), with CNAMEs followed."""
+
+    qname: str
+    rdtype: str
+    status: Status
+    records: tuple[str, ...] = ()  # rdata of rdtype at the end of the chain (TXT: strings joined)
+    ttl: int | None = None
+    chain: tuple[tuple[str, str], ...] = ()  # (owner, target) of each CNAME followed
+    evidence: tuple[Evidence, ...] = ()
+    error: str = ""  # why a temperror / loop happened, in words
+
+    @property
+    def final_name(self) -> str:
+        return self.chain[-1][1] if self.chain else self.qname
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+    @property
+    def missing(self) -> bool:
+        return self.status in (Status.NXDOMAIN, Status.NODATA)
+
+    def describe(self) -> str:
+        """A short phrase for messages: 'NXDOMAIN', 'no TXT record (NODATA)', ..."""
+        if self.status is Status.NXDOMAIN:
+            return f"{self.final_name} does not exist (NXDOMAIN)"
+        if self.status is Status.NODATA:
+            return f"{self.final_name} has no {self.rdtype} record (NODATA)"
+        if self.status is Status.TEMPERROR:
+            return f"no answer for {self.qname} {self.rdtype}: {self.error}"
+        if self.status is Status.LOOP:
+            return f"CNAME chain from {self.qname} does not end: {self.error}"
+        return f"{len(self.records)} {self.rdtype} record(s)"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "qname": self.qname,
+            "rdtype": self.rdtype,
+            "status": self.status.value,
+            "records": list(self.records),
+            "ttl": self.ttl,
+            "chain": [list(hop) for hop in self.chain],
+            "evidence": [e.to_json() for e in self.evidence],
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Answer:
+        return cls(
+            qname=data["qname"],
+            rdtype=data["rdtype"],
+            status=Status(data["status"]),
+            records=tuple(data.get("records", ())),
+            ttl=data.get("ttl"),
+            chain=tuple((a, b) for a, b in data.get("chain", ())),
+            evidence=tuple(Evidence.from_json(e) for e in data.get("evidence", ())),
+            error=data.get("error", ""),
+        )
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _norm(name: str) -> str:
+    return name.strip().rstrip(".").lower()
+
+
+def rdata_text(rdtype: int, rdata: Any) -> str:
+    """Text of one record; TXT strings are joined with nothing between them
+    (RFC 6376 §3.6.2.2, RFC 7208 §3.3)."""
+    if rdtype == dns.rdatatype.TXT:
+        return b"".join(rdata.strings).decode("utf-8", errors="backslashreplace")
+    if rdtype == dns.rdatatype.CNAME:
+        return _norm(rdata.target.to_text())
+    return str(rdata.to_text())
+
+
+def _evidence_rdata(rrset: dns.rrset.RRset) -> list[str]:
+    out = []
+    owner = _norm(rrset.name.to_text())
+    kind = dns.rdatatype.to_text(rrset.rdtype)
+    for rdata in rrset:
+        text = rdata.to_text()
+        if len(text) > EVIDENCE_RDATA_LIMIT:
+            text = f"{text[:EVIDENCE_RDATA_LIMIT]}… (+{len(text) - EVIDENCE_RDATA_LIMIT} chars)"
+        out.append(f"{owner} {rrset.ttl} {kind} {text}")
+    return out
+
+
+def system_nameservers(path: Path = Path("/etc/resolv.conf")) -> list[str]:
+    servers = []
+    try:
+        for line in path.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == "nameserver":
+                try:
+                    servers.append(parse_nameserver(parts[1].split("%")[0]))
+                except ValueError:
+                    continue
+    except OSError:
+        pass
+    return servers
+
+
+def _split_server(server: str) -> tuple[str, int]:
+    host, _, port = server.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class DnsClient:
+    """Sends one question to the configured servers: UDP with EDNS0, TCP when truncated.
+
+    Timeouts and network errors are retried up to ``attempts`` rounds; a server that
+    says SERVFAIL/REFUSED is not asked again for that question, but the others are.
+    """
+
+    def __init__(self, nameservers: Sequence[str], timeout: float = 2.0, attempts: int = 3):
+        if not nameservers:
+            raise ValueError("no nameservers to ask")
+        self.nameservers = list(nameservers)
+        self.timeout = timeout
+        self.attempts = attempts
+        self.sent = 0
+        self._lock = threading.Lock()
+
+    def exchange(
+        self, qname: str, rdtype: str
+    ) -> tuple[dns.message.Message | None, list[Evidence], str]:
+        """Return (response or None, evidence of every try, error text when None)."""
+        evidence: list[Evidence] = []
+        bad: set[str] = set()
+        last_error = "no server answered"
+        name = dns.name.from_text(qname)
+        kind = dns.rdatatype.from_text(rdtype)
+        for _attempt in range(self.attempts):
+            for server in self.nameservers:
+                if server in bad:
+                    continue
+                response, ev, error = self._ask(server, name, kind, qname, rdtype)
+                evidence.append(ev)
+                if response is not None:
+                    rcode = response.rcode()
+                    if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                        return response, evidence, ""
+                    bad.add(server)
+                    last_error = f"{server} answered {dns.rcode.to_text(rcode)}"
+                else:
+                    last_error = f"{server}: {error}"
+                    if ev.rcode == "MALFORMED":
+                        bad.add(server)
+            if len(bad) == len(self.nameservers):
+                break
+        return None, evidence, last_error
+
+    def _ask(
+        self,
+        server: str,
+        name: dns.name.Name,
+        kind: dns.rdatatype.RdataType,
+        qname: str,
+        rdtype: str,
+    ) -> tuple[dns.message.Message | None, Evidence, str]:
+        host, port = _split_server(server)
+        query = dns.message.make_query(name, kind, use_edns=0, payload=1232)
+        query.id = random.randint(0, 65535)
+        with self._lock:
+            self.sent += 1
+        at = _now_iso()
+        start = time.perf_counter()
+        transport = "udp"
+        response: dns.message.Message | None = None
+        code, error = "", ""
+        try:
+            response, used_tcp = dns.query.udp_with_fallback(
+                query, host, timeout=self.timeout, port=port, ignore_unexpected=True
+            )
+            transport = "tcp" if used_tcp else "udp"
+        except dns.exception.Timeout:
+            code, error = "TIMEOUT", f"timed out after {self.timeout:g}s"
+        except (ConnectionRefusedError, ConnectionResetError):
+            code, error = "UNREACHABLE", "connection refused (nothing listens there)"
+        except OSError as exc:
+            code, error = "UNREACHABLE", f"network error: {exc.strerror or exc}"
+        except (dns.exception.DNSException, ValueError, EOFError) as exc:
+            code, error = "MALFORMED", f"malformed response: {type(exc).__name__}"
+        elapsed = round((time.perf_counter() - start) * 1000, 2)
+        if response is None:
+            ev = Evidence(qname, rdtype, server, code, (), None, elapsed, at, transport)
+            return None, ev, error
+        answers: list[str] = []
+        ttls: list[int] = []
+        for rrset in response.answer:
+            answers.extend(_evidence_rdata(rrset))
+            ttls.append(rrset.ttl)
+        if not answers:
+            for rrset in response.authority:
+                if rrset.rdtype == dns.rdatatype.SOA:
+                    answers.extend(f"(authority) {a}" for a in _evidence_rdata(rrset))
+                    ttls.append(rrset.ttl)
+        ev = Evidence(
+            qname=qname,
+            rdtype=rdtype,
+            server=server,
+            rcode=dns.rcode.to_text(response.rcode()),
+            answers=tuple(answers),
+            ttl=min(ttls) if ttls else None,
+            elapsed_ms=elapsed,
+            at=at,
+            transport=transport,
+            flags=dns.flags.to_text(response.flags),
+        )
+        return response, ev, ""
+
+
+class Resolver:
+    """Cached, evidence-keeping lookups. Thread-safe; concurrent askers of one name share one query.
+
+    With ``client=None`` the resolver is offline: it answers only from the cache it was
+    given (a worker's view of the controller's answers, or a replayed recording).
+    """
+
+    def __init__(
+        self, client: DnsClient | None, answers: Mapping[str, Answer] | None = None
+    ) -> None:
+        self.client = client
+        self._cache: dict[str, Answer] = dict(answers or {})
+        self._inflight: dict[str, Future[Answer]] = {}
+        self._lock = threading.Lock()
+        self.misses = 0  # offline lookups the cache could not answer
+
+    @staticmethod
+    def key(qname: str, rdtype: str) -> str:
+        return f"{_norm(qname)}|{rdtype.upper()}"
+
+    def lookup(self, qname: str, rdtype: str) -> Answer:
+        return self._lookup(_norm(qname), rdtype.upper(), depth=0)
+
+    def _lookup(self, qname: str, rdtype: str, depth: int) -> Answer:
+        key = self.key(qname, rdtype)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+            pending = self._inflight.get(key)
+            owner = pending is None
+            if owner:
+                pending = Future()
+                self._inflight[key] = pending
+        assert pending is not None
+        if not owner:
+            return pending.result()
+        try:
+            answer = self._resolve(qname, rdtype, depth)
+        except BaseException as exc:  # pragma: no cover - keeps waiters from hanging
+            pending.set_exception(exc)
+            with self._lock:
+                self._inflight.pop(key, None)
+            raise
+        with self._lock:
+            self._cache[key] = answer
+            self._inflight.pop(key, None)
+        pending.set_result(answer)
+        return answer
+
+    def _resolve(self, qname: str, rdtype: str, depth: int) -> Answer:
+        if self.client is None:
+            self.misses += 1
+            return Answer(
+                qname, rdtype, Status.TEMPERROR, error="not in the recorded answers of this run"
+            )
+        response, evidence, error = self.client.exchange(qname, rdtype)
+        if response is None:
+            return Answer(qname, rdtype, Status.TEMPERROR, evidence=tuple(evidence), error=error)
+        return self._interpret(qname, rdtype, response, tuple(evidence), depth)
+
+    def _interpret(
+        self,
+        qname: str,
+        rdtype: str,
+        response: dns.message.Message,
+        evidence: tuple[Evidence, ...],
+        depth: int,
+    ) -> Answer:
+        kind = dns.rdatatype.from_text(rdtype)
+        by_owner: dict[tuple[str, int], dns.rrset.RRset] = {}
+        for rrset in response.answer:
+            if rrset.rdclass == dns.rdataclass.IN:
+                by_owner[(_norm(rrset.name.to_text()), rrset.rdtype)] = rrset
+        current = qname
+        chain: list[tuple[str, str]] = []
+        seen = {qname}
+        while kind != dns.rdatatype.CNAME:
+            cname = by_owner.get((current, dns.rdatatype.CNAME))
+            if cname is None:
+                break
+            target = _norm(cname[0].target.to_text())
+            chain.append((current, target))
+            if target in seen or len(chain) > MAX_CHAIN:
+                return Answer(
+                    qname,
+                    rdtype,
+                    Status.LOOP,
+                    chain=tuple(chain),
+                    evidence=evidence,
+                    error=" → ".join([qname, *(t for _, t in chain)]),
+                )
+            seen.add(target)
+            current = target
+        found = by_owner.get((current, kind))
+        if found is not None:
+            return Answer(
+                qname,
+                rdtype,
+                Status.OK,
+                records=tuple(rdata_text(kind, r) for r in found),
+                ttl=found.ttl,
+                chain=tuple(chain),
+                evidence=evidence,
+            )
+        has_soa = any(r.rdtype == dns.rdatatype.SOA for r in response.authority)
+        referral = (
+            not response.flags & dns.flags.AA
+            and not response.flags & dns.flags.RA
+            and not has_soa
+            and any(r.rdtype == dns.rdatatype.NS for r in response.authority)
+        )
+        if chain and not has_soa and response.rcode() == dns.rcode.NOERROR:
+            # The server gave the CNAME but is not the source for its target: ask for it.
+            if depth >= MAX_CHAIN:
+                return Answer(
+                    qname,
+                    rdtype,
+                    Status.LOOP,
+                    chain=tuple(chain),
+                    evidence=evidence,
+                    error="CNAME chain longer than we follow",
+                )
+            rest = self._lookup(current, rdtype, depth + 1)
+            return Answer(
+                qname,
+                rdtype,
+                rest.status,
+                records=rest.records,
+                ttl=rest.ttl,
+                chain=tuple(chain) + rest.chain,
+                evidence=evidence + rest.evidence,
+                error=rest.error,
+            )
+        if referral and not chain:
+            return Answer(
+                qname,
+                rdtype,
+                Status.TEMPERROR,
+                evidence=evidence,
+                error="the server sent a referral instead of an answer (not a recursive resolver, "
+                "or a lame delegation)",
+            )
+        status = Status.NXDOMAIN if response.rcode() == dns.rcode.NXDOMAIN else Status.NODATA
+        return Answer(qname, rdtype, status, chain=tuple(chain), evidence=evidence)
+
+    # Sharing with xdist workers and recordings -------------------------------------------
+
+    def answers(self) -> dict[str, Answer]:
+        with self._lock:
+            return dict(self._cache)
+
+    def queries_sent(self) -> int:
+        return self.client.sent if self.client else 0
+
+    def dump(self, path: Path, meta: Mapping[str, Any] | None = None) -> None:
+        data = {
+            "format": "dkimwatch-answers/1",
+            "meta": dict(meta or {}),
+            "answers": {k: a.to_json() for k, a in sorted(self.answers().items())},
+        }
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=True))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path, client: DnsClient | None = None) -> tuple[Resolver, dict[str, Any]]:
+        data = json.loads(path.read_text())
+        if data.get("format") != "dkimwatch-answers/1":
+            raise ValueError(f"{path} is not a dkimwatch answers file")
+        answers = {k: Answer.from_json(v) for k, v in data["answers"].items()}
+        return cls(client, answers), dict(data.get("meta", {}))
+
+
+def resolve_servers(names: Iterable[str]) -> list[str]:
+    """Expand "system" and normalise HOST[:PORT] entries."""
+    out: list[str] = []
+    for name in names:
+        if name == "system":
+            out.extend(system_nameservers())
+        else:
+            out.append(parse_nameserver(name))
+    return list(dict.fromkeys(out))
