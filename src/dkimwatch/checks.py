@@ -20,7 +20,7 @@ from dkimwatch.records.dkim import judge_dkim_key, parse_dkim_key
 from dkimwatch.records.dmarc import is_dmarc_record, parse_dmarc, policy_rank
 from dkimwatch.records.spf import Mechanism, is_spf_record, parse_spf
 from dkimwatch.resolver import Answer, Evidence, Resolver, Status
-from dkimwatch.rotation import role
+from dkimwatch.rotation import role, signing_selector
 
 Result = Literal["pass", "fail", "permerror", "temperror", "none"]
 Outcome = Literal["passed", "failed", "error", "skipped", "xfailed"]
@@ -366,15 +366,22 @@ def check_dkim_rotation(ctx: Context, domain: Domain) -> Verdict:
             "DKIM signing is disabled for this domain (enabled: false); nothing signs with its "
             "selectors yet",
         )
-    candidates: list[str] = []
-    decided: str | None = None
-    for selector in domain.selectors:
-        active, why = _roles(ctx, probe, domain, selector)
-        if active is None:
-            return b.temperror(f"cannot tell which selector signs: {why}")
-        if active:
-            candidates.append(selector)
-            decided = why
+    candidates: list[str]
+    decided = signing_selector(domain, ctx.now)
+    if decided is not None:
+        candidates, why = [decided[0]], decided[1]
+    else:
+        # Without rotation data any selector with a key may be the one that signs: the
+        # check holds when one of them has a valid key.
+        published = {
+            s: _key_published(probe.ask(selector_name(domain, s), "TXT")) for s in domain.selectors
+        }
+        if any(v is None for v in published.values()):
+            return b.temperror("cannot tell which selector signs: DNS did not answer for a key")
+        candidates = [s for s, v in published.items() if v] or list(domain.selectors)
+        why = f"no rotation data; {', '.join(candidates)} " + (
+            "has a key" if len(candidates) == 1 else "may sign"
+        )
     problems: list[str] = []
     fixes: list[str] = []
     for selector in candidates:
@@ -382,14 +389,12 @@ def check_dkim_rotation(ctx: Context, domain: Domain) -> Verdict:
         if temp:
             return b.temperror(problem or "DNS could not answer")
         if problem is None:
-            return b.passed(f"{selector} signs now ({decided}) and has a valid key")
+            return b.passed(f"{selector} signs now ({why}) and has a valid key")
         problems.append(problem)
         if fix:
             fixes.append(fix)
-    if not candidates:
-        return b.failed("no selector is known to sign")
     return b.failed(
-        "; ".join(problems) + f" ({decided})",
+        "; ".join(problems) + f" ({why})",
         "; ".join(dict.fromkeys(fixes)) or None,
     )
 

@@ -1,0 +1,772 @@
+"""Generate a synthetic Exchange Online tenant: inventory, zone files and expected verdicts.
+
+Every domain gets one *kind* (healthy, active key missing, CNAME appended twice, …) taken
+from the failure modes in ../shared/exo/FACTS.md, and the expected outcome of each test is
+written down from the kind alone (DESIGN.md's outcome table), never by running the suite.
+That makes the expectations an independent oracle for the suite.
+
+    python bench/gen_tenant.py demo                 # domains.yaml + demo/ (the shipped demo)
+    python bench/gen_tenant.py corpus OUTDIR        # a second tenant with other names and mix
+    python bench/gen_tenant.py scale OUTDIR --domains 2000   # for bench/
+
+Output is deterministic for a profile and seed, key material included (RSA keys come from
+a seeded prime search), so regenerating the demo changes nothing unless this file changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import random
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import idna
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+S1, S2 = "selector1", "selector2"
+DEMO_NOW = "2026-11-22T09:00:00Z"  # every rotate_on of the demo lies before this
+CORPUS_NOW = "2026-11-22T09:00:00Z"
+
+# --- key material ---------------------------------------------------------------------------
+
+_SMALL_PRIMES = [p for p in range(3, 2000, 2) if all(p % d for d in range(3, int(p**0.5) + 1, 2))]
+
+
+def _probable_prime(n: int, rng: random.Random) -> bool:
+    if any(n % p == 0 for p in _SMALL_PRIMES):
+        return n in _SMALL_PRIMES
+    d, r = n - 1, 0
+    while d % 2 == 0:
+        d, r = d // 2, r + 1
+    for _ in range(24):
+        x = pow(rng.randrange(2, n - 2), d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(r - 1):
+            x = pow(x, 2, n)
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _prime(bits: int, rng: random.Random) -> int:
+    while True:
+        n = rng.getrandbits(bits) | (1 << (bits - 1)) | (1 << (bits - 2)) | 1
+        if (n - 1) % 65537 and _probable_prime(n, rng):
+            return n
+
+
+def rsa_public_key_b64(bits: int, seed: str) -> str:
+    """A real RSA public key (product of two primes, e=65537), the same for the same seed."""
+    rng = random.Random(f"rsa-{bits}-{seed}")
+    while True:
+        n = _prime(bits // 2, rng) * _prime(bits // 2, rng)
+        if n.bit_length() == bits:
+            break
+    key = rsa.RSAPublicNumbers(65537, n).public_key()
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode()
+
+
+class KeyPool:
+    """A handful of keys shared round-robin: generating one per selector would be slow."""
+
+    def __init__(self, size: int, seed: str) -> None:
+        self.keys = [rsa_public_key_b64(2048, f"{seed}-{i}") for i in range(size)]
+        self.small = rsa_public_key_b64(1024, f"{seed}-small")
+        self._next = 0
+
+    def take(self) -> str:
+        self._next += 1
+        return self.keys[self._next % len(self.keys)]
+
+
+def txt(value: str) -> str:
+    """TXT rdata in 255-byte character strings."""
+    return " ".join(f'"{value[i : i + 255]}"' for i in range(0, len(value), 255)) or '""'
+
+
+# --- the model --------------------------------------------------------------------------------
+
+
+@dataclass
+class Tenant:
+    name: str  # initial-domain label, e.g. contoso
+    keys: KeyPool
+    customer: dict[str, list[str]] = field(default_factory=dict)  # zone origin -> lines
+    microsoft: dict[str, list[str]] = field(default_factory=dict)  # zone origin -> lines
+    entries: list[str] = field(default_factory=list)  # inventory YAML entries
+    expected: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)  # domain (A-label) -> kind
+
+
+@dataclass
+class Dom:
+    """One customer domain while it is being built."""
+
+    name: str  # as written in the inventory (may be a U-label)
+    alabel: str
+    zone: str  # origin of the zone that holds its records
+    active: str | None  # the selector that signs now (None: no rotation data)
+    inactive: str | None
+    partition: str | None = None  # new-format target letter, e.g. "n"
+    owner: str = ""  # owner prefix for records inside ``zone`` ("" at the apex)
+
+    def rel(self, label: str) -> str:
+        """Owner name relative to the zone for a label under the domain."""
+        parts = [p for p in (label, self.owner) if p]
+        return ".".join(parts) if parts else "@"
+
+
+def target(tenant: str, selector: str, domain: str, partition: str | None = None) -> str:
+    label = f"{selector}-{domain.replace('.', '-')}._domainkey"
+    if partition:
+        return f"{label}.{tenant}.{partition}-v1.dkim.mail.microsoft"
+    return f"{label}.{tenant}.onmicrosoft.com"
+
+
+def microsoft_zone(tenant: str, partition: str | None) -> str:
+    return (
+        f"{tenant}.{partition}-v1.dkim.mail.microsoft" if partition else f"{tenant}.onmicrosoft.com"
+    )
+
+
+class Builder:
+    """Writes one domain's records and expected outcomes; kinds call its helpers."""
+
+    def __init__(self, tenant: Tenant, dom: Dom) -> None:
+        self.t = tenant
+        self.d = dom
+        self.lines = tenant.customer.setdefault(dom.zone, [])
+        self.outcomes: dict[str, tuple[str, str]] = {}
+
+    # records
+    def record(self, label: str, rtype: str, rdata: str, ttl: int = 3600) -> None:
+        self.lines.append(f"{self.d.rel(label)} {ttl} IN {rtype} {rdata}")
+
+    def cname(self, selector: str, tenant: str | None = None) -> None:
+        tgt = target(tenant or self.t.name, selector, self.d.alabel, self.d.partition)
+        self.record(f"{selector}._domainkey", "CNAME", tgt + ".")
+
+    def key(self, selector: str, value: str | None = None, tenant: str | None = None) -> None:
+        """Publish the key behind the selector's target, on Microsoft's side."""
+        ten = tenant or self.t.name
+        tgt = target(ten, selector, self.d.alabel, self.d.partition)
+        origin = microsoft_zone(ten, self.d.partition)
+        owner = tgt[: -len(origin) - 1]
+        record = value if value is not None else f"v=DKIM1; k=rsa; p={self.t.keys.take()}"
+        self.t.microsoft.setdefault(origin, []).append(f"{owner} 3600 IN TXT {txt(record)}")
+
+    def spf(self, value: str = "v=spf1 include:spf.protection.outlook.com -all") -> None:
+        self.record("", "TXT", txt(value))
+
+    def dmarc(self, value: str | None = None) -> None:
+        if value is None:
+            value = f"v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@{self.d.alabel}"
+        self.record("_dmarc", "TXT", txt(value))
+
+    def mx(self) -> None:
+        token = self.d.alabel.replace(".", "-")
+        self.record("", "MX", f"0 {token}.mail.protection.outlook.com.")
+
+    def standard(self, *, spf: bool = True, dmarc: bool = True) -> None:
+        self.mx()
+        if spf:
+            self.spf()
+        if dmarc:
+            self.dmarc()
+
+    # expectations (anything not set: passed/pass)
+    def expect(self, check: str, selector: str | None, outcome: str, result: str) -> None:
+        key = f"{check}/{selector}" if selector else check
+        self.outcomes[key] = (outcome, result)
+
+    def fail(self, check: str, selector: str | None = None, result: str = "fail") -> None:
+        self.expect(check, selector, "failed", result)
+
+    def unpublished(self, selector: str) -> None:
+        """The inactive selector's key is not published: expected, so xfail; nothing to parse."""
+        self.expect("dkim_target", selector, "xfailed", "none")
+        self.expect("dkim_key", selector, "skipped", "none")
+
+    def no_key(self, selector: str) -> None:
+        """The signing selector has no key: a failure, and the key check has nothing to parse."""
+        self.fail("dkim_target", selector)
+        self.expect("dkim_key", selector, "skipped", "none")
+
+
+def _sel(dom: Dom) -> tuple[str, str]:
+    """(active, inactive); a domain without rotation data signs with selector1 here."""
+    return dom.active or S1, dom.inactive or S2
+
+
+# --- kinds ------------------------------------------------------------------------------------
+# Each kind takes the builder, writes the records and states the verdicts that differ from pass.
+
+Kind = Callable[[Builder], None]
+
+
+def healthy_both(b: Builder) -> None:
+    """Both keys published (a rotation just happened, or Microsoft publishes both)."""
+    b.standard()
+    for s in (S1, S2):
+        b.cname(s)
+        b.key(s)
+
+
+def healthy(b: Builder) -> None:
+    """The usual healthy state: Microsoft publishes only the signing selector's key."""
+    a, i = _sel(b.d)
+    b.standard()
+    b.cname(S1)
+    b.cname(S2)
+    b.key(a)
+    b.unpublished(i)
+
+
+def small_key(b: Builder) -> None:
+    """A 1024-bit key: allowed by min_key_bits 1024, with a warning (still passes)."""
+    a, i = _sel(b.d)
+    b.standard()
+    b.cname(S1)
+    b.cname(S2)
+    b.key(a, f"v=DKIM1; k=rsa; p={b.t.keys.small}")
+    b.unpublished(i)
+
+
+def active_key_missing(b: Builder) -> None:
+    """Field note: CNAMEs right, the signing selector's key missing at Microsoft."""
+    a, i = _sel(b.d)
+    b.standard()
+    b.cname(S1)
+    b.cname(S2)
+    b.no_key(a)
+    b.fail("dkim_rotation")
+    b.unpublished(i)
+
+
+def active_key_missing_old_kept(b: Builder) -> None:
+    """As above, but the previous selector's key is still published (rotation half done)."""
+    a, i = _sel(b.d)
+    b.standard()
+    b.cname(S1)
+    b.cname(S2)
+    b.key(i)
+    b.no_key(a)
+    b.fail("dkim_rotation")
+
+
+def inactive_cname_missing(b: Builder) -> None:
+    """selector2 (inactive) was never created: the next rotation will break signing."""
+    a, i = _sel(b.d)
+    b.standard()
+    b.cname(a)
+    b.key(a)
+    b.key(i)  # Microsoft may still publish it; without the CNAME nobody can find it
+    b.fail("dkim_cname", i)
+    b.unpublished(i)
+
+
+def cnames_missing(b: Builder) -> None:
+    """No CNAMEs at all (keys exist at Microsoft)."""
+    a, i = _sel(b.d)
+    b.standard()
+    b.key(a)
+    for s in (S1, S2):
+        b.fail("dkim_cname", s)
+    b.no_key(a)
+    b.unpublished(i)
+    b.fail("dkim_rotation")
+
+
+def other_tenant(b: Builder) -> None:
+    """CNAMEs point at another tenant (a copy-paste from a sister company) whose keys exist."""
+    other = "fabrikamcorp"
+    b.standard()
+    for s in (S1, S2):
+        b.cname(s, tenant=other)
+        b.key(s, tenant=other)
+        b.fail("dkim_cname", s)
+    b.fail("dkim_rotation")
+
+
+def appended_twice(b: Builder) -> None:
+    """Owner names written in full without the trailing dot: the zone appends the domain again."""
+    a, i = _sel(b.d)
+    b.standard()
+    for s in (S1, S2):
+        b.record(f"{s}._domainkey.{b.d.alabel}", "CNAME", target(b.t.name, s, b.d.alabel) + ".")
+        b.fail("dkim_cname", s)
+    b.key(a)
+    b.no_key(a)
+    b.unpublished(i)
+    b.fail("dkim_rotation")
+
+
+def revoked(b: Builder) -> None:
+    """The signing selector's key is revoked (empty p=)."""
+    a, i = _sel(b.d)
+    b.standard()
+    b.cname(S1)
+    b.cname(S2)
+    b.key(a, "v=DKIM1; k=rsa; p=")
+    b.fail("dkim_key", a)
+    b.fail("dkim_rotation")
+    b.unpublished(i)
+
+
+def txt_instead_of_cname(b: Builder) -> None:
+    """The key was copied into a TXT at the selector: signing works today, rotation won't."""
+    a, i = _sel(b.d)
+    b.standard()
+    b.record(f"{a}._domainkey", "TXT", txt(f"v=DKIM1; k=rsa; p={b.t.keys.take()}"))
+    b.cname(i)
+    b.fail("dkim_cname", a)
+    b.unpublished(i)
+
+
+def proxied(b: Builder) -> None:
+    """A proxying DNS provider answers the inactive selector with A records, not the CNAME."""
+    a, i = _sel(b.d)
+    b.standard()
+    b.cname(a)
+    b.key(a)
+    b.record(f"{i}._domainkey", "A", "192.0.2.80")
+    b.record(f"{i}._domainkey", "A", "192.0.2.81")
+    b.fail("dkim_cname", i)
+    b.unpublished(i)
+
+
+def healthy_inherits_dmarc(b: Builder) -> None:
+    """A subdomain without its own DMARC record: the organisational domain's applies."""
+    a, i = _sel(b.d)
+    b.standard(dmarc=False)
+    b.cname(S1)
+    b.cname(S2)
+    b.key(a)
+    b.unpublished(i)
+
+
+def disabled(b: Builder) -> None:
+    """CNAMEs created ahead of Set-DkimSigningConfig -Enabled $true: no keys yet, expected."""
+    b.standard()
+    b.cname(S1)
+    b.cname(S2)
+    for s in (S1, S2):
+        b.unpublished(s)
+    b.expect("dkim_rotation", None, "xfailed", "none")
+
+
+def healthy_dkim(b: Builder) -> None:
+    a, _ = _sel(b.d)
+    b.cname(S1)
+    b.cname(S2)
+    b.key(a)
+    b.unpublished(_sel(b.d)[1])
+
+
+def no_spf(b: Builder) -> None:
+    b.mx()
+    b.dmarc()
+    healthy_dkim(b)
+    b.fail("spf")
+
+
+def spf_plus_all(b: Builder) -> None:
+    b.mx()
+    b.spf("v=spf1 include:spf.protection.outlook.com +all")
+    b.dmarc()
+    healthy_dkim(b)
+    b.fail("spf")
+
+
+def spf_without_exo(b: Builder) -> None:
+    """SPF left over from the previous mail provider."""
+    b.mx()
+    b.spf(f"v=spf1 ip4:192.0.2.0/24 a:smtp.{b.d.alabel} -all")
+    b.record("smtp", "A", "192.0.2.25")
+    b.dmarc()
+    healthy_dkim(b)
+    b.fail("spf")
+
+
+def spf_two_records(b: Builder) -> None:
+    b.mx()
+    b.spf()
+    b.spf("v=spf1 ip4:192.0.2.0/24 -all")
+    b.dmarc()
+    healthy_dkim(b)
+    b.fail("spf", result="permerror")
+
+
+def no_dmarc(b: Builder) -> None:
+    b.mx()
+    b.spf()
+    healthy_dkim(b)
+    b.fail("dmarc")
+
+
+def dmarc_invalid_policy(b: Builder) -> None:
+    b.mx()
+    b.spf()
+    b.dmarc(f"v=DMARC1; p=block; rua=mailto:dmarc@{b.d.alabel}")
+    healthy_dkim(b)
+    b.fail("dmarc", result="permerror")
+
+
+def dmarc_external_unauthorised(b: Builder) -> None:
+    """Reports sent to a vendor that has not published the authorisation record."""
+    b.mx()
+    b.spf()
+    b.dmarc("v=DMARC1; p=reject; rua=mailto:reports@dmarc-vendor.example")
+    b.t.customer.setdefault("dmarc-vendor.example", [])
+    healthy_dkim(b)
+    b.fail("dmarc")
+
+
+def dmarc_external_authorised(b: Builder) -> None:
+    b.mx()
+    b.spf()
+    b.dmarc("v=DMARC1; p=reject; rua=mailto:reports@dmarc-vendor.example")
+    b.t.customer.setdefault("dmarc-vendor.example", []).append(
+        f'{b.d.alabel}._report._dmarc 3600 IN TXT "v=DMARC1"'
+    )
+    healthy_dkim(b)
+
+
+KINDS: dict[str, Kind] = {
+    f.__name__: f
+    for f in (
+        healthy_both,
+        healthy,
+        small_key,
+        active_key_missing,
+        active_key_missing_old_kept,
+        inactive_cname_missing,
+        cnames_missing,
+        other_tenant,
+        appended_twice,
+        revoked,
+        txt_instead_of_cname,
+        proxied,
+        healthy_inherits_dmarc,
+        disabled,
+        no_spf,
+        spf_plus_all,
+        spf_without_exo,
+        spf_two_records,
+        no_dmarc,
+        dmarc_invalid_policy,
+        dmarc_external_unauthorised,
+        dmarc_external_authorised,
+    )
+}
+
+# Kinds whose expectations assume the inventory says which selector signs (rotation data).
+NEEDS_ROTATION = {
+    "active_key_missing",
+    "active_key_missing_old_kept",
+    "inactive_cname_missing",
+    "cnames_missing",
+    "appended_twice",
+    "txt_instead_of_cname",
+    "proxied",
+    "disabled",
+}
+
+# --- names ------------------------------------------------------------------------------------
+
+STEMS = [
+    "contoso",
+    "fabrikam",
+    "northwind",
+    "adventureworks",
+    "tailspin",
+    "wingtip",
+    "woodgrove",
+    "litware",
+    "proseware",
+    "alpineski",
+    "blueyonder",
+    "cohowinery",
+    "fourthcoffee",
+    "humongous",
+    "lucernepub",
+    "margiestravel",
+    "treyresearch",
+    "wideworld",
+    "relecloud",
+    "munsonpickles",
+    "adatum",
+    "southridge",
+    "lamna",
+    "fincher",
+    "vanarsdel",
+    "bellowscollege",
+    "firstupconsultants",
+    "graphicdesigninstitute",
+    "schoolofart",
+    "tasmaniantraders",
+    "consolidatedmessenger",
+    "nodpublishers",
+    "libertysdelightfulsinfulbakery",
+    "woodfordbank",
+    "fineartschool",
+    "highschoolbuilders",
+    "worldwideimporters",
+    "cpandl",
+    "proseware-eu",
+]
+QUALIFIERS = ("", "-group", "-shop", "-labs", "-intl", "-mail", "-online", "-hr", "-legal")
+TLDS = ("com", "com", "com", "net", "org", "co.uk", "de", "nl", "fr", "com.au", "io", "eu")
+
+
+def domain_names(rng: random.Random, count: int, prefix: str) -> list[str]:
+    names: list[str] = []
+    seen: set[str] = set()
+    while len(names) < count:
+        stem = rng.choice(STEMS)
+        name = f"{prefix}{stem}{rng.choice(QUALIFIERS)}.{rng.choice(TLDS)}"
+        if name not in seen:
+            seen.add(name)
+            names.append(name)
+    return names
+
+
+# --- assembling a tenant ----------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    kind: str
+    name: str
+    shorthand: bool = False
+    partition: str | None = None
+    zone: str | None = None  # parent zone for a subdomain
+    rotate: tuple[str, str, str] | None = None  # (rotate_on, before, after)
+
+
+def _rotation(rng: random.Random, future: bool) -> tuple[str, str, str]:
+    before, after = rng.choice(((S1, S2), (S2, S1)))
+    if future:  # a rotation started < 96 h before now: the old selector still signs
+        return f"2026-11-2{rng.randint(3, 5)}T{rng.randint(0, 23):02d}:00:00Z", before, after
+    year, month = rng.choice(((2025, rng.randint(1, 12)), (2026, rng.randint(1, 10))))
+    return (
+        f"{year}-{month:02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:00:00Z",
+        (before),
+        after,
+    )
+
+
+def build(tenant: Tenant, plans: list[Plan], now: str) -> None:
+    for plan in plans:
+        alabel = idna.encode(plan.name, uts46=True).decode()
+        active = inactive = None
+        if plan.rotate:
+            rotate_on, before, after = plan.rotate
+            active = after if rotate_on <= now else before
+            inactive = S2 if active == S1 else S1
+        if plan.zone:
+            owner = alabel[: -len(plan.zone) - 1]
+            dom = Dom(plan.name, alabel, plan.zone, active, inactive, plan.partition, owner)
+        else:
+            dom = Dom(plan.name, alabel, alabel, active, inactive, plan.partition)
+        b = Builder(tenant, dom)
+        KINDS[plan.kind](b)
+        tenant.kinds[alabel] = plan.kind
+        tenant.expected[alabel] = {k: list(v) for k, v in b.outcomes.items()}
+        tenant.entries.append(_entry(tenant, plan, alabel))
+
+
+def _entry(tenant: Tenant, plan: Plan, alabel: str) -> str:
+    if plan.shorthand:
+        return f"  - {plan.name}\n"
+    lines = [f"  - name: {plan.name}"]
+    lines.append(f"    selector1_cname: {target(tenant.name, S1, alabel, plan.partition)}")
+    lines.append(f"    selector2_cname: {target(tenant.name, S2, alabel, plan.partition)}")
+    if plan.rotate:
+        rotate_on, before, after = plan.rotate
+        lines += [
+            f"    rotate_on: {rotate_on}",
+            f"    selector_before_rotate: {before}",
+            f"    selector_after_rotate: {after}",
+        ]
+    lines.append(f"    enabled: {'false' if plan.kind == 'disabled' else 'true'}")
+    return "\n".join(lines) + "\n"
+
+
+def nodeids(alabel: str, expected: dict[str, list[str]]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+
+    def put(nodeid: str, key: str) -> None:
+        outcome, result = expected.get(key, ["passed", "pass"])
+        out[nodeid] = {"outcome": outcome, "result": result}
+
+    for check in ("dkim_cname", "dkim_target", "dkim_key"):
+        for s in (S1, S2):
+            put(f"tests/test_dkim.py::test_{check}[{s}._domainkey.{alabel}]", f"{check}/{s}")
+    put(f"tests/test_dkim.py::test_dkim_rotation[{alabel}]", "dkim_rotation")
+    put(f"tests/test_spf.py::test_spf[{alabel}]", "spf")
+    put(f"tests/test_dmarc.py::test_dmarc[{alabel}]", "dmarc")
+    return out
+
+
+SOA = (
+    "$ORIGIN {o}.\n$TTL 3600\n"
+    "@ 3600 IN SOA ns1.{o}. hostmaster.{o}. 2026112201 3600 600 1209600 300\n"
+    "@ 3600 IN NS ns1.{o}.\n"
+)
+
+# What Microsoft publishes for the SPF include (abridged), in the protection.outlook.com zone.
+EXO_SPF = [
+    'spf 3600 IN TXT "v=spf1 ip4:40.92.0.0/15 ip4:40.107.0.0/16 ip4:52.100.0.0/15 '
+    'ip4:104.47.0.0/17 ip6:2a01:111:f400::/48 include:spfd.protection.outlook.com -all"',
+    'spfd 3600 IN TXT "v=spf1 ip4:51.4.72.0/24 ip4:51.5.72.0/24 -all"',
+]
+
+
+def write(tenant: Tenant, out: Path, zones: Path, inventory: Path, zones_ref: str) -> None:
+    zones.mkdir(parents=True, exist_ok=True)
+    for old in zones.glob("*.zone"):
+        old.unlink()
+    everything = {**tenant.customer, **tenant.microsoft}
+    everything["protection.outlook.com"] = EXO_SPF
+    for origin, lines in sorted(everything.items()):
+        (zones / f"{origin}.zone").write_text(SOA.format(o=origin) + "\n".join(lines) + "\n")
+    inventory.write_text(
+        "# Generated by bench/gen_tenant.py: a synthetic tenant, served offline from the zone\n"
+        "# files by dkimwatch's embedded DNS server. Point `dns:` at a real resolver for yours.\n"
+        f"version: 1\ntenant: {tenant.name}\n"
+        f"dns:\n  zones: {zones_ref}\n  timeout: 2.0\n  attempts: 2\n"
+        "policy:\n  min_key_bits: 1024\n  spf_require_include: spf.protection.outlook.com\n"
+        "  dmarc_min_policy: none\n"
+        "domains:\n" + "".join(tenant.entries)
+    )
+    expected: dict[str, dict[str, str]] = {}
+    for alabel, exp in tenant.expected.items():
+        expected.update(nodeids(alabel, exp))
+    (out / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
+    (out / "kinds.json").write_text(json.dumps(tenant.kinds, indent=1, sort_keys=True) + "\n")
+
+
+def demo_plans(rng: random.Random) -> list[Plan]:
+    mix = [
+        ("healthy_both", 10),
+        ("healthy", 12),
+        ("small_key", 1),
+        ("active_key_missing", 10),
+        ("active_key_missing_old_kept", 10),
+        ("inactive_cname_missing", 2),
+        ("cnames_missing", 2),
+        ("other_tenant", 2),
+        ("appended_twice", 2),
+        ("revoked", 2),
+        ("txt_instead_of_cname", 1),
+        ("proxied", 1),
+        ("disabled", 1),
+        ("no_spf", 2),
+        ("spf_plus_all", 1),
+        ("spf_without_exo", 1),
+        ("no_dmarc", 2),
+        ("dmarc_invalid_policy", 1),
+        ("dmarc_external_unauthorised", 1),
+        ("dmarc_external_authorised", 1),
+    ]
+    kinds = [k for k, n in mix for _ in range(n)]
+    rng.shuffle(kinds)
+    names = domain_names(rng, len(kinds), "")
+    plans = [
+        Plan(k, n, rotate=_rotation(rng, future=False), partition=None)
+        for k, n in zip(kinds, names, strict=True)
+    ]
+    # Shorthand entries (no rotation data): the healthy ones, both kinds of healthy.
+    shorthand = [p for p in plans if p.kind in ("healthy", "healthy_both")][:8]
+    for p in shorthand:
+        p.shorthand = True
+        p.rotate = None
+    # New-format targets for domains added since May 2025 (letters seen in the field).
+    explicit = [p for p in plans if p.kind == "healthy" and not p.shorthand]
+    for p, letter in zip(explicit, "nq", strict=False):
+        p.partition = letter
+    # One internationalised domain, written as a U-label, and one subdomain of a healthy one.
+    plans.append(
+        Plan("healthy", "bücherstube-fabrikam.de", rotate=("2026-03-02T08:00:00Z", S1, S2))
+    )
+    parent = next(p for p in plans if p.kind == "healthy_both" and not p.shorthand)
+    plans.append(
+        Plan(
+            "healthy_inherits_dmarc",
+            f"eu.{parent.name}",
+            zone=parent.name,
+            rotate=("2026-06-15T12:00:00Z", S2, S1),
+        )
+    )
+    return plans
+
+
+def corpus_plans(rng: random.Random) -> list[Plan]:
+    plans: list[Plan] = []
+    names = domain_names(rng, 80, "wg-")
+    kinds = [k for k in KINDS if k != "healthy_inherits_dmarc"]
+    for i, name in enumerate(names):
+        kind = kinds[i % len(kinds)]
+        shorthand = kind not in NEEDS_ROTATION and kind != "other_tenant" and rng.random() < 0.3
+        rotate = None if shorthand else _rotation(rng, future=rng.random() < 0.2)
+        partition = rng.choice("aenqrwy") if rng.random() < 0.3 else None
+        plans.append(Plan(kind, name, shorthand=shorthand, partition=partition, rotate=rotate))
+    parent = next(p for p in plans if p.kind == "healthy")
+    plans.append(Plan("healthy_inherits_dmarc", f"mail.{parent.name}", zone=parent.name))
+    plans.append(Plan("healthy", "straße-wg-münchen.de", rotate=_rotation(rng, future=True)))
+    return plans
+
+
+def scale_plans(rng: random.Random, count: int) -> list[Plan]:
+    weights = {"healthy": 60, "healthy_both": 20, "active_key_missing": 10, "no_dmarc": 5}
+    kinds = rng.choices(list(weights), weights=list(weights.values()), k=count)
+    names = [f"d{i:05d}-{rng.choice(STEMS)}.example" for i in range(count)]
+    return [
+        Plan(k, n, rotate=_rotation(rng, future=False)) for k, n in zip(kinds, names, strict=True)
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("profile", choices=("demo", "corpus", "scale"))
+    parser.add_argument("outdir", nargs="?", type=Path)
+    parser.add_argument("--domains", type=int, default=2000, help="scale: number of domains")
+    parser.add_argument("--seed", default="dkimwatch")
+    args = parser.parse_args(argv)
+    rng = random.Random(f"{args.profile}-{args.seed}")
+    repo = Path(__file__).resolve().parents[1]
+    if args.profile == "demo":
+        tenant = Tenant("contoso", KeyPool(8, f"demo-{args.seed}"))
+        build(tenant, demo_plans(rng), DEMO_NOW)
+        out = args.outdir or repo
+        write(tenant, out / "demo", out / "demo" / "zones", out / "domains.yaml", "demo/zones")
+    else:
+        if args.outdir is None:
+            parser.error(f"{args.profile} needs OUTDIR")
+        out = args.outdir
+        out.mkdir(parents=True, exist_ok=True)
+        if args.profile == "corpus":
+            tenant = Tenant("WoodgroveBank", KeyPool(6, f"corpus-{args.seed}"))
+            build(tenant, corpus_plans(rng), CORPUS_NOW)
+        else:
+            tenant = Tenant("contoso", KeyPool(4, f"scale-{args.seed}"))
+            build(tenant, scale_plans(rng, args.domains), DEMO_NOW)
+        write(tenant, out, out / "zones", out / "domains.yaml", "zones")
+    print(f"{len(tenant.entries)} domains written under {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,32 @@
+"""The shipped demo tenant: `make report` must show exactly the failures it was built with."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parents[1]
+NOW = "2026-11-22T09:00:00Z"  # the instant demo/expected.json was written for
+
+
+def test_demo_tenant_matches_its_expected_verdicts(pytester: pytest.Pytester) -> None:
+    shutil.copy(REPO / "conftest.py", pytester.path)
+    shutil.copy(REPO / "domains.yaml", pytester.path)
+    shutil.copytree(REPO / "tests", pytester.path / "tests")
+    shutil.copytree(REPO / "demo", pytester.path / "demo")
+    (pytester.path / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--now", NOW, "-n", "2")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # the demo has broken domains on purpose
+    doc = json.loads((pytester.path / "reports" / "results.json").read_text())
+    expected = json.loads((REPO / "demo" / "expected.json").read_text())
+    got = {r["nodeid"]: {"outcome": r["outcome"], "result": r["result"]} for r in doc["results"]}
+    assert set(got) == set(expected)
+    wrong = {k: (got[k], v) for k, v in expected.items() if got[k] != v}
+    assert not wrong, wrong
+    assert doc["summary"]["error"] == 0
+    assert 60 <= len({r["domain"] for r in doc["results"]}) <= 80
