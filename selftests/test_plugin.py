@@ -124,6 +124,24 @@ def test_bad_inventory_is_one_line_and_keeps_previous_reports(tenant: pytest.Pyt
     assert (tenant.path / "reports" / "results.json").read_text() == before
 
 
+def test_inventory_outside_the_project_with_a_space(
+    pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`--domains /elsewhere/domains.yaml` (no '='): pytest would root the session at the
+    file's directory; dkimwatch runs it again as `--domains=…` and audits as asked."""
+    install_suite(pytester)
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    inventory = tenantkit.write_tenant(elsewhere)
+    result, doc = run(pytester, "--domains", str(inventory), "-k", "healthy.example")
+    result.assert_outcomes(passed=9)
+    assert {r["nodeid"].split("::")[0] for r in doc["results"]} == {
+        "tests/test_dkim.py",
+        "tests/test_spf.py",
+        "tests/test_dmarc.py",
+    }
+    assert doc["inventory"]["path"] == str(inventory)
+
+
 def test_waiver_makes_a_failure_xfail(tenant: pytest.Pytester) -> None:
     inventory = tenant.path / "domains.yaml"
     inventory.write_text(

@@ -7,6 +7,10 @@ options: the audit itself starts when the root conftest.py loads ``dkimwatch.plu
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import pytest
 
 
@@ -35,3 +39,50 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--replay", default=None, metavar="PATH", help="answer only from a saved record"
     )
+
+
+PATH_OPTIONS = ("--domains", "--zones", "--reports", "--record", "--replay")
+
+
+def joined_path_options(args: list[str]) -> list[str] | None:
+    """``args`` with every ``--domains PATH`` written as ``--domains=PATH``; None when there
+    is nothing to join."""
+    out: list[str] = []
+    changed = False
+    i = 0
+    while i < len(args):
+        if args[i] in PATH_OPTIONS and i + 1 < len(args):
+            out.append(f"{args[i]}={args[i + 1]}")
+            changed = True
+            i += 2
+            continue
+        out.append(args[i])
+        i += 1
+    return out if changed else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    """pytest chooses its root directory (and so its ini file, testpaths and node ids)
+    before any plugin's options are known, and takes the value of ``--domains PATH`` for a
+    test path: a file outside the project then roots the session in the wrong place (no ini
+    file found is the sign). When that happened on a command line, run pytest again with
+    ``--domains=PATH``, which it reads correctly. In-process runs (pytest.main) are left to
+    the plugin's check."""
+    if early_config.inipath is not None:
+        return
+    invoked = list(early_config.invocation_params.args)
+    if sys.argv[1:] != invoked:  # not a command line: pytest.main(), or an xdist worker
+        return
+    joined = joined_path_options(invoked)
+    if joined is None:
+        return
+    # pytest already captures fds 1 and 2 here: give them back before handing over.
+    capture = early_config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        capture.stop_global_capturing()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if Path(sys.argv[0]).name == "__main__.py":
+        os.execv(sys.executable, [sys.executable, "-m", "pytest", *joined])
+    os.execv(sys.executable, [sys.executable, sys.argv[0], *joined])

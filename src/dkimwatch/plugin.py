@@ -33,6 +33,7 @@ from dkimwatch.checks import (
     selector_name,
 )
 from dkimwatch.inventory import CHECK_IDS, Inventory, InventoryError, load_inventory
+from dkimwatch.options import PATH_OPTIONS
 from dkimwatch.report import (
     atomic_write_text,
     badge_svg,
@@ -199,24 +200,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
-PATH_OPTIONS = ("--domains", "--zones", "--reports", "--record", "--replay")
-
-
 def _check_rootdir(config: pytest.Config) -> None:
     """pytest fixes its root directory before plugins' options are known, so the value of
     `--domains PATH` (with a space) can be taken for a test path and root the session in the
-    wrong place. Say so instead of auditing with the wrong root."""
+    wrong place. On a command line dkimwatch.options runs pytest again with `=`; in-process
+    runs (pytest.main) get this message instead of an audit with the wrong root."""
     if config.inipath is not None:
         return
     args = list(config.invocation_params.args)
     for flag, value in itertools.pairwise(args):
         if flag in PATH_OPTIONS:
-            target = (Path(config.invocation_params.dir) / value).resolve()
-            if config.rootpath in (target, target.parent):
-                raise _fail(
-                    f"{flag} {value}: pytest took this path for the test root; write "
-                    f"{flag}={value} (with '='), or keep the file inside the project"
-                )
+            raise _fail(
+                f"{flag} {value}: pytest may have taken this path for a test path and found "
+                f"no ini file; write {flag}={value} (with '=')"
+            )
 
 
 def _nameservers(config: pytest.Config, inventory: Inventory) -> tuple[list[str], Any]:
