@@ -36,7 +36,7 @@ format: $(STAMP)
 	$(BIN)/ruff format src selftests tests bench conftest.py
 	$(BIN)/ruff check --fix src selftests tests bench conftest.py
 
-# NSD and Unbound for the realistic test bed (selftests/testbed.py).
+# NSD and Unbound for the realistic test bed (selftests/testbed.py), and Chromium.
 testbed-packages:
 	@if ! command -v nsd >/dev/null 2>&1 || ! command -v unbound >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -46,6 +46,15 @@ testbed-packages:
 	    echo "nsd/unbound missing and cannot be installed here (need root and apt-get)" >&2; exit 1; \
 	  fi; \
 	fi
+	@# Chromium renders report.html for selftests/test_report_browser.py (skipped without it).
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium missing and cannot be installed here: the browser selftest will be skipped" >&2; \
+	  fi; \
+	fi
 
 clean:
-	rm -rf $(VENV) reports/*.html reports/*.xml reports/*.json reports/*.svg
+	rm -rf $(VENV) reports/*.html reports/*.xml reports/*.json reports/*.svg reports/*.csv

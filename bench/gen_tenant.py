@@ -107,6 +107,9 @@ class Tenant:
     entries: list[str] = field(default_factory=list)  # inventory YAML entries
     expected: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)  # domain (A-label) -> kind
+    # The key Exchange Online signs each (domain, selector) with: what an export lists.
+    exo_keys: dict[tuple[str, str], str] = field(default_factory=dict)
+    exported: list[dict[str, object]] = field(default_factory=list)  # Get-DkimSigningConfig
 
 
 @dataclass
@@ -164,6 +167,8 @@ class Builder:
         origin = microsoft_zone(ten, self.d.partition)
         owner = tgt[: -len(origin) - 1]
         record = value if value is not None else f"v=DKIM1; k=rsa; p={self.t.keys.take()}"
+        if tenant is None and "p=" in record and not record.endswith("p="):
+            self.t.exo_keys[(self.d.alabel, selector)] = record
         self.t.microsoft.setdefault(origin, []).append(f"{owner} 3600 IN TXT {txt(record)}")
 
     def spf(self, value: str = "v=spf1 include:spf.protection.outlook.com -all") -> None:
@@ -328,7 +333,9 @@ def txt_instead_of_cname(b: Builder) -> None:
     """The key was copied into a TXT at the selector: signing works today, rotation won't."""
     a, i = _sel(b.d)
     b.standard()
-    b.record(f"{a}._domainkey", "TXT", txt(f"v=DKIM1; k=rsa; p={b.t.keys.take()}"))
+    copied = f"v=DKIM1; k=rsa; p={b.t.keys.take()}"  # copied from the export: the right key
+    b.t.exo_keys[(b.d.alabel, a)] = copied
+    b.record(f"{a}._domainkey", "TXT", txt(copied))
     b.cname(i)
     b.fail("dkim_cname", a)
     b.unpublished(i)
@@ -585,6 +592,125 @@ def build(tenant: Tenant, plans: list[Plan], now: str) -> None:
         tenant.kinds[alabel] = plan.kind
         tenant.expected[alabel] = {k: list(v) for k, v in b.outcomes.items()}
         tenant.entries.append(_entry(tenant, plan, alabel))
+        tenant.exported.append(_export_row(tenant, plan, alabel))
+
+
+def _export_row(tenant: Tenant, plan: Plan, alabel: str) -> dict[str, object]:
+    """The domain as Get-DkimSigningConfig shows it (PowerShell 7 / REST field names)."""
+    # A shorthand domain signs with selector1 in the expectations: say so in the export.
+    rotate_on, before, after = plan.rotate or ("2025-06-01T00:00:00Z", S2, S1)
+    row: dict[str, object] = {"Domain": plan.name}
+    for n, s in ((1, S1), (2, S2)):
+        key = tenant.exo_keys.get((alabel, s)) or f"v=DKIM1; k=rsa; p={tenant.keys.take()}"
+        tenant.exo_keys[(alabel, s)] = key
+        row[f"Selector{n}KeySize"] = 1024 if tenant.keys.small in key else 2048
+        row[f"Selector{n}CNAME"] = target(tenant.name, s, alabel, plan.partition)
+        row[f"Selector{n}PublicKey"] = key + ";"
+    missing_cname = plan.kind in ("cnames_missing", "appended_twice", "inactive_cname_missing")
+    row.update(
+        Enabled=plan.kind != "disabled",
+        IsDefault=False,
+        Algorithm="RsaSHA256",
+        KeyCreationTime="2024-02-01T10:00:00Z",
+        RotateOnDate=rotate_on,
+        SelectorBeforeRotateOnDate=before.capitalize(),
+        SelectorAfterRotateOnDate=after.capitalize(),
+        Status="CnameMissing" if missing_cname else "Valid",
+        Identity=plan.name,
+        IsValid=True,
+    )
+    return row
+
+
+def add_initial_domain(tenant: Tenant) -> None:
+    """The tenant's own <tenant>.onmicrosoft.com: no CNAMEs; Microsoft publishes its key at
+    the target name itself, and its SPF and DMARC in the same zone."""
+    initial = f"{tenant.name}.onmicrosoft.com"
+    lines = tenant.microsoft.setdefault(initial, [])
+    lines.append('@ 3600 IN TXT "v=spf1 include:spf.protection.outlook.com -all"')
+    lines.append('_dmarc 3600 IN TXT "v=DMARC1; p=reject"')
+    label = initial.replace(".", "-")
+    key = f"v=DKIM1; k=rsa; p={tenant.keys.take()}"
+    lines.append(f"selector1-{label}._domainkey 3600 IN TXT {txt(key)}")
+    row: dict[str, object] = {"Domain": initial}
+    for n, s in ((1, S1), (2, S2)):
+        row[f"Selector{n}KeySize"] = 2048
+        row[f"Selector{n}CNAME"] = f"{s}-{label}._domainkey.{initial}"
+        row[f"Selector{n}PublicKey"] = (
+            key if n == 1 else f"v=DKIM1; k=rsa; p={tenant.keys.take()}"
+        ) + ";"
+    row.update(
+        Enabled=True,
+        IsDefault=True,
+        RotateOnDate="2024-02-01T10:00:00Z",
+        SelectorBeforeRotateOnDate="Selector2",
+        SelectorAfterRotateOnDate="Selector1",
+        Status="Valid",
+    )
+    tenant.exported.append(row)
+
+
+def export_expected(tenant: Tenant) -> dict[str, dict[str, str]]:
+    """Expected verdicts when the inventory is the export: as with the explicit inventory,
+    except that keys the export does not list (another tenant's) now fail dkim_key, and the
+    initial domain is audited too."""
+    out: dict[str, dict[str, str]] = {}
+    for alabel, exp in tenant.expected.items():
+        exp = dict(exp)
+        if tenant.kinds[alabel] == "other_tenant":
+            for s in (S1, S2):
+                exp[f"dkim_key/{s}"] = ["failed", "fail"]
+        out.update(nodeids(alabel, exp))
+    initial = f"{tenant.name}.onmicrosoft.com".lower()
+    label = initial.replace(".", "-")
+    for s, outcome in ((S1, ("passed", "pass")), (S2, ("xfailed", "none"))):
+        name = f"{s}-{label}._domainkey.{initial}"
+        out[f"tests/test_dkim.py::test_dkim_target[{name}]"] = dict(
+            zip(("outcome", "result"), outcome, strict=True)
+        )
+        key = ("passed", "pass") if s == S1 else ("skipped", "none")
+        out[f"tests/test_dkim.py::test_dkim_key[{name}]"] = dict(
+            zip(("outcome", "result"), key, strict=True)
+        )
+    for nodeid in (
+        f"tests/test_dkim.py::test_dkim_rotation[{initial}]",
+        f"tests/test_spf.py::test_spf[{initial}]",
+        f"tests/test_dmarc.py::test_dmarc[{initial}]",
+    ):
+        out[nodeid] = {"outcome": "passed", "result": "pass"}
+    return out
+
+
+def _ps51_date(iso: str) -> dict[str, object]:
+    """Windows PowerShell 5.1's ConvertTo-Json form of a DateTime with its note properties."""
+    from datetime import datetime
+
+    when = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    ms = int(when.timestamp() * 1000)
+    return {
+        "value": f"/Date({ms})/",
+        "DisplayHint": 2,
+        "DateTime": when.strftime("%A, %d %B %Y %H:%M:%S"),
+    }
+
+
+def write_exports(tenant: Tenant, out: Path) -> None:
+    """export-ps7.json (UTF-8, ISO dates) and export-ps51.json (UTF-16LE with BOM,
+    \\/Date(ms)\\/ wrapped in DateTime notes), as admins produce them."""
+    (out / "export-ps7.json").write_text(json.dumps(tenant.exported, indent=2) + "\n")
+    rows = []
+    for row in tenant.exported:
+        rows.append(
+            {
+                k: _ps51_date(str(v)) if k in ("RotateOnDate", "KeyCreationTime") else v
+                for k, v in row.items()
+            }
+        )
+    text = json.dumps(rows, indent=4).replace('"/Date(', '"\\/Date(').replace(')/"', ')\\/"')
+    (out / "export-ps51.json").write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    (out / "expected-export.json").write_text(
+        json.dumps(export_expected(tenant), indent=1, sort_keys=True) + "\n"
+    )
 
 
 def _entry(tenant: Tenant, plan: Plan, alabel: str) -> str:
@@ -656,6 +782,12 @@ def write(tenant: Tenant, out: Path, zones: Path, inventory: Path, zones_ref: st
         expected.update(nodeids(alabel, exp))
     (out / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
     (out / "kinds.json").write_text(json.dumps(tenant.kinds, indent=1, sort_keys=True) + "\n")
+    write_exports(tenant, out)
+    (out / "domains-export.yaml").write_text(
+        "# The same tenant, its domains taken from the Get-DkimSigningConfig export.\n"
+        "version: 1\ndns:\n  zones: zones\n  timeout: 2.0\n  attempts: 2\n"
+        "sources: [export-ps7.json]\n"
+    )
 
 
 def demo_plans(rng: random.Random) -> list[Plan]:
@@ -750,6 +882,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile == "demo":
         tenant = Tenant("contoso", KeyPool(8, f"demo-{args.seed}"))
         build(tenant, demo_plans(rng), DEMO_NOW)
+        add_initial_domain(tenant)
         out = args.outdir or repo
         write(tenant, out / "demo", out / "demo" / "zones", out / "domains.yaml", "demo/zones")
     else:
@@ -760,6 +893,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile == "corpus":
             tenant = Tenant("WoodgroveBank", KeyPool(6, f"corpus-{args.seed}"))
             build(tenant, corpus_plans(rng), CORPUS_NOW)
+            add_initial_domain(tenant)
         else:
             tenant = Tenant("contoso", KeyPool(4, f"scale-{args.seed}"))
             build(tenant, scale_plans(rng, args.domains), DEMO_NOW)

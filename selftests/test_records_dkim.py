@@ -110,7 +110,17 @@ def test_rsa512_fails() -> None:
     assert rec.key_bits == 512
     verdict = judge_dkim_key(rec)
     assert verdict.result == "fail"
-    assert verdict.problems == ("rsa-512 key is shorter than the required 1024 bits",)
+    assert verdict.problems == (
+        "rsa-512 key is shorter than 1024 bits, which verifiers must not accept (RFC 8301 §3.2)",
+    )
+
+
+def test_rsa_below_1024_fails_even_when_the_inventory_allows_it() -> None:
+    # min_key_bits may be set as low as 512, but RFC 8301 verifiers reject < 1024 anyway.
+    weak = rsa.RSAPublicNumbers(65537, (1 << 767) | 0xABCDEF1).public_key()
+    verdict = judge_dkim_key(parse_dkim_key(f"v=DKIM1; p={b64(spki(weak))}"), min_key_bits=512)
+    assert verdict.result == "fail"
+    assert "RFC 8301" in verdict.message
 
 
 def test_huge_rsa_warns() -> None:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from dkimwatch.records.dmarc import ReportUri, is_dmarc_record, parse_dmarc, policy_rank
+from dkimwatch.records.dmarc import (
+    DmarcRecord,
+    ReportUri,
+    is_dmarc_record,
+    lower_policy,
+    parse_dmarc,
+    policy_rank,
+    tree_walk_names,
+    tree_walk_organisational_domain,
+)
 
 
 @pytest.mark.parametrize(
@@ -42,7 +51,15 @@ def test_full_record() -> None:
         "ruf=mailto:forensic@contoso.com"
     )
     assert rec.errors == ()
-    assert rec.warnings == ()
+    # The RFC 7489 size limit is accepted, with a warning that RFC 9989 removed it.
+    assert rec.warnings == (
+        'rua= "mailto:agg@reports.example.net!10m": the "!10m" size limit is RFC 7489 syntax '
+        "that RFC 9989 removed; drop it so every receiver can use the address",
+    )
+    assert rec.notes == tuple(
+        f"{tag}= is not part of RFC 9989 (DMARCbis); its receivers ignore it"
+        for tag in ("pct", "rf", "ri")
+    )
     assert (rec.version, rec.p, rec.sp, rec.np) == ("DMARC1", "reject", "quarantine", "reject")
     assert (rec.adkim, rec.aspf, rec.pct, rec.fo, rec.rf, rec.ri, rec.t, rec.psd) == (
         "s",
@@ -102,7 +119,9 @@ def test_defaults_and_case() -> None:
         ("v=DMARC1; p=none; psd=maybe", 'psd="maybe"'),
         ("v=DMARC1; p=none; rua=", "rua= is empty"),
         ("v=DMARC1; p=none; rua=dmarc@contoso.com", "is not a URI"),
-        ("v=DMARC1; p=none; rua=https://contoso.com/r", "only sent to mailto: URIs"),
+        ("v=DMARC1; p=none; rua=mailto:a b@x.com", "is not a valid URI"),
+        ("v=DMARC1; p=none; rua=mailto:a@x.com%zz", "is not a valid URI"),
+        ("v=DMARC1; p=none; rua=https://x.example/a b", "is not a valid URI"),
         ("v=DMARC1; p=none; rua=mailto:contoso.com", "is not a valid mail address"),
         ("v=DMARC1; p=none; rua=mailto:a@b@contoso.com", "is not a valid mail address"),
         ("v=DMARC1; p=none; rua=mailto:a@localhost", "is not a valid mail address"),
@@ -163,9 +182,20 @@ def test_invalid_p_without_rua_discards_the_record() -> None:
 
 
 def test_invalid_p_with_only_invalid_rua_discards_the_record() -> None:
-    rec = parse_dmarc("v=DMARC1; rua=https://x.example/")
+    rec = parse_dmarc("v=DMARC1; rua=mailto:not-an-address")
     assert rec.rua == ()
     assert not rec.p_inferred and rec.effective_policy is None
+
+
+def test_other_uri_schemes_are_valid_but_warned() -> None:
+    # Any URI is valid (RFC 7489 §6.3, RFC 9989 §4.7); receivers must only support mailto:.
+    rec = parse_dmarc("v=DMARC1; p=reject; rua=https://contoso.com/r,mailto:d@contoso.com")
+    assert rec.errors == ()
+    assert [(u.scheme, u.domain) for u in rec.rua] == [("https", None), ("mailto", "contoso.com")]
+    assert any("only have to support mailto:" in w for w in rec.warnings)
+    # ...and a syntactically valid URI is what rescues a record without p= (§6.6.3 step 6).
+    rescued = parse_dmarc("v=DMARC1; rua=https://x.example/")
+    assert rescued.p_inferred and rescued.effective_policy == "none"
 
 
 def test_bad_version_discards_even_a_valid_policy() -> None:
@@ -201,3 +231,87 @@ def test_t_y_and_pct_zero() -> None:
     rec = parse_dmarc("v=DMARC1; p=quarantine; pct=0; t=y; rua=mailto:d@x.example")
     assert rec.errors == ()
     assert rec.pct == 0 and rec.testing
+
+
+@pytest.mark.parametrize(
+    ("policy", "lower"), [("reject", "quarantine"), ("quarantine", "none"), ("none", "none")]
+)
+def test_lower_policy(policy: str, lower: str) -> None:
+    assert lower_policy(policy) == lower
+    assert lower_policy("bogus") == "bogus"
+
+
+@pytest.mark.parametrize(
+    ("domain", "names"),
+    [
+        ("example.com", ("com",)),
+        ("a.mail.example.com", ("mail.example.com", "example.com", "com")),
+        ("com", ()),
+        ("", ()),
+        ("Example.COM.", ("com",)),
+        # RFC 9989 §4.10's own example: 13 labels jump to 7, eight queries in all.
+        (
+            "a.b.c.d.e.f.g.h.i.j.mail.example.com",
+            (
+                "g.h.i.j.mail.example.com",
+                "h.i.j.mail.example.com",
+                "i.j.mail.example.com",
+                "j.mail.example.com",
+                "mail.example.com",
+                "example.com",
+                "com",
+            ),
+        ),
+        # Exactly eight labels: the first step is to the 7-label parent.
+        (
+            "a.b.c.d.e.f.example.com",
+            (
+                "b.c.d.e.f.example.com",
+                "c.d.e.f.example.com",
+                "d.e.f.example.com",
+                "e.f.example.com",
+                "f.example.com",
+                "example.com",
+                "com",
+            ),
+        ),
+    ],
+)
+def test_tree_walk_names(domain: str, names: tuple[str, ...]) -> None:
+    assert tree_walk_names(domain) == names
+    assert len(names) <= 7  # plus the Author Domain's own query: at most eight
+
+
+def _found(*pairs: tuple[str, str]) -> list[tuple[str, DmarcRecord]]:
+    return [(name, parse_dmarc(text)) for name, text in pairs]
+
+
+@pytest.mark.parametrize(
+    ("found", "org"),
+    [
+        # RFC 9989 §4.10.2's examples for the starting domain a.mail.example.com:
+        (
+            _found(
+                ("mail.example.com", "v=DMARC1; p=none"),
+                ("example.com", "v=DMARC1; p=reject"),
+            ),
+            "example.com",
+        ),
+        (_found(("mail.example.com", "v=DMARC1; p=none; psd=n")), "mail.example.com"),
+        (_found(("com", "v=DMARC1; p=reject; psd=y")), "example.com"),
+        (
+            _found(("example.com", "v=DMARC1; p=none"), ("com", "v=DMARC1; p=reject; psd=y")),
+            "example.com",
+        ),
+        ([], None),
+    ],
+)
+def test_tree_walk_organisational_domain(
+    found: list[tuple[str, DmarcRecord]], org: str | None
+) -> None:
+    assert tree_walk_organisational_domain("a.mail.example.com", found) == org
+
+
+def test_psd_y_at_the_author_domain_itself_is_not_a_boundary() -> None:
+    found = _found(("example.com", "v=DMARC1; p=none; psd=y"))
+    assert tree_walk_organisational_domain("example.com", found) == "example.com"

@@ -25,7 +25,14 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from dkimwatch.records.spf import Mechanism, Modifier, is_spf_record, parse_spf
+from dkimwatch.records.spf import (
+    Mechanism,
+    Modifier,
+    dns_name_problem,
+    expand_domain_spec,
+    is_spf_record,
+    parse_spf,
+)
 
 SUITE = Path(__file__).parent / "data" / "openspf" / "rfc7208-tests.yml"
 
@@ -193,6 +200,63 @@ def test_mx_domain_and_dual_cidr() -> None:
     assert (mx.domain_spec, mx.cidr4, mx.cidr6) == ("foo.example.com", 24, 64)
     (a, _) = parse_spf("v=spf1 a//0 -all").mechanisms
     assert (a.domain_spec, a.cidr4, a.cidr6) == (None, None, 0)
+
+
+def test_terms_after_all_are_never_evaluated() -> None:
+    # check_host() stops at the first "all", so what follows costs no lookup (§4.6.2).
+    rec = parse_spf("v=spf1 a mx -all include:x.example exists:y.example ptr")
+    assert [m.name for m in rec.evaluated_mechanisms] == ["a", "mx", "all"]
+    assert rec.lookup_terms == 2
+    assert parse_spf("v=spf1 a mx").evaluated_mechanisms == parse_spf("v=spf1 a mx").mechanisms
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("_spf.%{d}", "_spf.mail.example.com"),
+        ("%{d2}", "example.com"),
+        ("%{dr}", "com.example.mail"),
+        ("%{d1r}", "mail"),
+        ("%{o}.x.example", "example.com.x.example"),
+        ("%{D}", "mail.example.com"),  # upper case: URL-escaped, a plain name is unchanged
+        ("%{d-}", "mail.example.com"),  # "-" as delimiter, rejoined with "."
+        ("macro%%percent%_%_space%-url.example", "macro%percent  space%20url.example"),
+        ("plain.example.", "plain.example."),
+        ("%{i}.sbl.example", None),  # the client IP: unknown without a message
+        ("%{l}.%{d}", None),
+        ("%{h}", None),
+        ("%{d0}", None),
+        ("%(d)", None),
+        ("%{d", None),
+        ("%", None),
+    ],
+)
+def test_expand_domain_spec(spec: str, expected: str | None) -> None:
+    assert expand_domain_spec(spec, "mail.example.com", "example.com") == expected
+
+
+def test_expand_truncates_long_names_from_the_left() -> None:
+    # RFC 7208 §7.3: over 253 characters, whole labels go from the left until it fits.
+    domain = ".".join([f"label{i:02d}" for i in range(40)]) + ".example"
+    out = expand_domain_spec("%{d}.%{d}", domain, domain)
+    assert out is not None and len(out) <= 253
+    assert out.endswith(".example") and not out.startswith(".")
+    assert (domain + "." + domain).endswith(out)
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("example.com", ""),
+        ("example.com.", ""),
+        ("a..example.com", "has an empty label"),
+        ("", "is empty"),
+        ("a" * 64 + ".example.com", "has a label longer than 63 octets"),
+        (".".join(["a" * 60] * 5), "is longer than 253 octets"),
+    ],
+)
+def test_dns_name_problem(name: str, problem: str) -> None:
+    assert dns_name_problem(name) == problem
 
 
 # --- OpenSPF RFC 7208 suite ----------------------------------------------------------------

@@ -200,3 +200,33 @@ def test_dump_and_replay_offline(server: ScriptedServer, tmp_path: Path) -> None
 def test_answer_json_round_trip() -> None:
     answer = Answer("a.example", "TXT", Status.NODATA, chain=(("a.example", "b.example"),))
     assert Answer.from_json(answer.to_json()) == answer
+
+
+def test_consistency_mode_notes_resolvers_that_disagree(tmp_path: Path) -> None:
+    """Two servers, one already serving the new CNAME, one not: the answer comes from the
+    first, and the disagreement is noted with what each said."""
+    from dkimwatch.zoneserver import ZoneServer
+
+    head = "$ORIGIN c.example.\n$TTL 60\n@ SOA ns h 1 60 60 60 60\n@ NS ns\nns A 127.0.0.1\n"
+    new, old = tmp_path / "new", tmp_path / "old"
+    new.mkdir()
+    old.mkdir()
+    (new / "c.example.zone").write_text(head + "s1._domainkey CNAME t.example.\n")
+    (old / "c.example.zone").write_text(head)
+    a, b = ZoneServer(new), ZoneServer(old)
+    try:
+        servers = ["{}:{}".format(*a.start()), "{}:{}".format(*b.start())]
+        resolver = Resolver(DnsClient(servers, timeout=1.0, attempts=1, consistency=True))
+        answer = resolver.lookup("s1._domainkey.c.example", "CNAME")
+        assert answer.status is Status.OK
+        assert "resolvers disagree" in answer.disagreement
+        assert f"{servers[1]} says NXDOMAIN" in answer.disagreement
+        assert {e.server for e in answer.evidence} == set(servers)
+        same = resolver.lookup("ns.c.example", "A")
+        assert same.disagreement == ""
+        plain = Resolver(DnsClient(servers, timeout=1.0, attempts=1))
+        assert plain.lookup("s1._domainkey.c.example", "CNAME").disagreement == ""
+        assert b.queries[("s1._domainkey.c.example", "CNAME")] == 1  # only in consistency mode
+    finally:
+        a.stop()
+        b.stop()

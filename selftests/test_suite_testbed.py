@@ -108,6 +108,32 @@ def test_generated_corpus_through_unbound(pytester: pytest.Pytester, tmp_path: P
     assert doc["summary"]["error"] == 0
 
 
+def test_generated_corpus_from_its_exports_through_unbound(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """The same kind of tenant, described by its Get-DkimSigningConfig exports: PowerShell 7
+    JSON read at run time through `sources:`, and Windows PowerShell 5.1 JSON (UTF-16LE,
+    \\/Date()\\/) turned into an inventory by `dkimwatch import`. The exports carry the
+    keys Exchange Online signs with, so another tenant's keys now fail dkim_key."""
+    from dkimwatch.cli import main as dkimwatch
+
+    gen = _load_generator()
+    corpus = tmp_path / "corpus"
+    gen.main(["corpus", str(corpus), "--seed", "exports"])
+    expected = json.loads((corpus / "expected-export.json").read_text())
+    assert (
+        dkimwatch(["import", str(corpus / "export-ps51.json"), "-o", str(corpus / "i.yaml")]) == 0
+    )
+    with Testbed(corpus / "zones", workdir=tmp_path / "bed") as testbed:
+        for inventory in (corpus / "domains-export.yaml", corpus / "i.yaml"):
+            doc = run(pytester, inventory, testbed.resolver)
+            got = {r["nodeid"]: (r["outcome"], r["result"]) for r in doc["results"]}
+            want = {k: (v["outcome"], v["result"]) for k, v in expected.items()}
+            assert set(got) == set(want), inventory
+            wrong = {k: (got[k], v) for k, v in want.items() if got[k] != v}
+            assert not wrong, (inventory, wrong)
+
+
 def _load_generator() -> Any:
     import importlib.util
 
@@ -117,3 +143,38 @@ def _load_generator() -> Any:
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def test_dead_and_refusing_servers_make_every_check_an_error(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """A domain delegated to a port where nothing listens, and one its server REFUSES:
+    Unbound answers SERVFAIL (or nothing); every check of both is an error, none failed."""
+    extra = "  - dead-port.example\n  - refused.example\n"
+    inventory = tenantkit.write_tenant(tmp_path / "tenant", extra_domains=extra)
+    dead = f"127.0.10.1@{_unused_port('127.0.10.1')}"
+    with Testbed(
+        tmp_path / "tenant" / "zones",
+        workdir=tmp_path / "bed",
+        extra_stubs={"dead-port.example": dead},
+    ) as testbed:
+        doc = run(pytester, inventory, testbed.resolver)
+    by_domain: dict[str, set[tuple[str, str]]] = {}
+    for r in doc["results"]:
+        by_domain.setdefault(r["domain"], set()).add((r["outcome"], r["result"]))
+    assert by_domain["dead-port.example"] == {("error", "temperror")}
+    assert by_domain["refused.example"] == {("error", "temperror")}
+    assert by_domain["healthy.example"] == {("passed", "pass")}
+    dead_results = [r for r in doc["results"] if r["domain"] == "dead-port.example"]
+    assert all("no answer" in r["message"] or "DNS" in r["message"] for r in dead_results), [
+        r["message"] for r in dead_results
+    ]
+    assert all(r["evidence"] for r in dead_results)
+
+
+def _unused_port(host: str) -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])

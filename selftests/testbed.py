@@ -367,8 +367,11 @@ class Testbed:
         verbosity: int = 1,
         upstream_max_rtt_ms: int = 500,
         startup_timeout: float = 10.0,
+        extra_stubs: dict[str, str] | None = None,
     ) -> None:
         self.customer_zones_dir = Path(customer_zones)
+        # origin -> "HOST@PORT" stub-zones of our own: e.g. a delegation to a dead port.
+        self.extra_stubs = dict(extra_stubs or {})
         self.microsoft_zones_dir = Path(microsoft_zones) if microsoft_zones else None
         self.workdir = Path(workdir).resolve()
         self.verbosity = verbosity
@@ -740,6 +743,10 @@ class Testbed:
                 f"    name: {_quote(zone.origin)}",
                 f"    stub-addr: {microsoft}",
             ]
+        for origin, addr in sorted(self.extra_stubs.items()):
+            if not addr.startswith("127."):
+                raise TestbedError(f"stub {origin} -> {addr}: only loopback addresses")
+            lines += ["stub-zone:", f"    name: {_quote(origin)}", f"    stub-addr: {addr}"]
         lines += [
             "remote-control:",
             "    control-enable: yes",

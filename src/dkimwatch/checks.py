@@ -17,8 +17,17 @@ from typing import Any, Literal
 from dkimwatch import exo
 from dkimwatch.inventory import Domain, Policy
 from dkimwatch.records.dkim import judge_dkim_key, parse_dkim_key
-from dkimwatch.records.dmarc import is_dmarc_record, parse_dmarc, policy_rank
-from dkimwatch.records.spf import Mechanism, is_spf_record, parse_spf
+from dkimwatch.records.dmarc import (
+    DmarcRecord,
+    is_dmarc_record,
+    lower_policy,
+    parse_dmarc,
+    policy_rank,
+    tree_walk_names,
+    tree_walk_organisational_domain,
+)
+from dkimwatch.records.spf import dns_name_problem, expand_domain_spec, is_spf_record, parse_spf
+from dkimwatch.records.taglist import clip
 from dkimwatch.resolver import Answer, Evidence, Resolver, Status
 from dkimwatch.rotation import role, signing_selector
 
@@ -88,6 +97,13 @@ class Context:
 
 
 def selector_name(domain: Domain, selector: str) -> str:
+    """Where the selector's key is looked up. The tenant's initial domain has no CNAMEs:
+    Microsoft signs it with selectors named like its targets, so the key name is the
+    target itself (selector1-contoso-onmicrosoft-com._domainkey.contoso.onmicrosoft.com)."""
+    if exo.is_initial_domain(domain.name):
+        return domain.target_for(selector) or exo.classic_target(
+            selector, domain.name, domain.name.split(".")[0]
+        )
     return f"{selector}._domainkey.{domain.name}"
 
 
@@ -101,10 +117,17 @@ class _Builder:
         self.probe = probe
         self.warnings: list[str] = []
         self.details: dict[str, Any] = {}
+        if check.startswith("dkim"):
+            # What Exchange Online itself says (from the export), shown beside our verdict.
+            if domain.status is not None:
+                self.details["exo_status"] = domain.status
+            if domain.enabled is not None:
+                self.details["exo_enabled"] = domain.enabled
 
     def make(
         self, result: Result, outcome: Outcome, message: str, remediation: str | None = None
     ) -> Verdict:
+        self.warnings.extend(a.disagreement for a in self.probe.used if a.disagreement)
         return Verdict(
             check=self.check,
             domain=self.domain.name,
@@ -342,6 +365,21 @@ def check_dkim_key(ctx: Context, domain: Domain, selector: str) -> Verdict:
     )
     if not answer.chain:
         b.warnings.append("key published as TXT directly instead of the Exchange Online CNAME")
+    expected_key = domain.public_key_for(selector)
+    if judgement.result == "pass" and expected_key is not None:
+        mismatch = _key_mismatch(record.fingerprint, expected_key)
+        if mismatch:
+            b.details["expected_fingerprint_sha256"] = mismatch
+            return b.failed(
+                f"{answer.final_name} publishes a key (SHA-256 {record.fingerprint}) other than "
+                f"the one Exchange Online signs {selector} with (SHA-256 {mismatch}, from "
+                f"Get-DkimSigningConfig {selector.capitalize()}PublicKey): receivers fail its "
+                "signatures",
+                f"Check that {qname} is a CNAME to the Exchange Online target (not a copied "
+                f"TXT), or open a Microsoft support case: the published key for {domain.name} "
+                "is stale",
+            )
+        b.details["matches_export"] = True
     if judgement.result == "pass":
         return b.passed(f"{answer.final_name}: {judgement.message}")
     fix = (
@@ -354,6 +392,15 @@ def check_dkim_key(ctx: Context, domain: Domain, selector: str) -> Verdict:
     if judgement.result == "permerror":
         return b.permerror(f"{answer.final_name}: {judgement.message}", fix)
     return b.failed(f"{answer.final_name}: {judgement.message}", fix)
+
+
+def _key_mismatch(published: str | None, expected_record: str) -> str | None:
+    """The expected key's fingerprint when it differs from the published one, else None.
+    Keys compare by their decoded p= bytes, so folding and whitespace do not matter."""
+    expected = parse_dkim_key(expected_record).fingerprint
+    if expected is None or expected == published:
+        return None
+    return expected
 
 
 def check_dkim_rotation(ctx: Context, domain: Domain) -> Verdict:
@@ -382,6 +429,11 @@ def check_dkim_rotation(ctx: Context, domain: Domain) -> Verdict:
         why = f"no rotation data; {', '.join(candidates)} " + (
             "has a key" if len(candidates) == 1 else "may sign"
         )
+    ahead = _foresight(ctx, probe, domain)
+    if ahead:
+        b.details["next_rotation"] = ahead[0]
+        if ahead[1]:
+            b.warnings.append(ahead[0])
     problems: list[str] = []
     fixes: list[str] = []
     for selector in candidates:
@@ -429,7 +481,8 @@ def _signing_problem(
         )
     if len(records) > 1:
         return f"{txt.final_name} holds {len(records)} TXT records", None, False
-    judgement = judge_dkim_key(parse_dkim_key(records[0]), ctx.policy.min_key_bits)
+    record = parse_dkim_key(records[0])
+    judgement = judge_dkim_key(record, ctx.policy.min_key_bits)
     b.warnings.extend(judgement.warnings)
     if judgement.result != "pass":
         return (
@@ -437,32 +490,104 @@ def _signing_problem(
             f"Rotate-DkimSigningConfig -Identity {domain.name}, or open a support case",
             False,
         )
+    expected_key = domain.public_key_for(selector)
+    if expected_key is not None and _key_mismatch(record.fingerprint, expected_key):
+        return (
+            f"{selector} signs mail, but the key published behind {qname} is not the one "
+            "Exchange Online signs with (see dkim_key)",
+            f"Open a Microsoft support case: the published key for {domain.name} is stale",
+            False,
+        )
     return None, None, False
+
+
+def _foresight(ctx: Context, probe: Probe, domain: Domain) -> tuple[str, bool] | None:
+    """For a rotation still ahead: (what we see of the selector that signs after it,
+    whether that is a problem worth a warning)."""
+    rotation = domain.rotation
+    if rotation is None or ctx.now >= rotation.rotate_on or rotation.after == rotation.before:
+        return None
+    when = rotation.rotate_on.strftime("%Y-%m-%dT%H:%M:%SZ")
+    nxt = rotation.after
+    cname = _judge_cname(ctx, probe, domain, nxt)
+    if cname.ok is None:
+        return f"rotation on {when}: cannot tell whether {nxt} is ready ({cname.message})", True
+    if cname.ok is False:
+        return (
+            f"rotation on {when}: {nxt} will sign then but is NOT ready: {cname.message}; "
+            "fix it before that date",
+            True,
+        )
+    txt = probe.ask(selector_name(domain, nxt), "TXT")
+    records = [r for r in txt.records if r.strip()] if txt.ok else []
+    if txt.status is Status.TEMPERROR:
+        return (
+            f"rotation on {when}: {nxt}'s CNAME is in place; its key could not be looked up",
+            True,
+        )
+    if not records:
+        return (
+            f"rotation on {when}: {nxt}'s CNAME is in place; Microsoft has not published its "
+            "key yet (it should appear before the rotation)",
+            False,
+        )
+    judgement = judge_dkim_key(parse_dkim_key(records[0]), ctx.policy.min_key_bits)
+    if judgement.result != "pass":
+        return (
+            f"rotation on {when}: {nxt} will sign then, but its key is not usable: "
+            f"{judgement.message}",
+            True,
+        )
+    return f"rotation on {when}: {nxt} is ready (CNAME in place, key published)", False
 
 
 # --- SPF ----------------------------------------------------------------------------------
 
+SPF_MX_LIMIT = 10  # RFC 7208 §4.6.4: an mx term with more than 10 MX records is a permerror
+# Exchange Online's include in the sovereign clouds (exo/FACTS.md, Microsoft's SPF docs for
+# GCC High/DoD and 21Vianet): a tenant there publishes these instead of the worldwide one.
+EXO_SPF_INCLUDE = "spf.protection.outlook.com"
+EXO_SOVEREIGN_SPF_INCLUDES = {
+    "spf.protection.office365.us": "Microsoft 365 GCC High / DoD",
+    "spf.protection.partner.outlook.cn": "Microsoft 365 operated by 21Vianet",
+}
+
 
 @dataclass
 class _SpfWalk:
+    """What a static evaluation of the whole record found, in check_host() order.
+
+    Every term that check_host() could reach for some client is evaluated: mechanisms up
+    to the first ``all`` of each record, includes, and redirect= when there is no ``all``.
+    Counts stop where check_host() would stop: at the 11th DNS-querying term or the 3rd
+    void lookup.
+    """
+
+    sender: str  # the audited domain: %{o}
     lookups: int = 0
     voids: int = 0
-    includes: set[str] = field(default_factory=set)
-    problems: list[str] = field(default_factory=list)
-    temperror: str | None = None
+    voids_v6: int = 0  # the same count for IPv6 clients, whose a mechanism asks AAAA
+    # include/redirect targets reached, with whether every step on the way passes mail
+    # (a "+" include or a redirect): only those authorise the target's servers.
+    reached: dict[str, bool] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # permerrors
+    pass_all: list[str] = field(default_factory=list)  # includes that pass every host
+    warnings: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why the walk ended early (a processing limit)
+    loop: str = ""  # the first include/redirect loop met, as a path
 
 
 def _spf_record_of(probe: Probe, name: str) -> tuple[str | None, str | None, bool]:
-    """(record, problem, void) for an include/redirect target."""
+    """(record, problem, void) for an include/redirect target; raises _Temp."""
     answer = probe.ask(name, "TXT")
     if answer.status is Status.TEMPERROR:
         raise _Temp(answer.describe())
     records = [r for r in answer.records if is_spf_record(r)] if answer.ok else []
-    void = not answer.ok
+    void = answer.missing
     if not records:
         return None, f"{name} has no SPF record ({answer.describe()})", void
     if len(records) > 1:
-        return None, f"{name} has {len(records)} SPF records", False
+        return None, f"{name} has {len(records)} SPF records (RFC 7208 §4.5)", False
     return records[0], None, False
 
 
@@ -470,62 +595,191 @@ class _Temp(Exception):
     pass
 
 
-def _walk_spf(probe: Probe, domain: str, text: str, walk: _SpfWalk, depth: int) -> dict[str, Any]:
+def _ask_spf(probe: Probe, walk: _SpfWalk, name: str, rdtype: str) -> Answer | None:
+    """One address/MX question of the walk. A DNS failure is a temperror, unless a
+    permerror was already found earlier in evaluation order: check_host() stops at the
+    first error, so the permerror stands (None: stop the walk)."""
+    answer = probe.ask(name, rdtype)
+    if answer.status is Status.TEMPERROR:
+        if walk.problems:
+            walk.stopped = walk.stopped or f"DNS gave no answer for {name} {rdtype}"
+            return None
+        raise _Temp(answer.describe())
+    return answer
+
+
+def _count_lookup(walk: _SpfWalk, node: dict[str, Any], what: str) -> bool:
+    walk.lookups += 1
+    node["lookups"] += 1
+    if walk.lookups > SPF_LOOKUP_LIMIT:
+        walk.stopped = f"the {walk.lookups}th DNS-querying term is {what}"
+        return False
+    return True
+
+
+def _count_void(walk: _SpfWalk, node: dict[str, Any], what: str, v6: bool = True) -> bool:
+    walk.voids += 1
+    walk.voids_v6 += int(v6)
+    node["voids"] += 1
+    if walk.voids > SPF_VOID_LIMIT:
+        walk.stopped = f"void lookup number {walk.voids} is {what}"
+        return False
+    return True
+
+
+def _spf_target(
+    walk: _SpfWalk, node: dict[str, Any], term: str, spec: str | None, current: str
+) -> str | None:
+    """The name a term queries, macros the audit can know expanded; None when it
+    depends on the message (sender, client IP, HELO) or cannot be a DNS name."""
+    if spec is None:
+        return current
+    target = expand_domain_spec(spec, current, walk.sender)
+    if target is None:
+        node.setdefault("unresolved", []).append(term)
+        return None
+    target = target.lower().rstrip(".")
+    problem = dns_name_problem(target)
+    if problem:
+        walk.warnings.append(f'{term} in {current}: "{target}" {problem}: it never matches')
+        return None
+    return target
+
+
+def _walk_spf(
+    probe: Probe,
+    walk: _SpfWalk,
+    domain: str,
+    text: str,
+    via: str | None,
+    passing: bool,
+    path: tuple[str, ...],
+) -> dict[str, Any]:
+    """Evaluate one record and, recursively, its includes and redirect; return its node
+    of the include tree: domain, how it was reached, the record, its own DNS-querying
+    terms (``lookups``) and those of its subtree (``total``), voids, children."""
     record = parse_spf(text)
-    node: dict[str, Any] = {"domain": domain, "lookups": 0, "includes": []}
+    node: dict[str, Any] = {
+        "domain": domain,
+        "via": via,
+        "record": text,
+        "lookups": 0,
+        "total": 0,
+        "voids": 0,
+        "children": [],
+        "effective_all": record.all_qualifier,  # following redirects: what ends evaluation
+    }
+    if domain in path and not walk.loop:
+        walk.loop = " → ".join((*path, domain))
+        walk.warnings.append(f"include/redirect loop: {walk.loop}")
     if record.errors:
-        walk.problems.extend(f"{domain}: {e}" for e in record.errors)
+        walk.problems.append(f"{domain}: invalid SPF record: {'; '.join(record.errors)}")
         return node
-    if depth > SPF_LOOKUP_LIMIT:
-        walk.problems.append(f"{domain}: include nesting deeper than {SPF_LOOKUP_LIMIT}")
-        return node
-    for term in record.terms:
-        if not isinstance(term, Mechanism) or term.name not in (
-            "include",
-            "a",
-            "mx",
-            "ptr",
-            "exists",
-        ):
+    before = walk.lookups
+    for mechanism in record.evaluated_mechanisms:
+        if walk.stopped:
+            break
+        if not mechanism.counts_lookup:
             continue
-        walk.lookups += 1
-        node["lookups"] += 1
-        target = (term.domain_spec or domain).lower().rstrip(".")
-        if "%" in target:
-            continue  # macros need a sender to expand; counted, not resolved
-        if term.name == "include":
-            walk.includes.add(target)
-            sub, problem, void = _spf_record_of(probe, target)
-            walk.voids += int(void)
-            if sub is None:
-                walk.problems.append(f"include:{target}: {problem}")
-                continue
-            node["includes"].append(_walk_spf(probe, target, sub, walk, depth + 1))
-        elif term.name in ("a", "exists"):
-            answer = probe.ask(target, "A")
-            if answer.status is Status.TEMPERROR:
-                raise _Temp(answer.describe())
-            walk.voids += int(answer.missing)
-        elif term.name == "mx":
-            answer = probe.ask(target, "MX")
-            if answer.status is Status.TEMPERROR:
-                raise _Temp(answer.describe())
-            walk.voids += int(answer.missing)
-            if len(answer.records) > 10:
-                walk.problems.append(f"mx:{target} has {len(answer.records)} MX records (limit 10)")
-    if record.redirect and record.all_qualifier is None:
-        target = record.redirect.lower().rstrip(".")
-        walk.lookups += 1
-        node["lookups"] += 1
-        if "%" not in target:
-            walk.includes.add(target)
-            sub, problem, void = _spf_record_of(probe, target)
-            walk.voids += int(void)
-            if sub is None:
-                walk.problems.append(f"redirect={target}: {problem}")
-            else:
-                node["redirect"] = _walk_spf(probe, target, sub, walk, depth + 1)
+        what = f'"{mechanism.text}" in {domain}'
+        if not _count_lookup(walk, node, what):
+            break
+        if mechanism.name == "ptr":
+            # The PTR names come from the client's IP: nothing to look up without one.
+            node.setdefault("unresolved", []).append(mechanism.text)
+            continue
+        target = _spf_target(walk, node, mechanism.text, mechanism.domain_spec, domain)
+        if target is None:
+            continue
+        if mechanism.name == "include":
+            inner = passing and mechanism.qualifier == "+"
+            child = _follow_spf(probe, walk, node, target, mechanism.text, inner)
+            if child is not None:
+                sub = _walk_spf(probe, walk, target, child, mechanism.text, inner, (*path, domain))
+                node["children"].append(sub)
+                if inner and sub["effective_all"] == "+":
+                    walk.pass_all.append(f'"{mechanism.text}" in {domain} ends in +all')
+            continue
+        rdtype = "MX" if mechanism.name == "mx" else "A"
+        answer = _ask_spf(probe, walk, target, rdtype)
+        if answer is None:
+            break
+        is_a = mechanism.name == "a"
+        if answer.missing and not _count_void(walk, node, what, v6=not is_a):
+            break
+        if mechanism.name == "mx" and len(answer.records) > SPF_MX_LIMIT:
+            walk.problems.append(
+                f'"{mechanism.text}" in {domain}: {target} has {len(answer.records)} MX '
+                f"records; more than {SPF_MX_LIMIT} is a permerror (RFC 7208 §4.6.4)"
+            )
+        if is_a:
+            # Only for the IPv6 warning: never fatal, and evidence only when answered.
+            aaaa = probe.resolver.lookup(target, "AAAA")
+            if aaaa.status is not Status.TEMPERROR:
+                probe.ask(target, "AAAA")
+            walk.voids_v6 += int(aaaa.missing)
+    if record.redirect_effective and record.redirect and not walk.stopped:
+        term = f"redirect={record.redirect}"
+        if _count_lookup(walk, node, f'"{term}" in {domain}'):
+            target = _spf_target(walk, node, term, record.redirect, domain)
+            child = None
+            if target is not None:
+                child = _follow_spf(probe, walk, node, target, term, passing)
+            if target is not None and child is not None:
+                sub = _walk_spf(probe, walk, target, child, term, passing, (*path, domain))
+                node["children"].append(sub)
+                # The redirect target's result is this record's result (§6.1).
+                node["effective_all"] = sub["effective_all"]
+                walk.warnings.extend(f"{target} (redirect): {w}" for w in _redirect_warnings(child))
+    node["total"] = walk.lookups - before
     return node
+
+
+def _redirect_warnings(text: str) -> list[str]:
+    """The warnings of a redirect target that matter to the domain redirecting to it."""
+    return [w for w in parse_spf(text).warnings if '"?all"' in w or 'no "all"' in w]
+
+
+def _follow_spf(
+    probe: Probe, walk: _SpfWalk, node: dict[str, Any], target: str, term: str, passing: bool
+) -> str | None:
+    """Fetch the record an include/redirect points at; note reachability, voids and
+    "none" (a permerror for both, RFC 7208 §5.2, §6.1). Returns the record, or None."""
+    walk.reached[target] = walk.reached.get(target, False) or passing
+    try:
+        text, problem, void = _spf_record_of(probe, target)
+    except _Temp:
+        if walk.problems:
+            walk.stopped = walk.stopped or f"DNS gave no answer for {target} TXT"
+            return None
+        raise
+    if void and not _count_void(walk, node, f'"{term}"'):
+        return None
+    if text is None:
+        walk.problems.append(f"{term}: {problem}")
+        return None
+    return text
+
+
+def _exo_include(walk: _SpfWalk, required: str) -> tuple[str | None, str]:
+    """(the include that satisfies ``required``, how), or (None, why not)."""
+    if walk.reached.get(required):
+        return required, ""
+    if required == EXO_SPF_INCLUDE:
+        for name, cloud in EXO_SOVEREIGN_SPF_INCLUDES.items():
+            if walk.reached.get(name):
+                return name, f"{name} ({cloud}), accepted as the equivalent of {required}"
+    if required in walk.reached:
+        return None, (
+            f"{required} is included only behind a qualifier other than +, so it does not "
+            "authorise Exchange Online's servers"
+        )
+    return None, f"{required} is not reachable through the include tree"
+
+
+def _near_misses(records: tuple[str, ...], prefix: str) -> list[str]:
+    """TXT records that look meant as this record kind but are not selected by receivers."""
+    return [r for r in records if r[: len(prefix)].lower() == prefix]
 
 
 def check_spf(ctx: Context, domain: Domain) -> Verdict:
@@ -535,12 +789,18 @@ def check_spf(ctx: Context, domain: Domain) -> Verdict:
     if answer.status is Status.TEMPERROR:
         return b.temperror(answer.describe())
     required = ctx.policy.spf_require_include
-    suggestion = f"v=spf1 include:{required or 'spf.protection.outlook.com'} -all"
+    suggestion = f"v=spf1 include:{required or EXO_SPF_INCLUDE} -all"
     records = [r for r in answer.records if is_spf_record(r)] if answer.ok else []
     if not records:
         found = (
             f"{len(answer.records)} TXT record(s), none v=spf1" if answer.ok else answer.describe()
         )
+        near = _near_misses(answer.records, "v=spf") if answer.ok else []
+        if near:
+            found += (
+                f'; "{clip(near[0])}" is not selected as SPF: a record must start with '
+                '"v=spf1" followed by a space or its end (RFC 7208 §4.5)'
+            )
         return b.failed(
             f"no SPF record at {domain.name}: {found}",
             f'Create TXT {domain.name} "{suggestion}"',
@@ -553,43 +813,72 @@ def check_spf(ctx: Context, domain: Domain) -> Verdict:
     text = records[0]
     record = parse_spf(text)
     b.details["record"] = text
+    shown = clip(text, 600)  # messages are one line: control characters escaped
     b.warnings.extend(record.warnings)
     if record.errors:
-        return b.permerror(f'invalid SPF record "{text}": {"; ".join(record.errors)}')
-    walk = _SpfWalk()
+        return b.permerror(f'invalid SPF record "{shown}": {"; ".join(record.errors)}')
+    walk = _SpfWalk(sender=domain.name)
     try:
-        tree = _walk_spf(probe, domain.name, text, walk, 0)
+        tree = _walk_spf(probe, walk, domain.name, text, None, True, ())
     except _Temp as exc:
         return b.temperror(f"SPF include tree could not be resolved: {exc}")
-    b.details.update(tree=tree, lookups=walk.lookups, void_lookups=walk.voids)
+    b.details.update(
+        tree=tree, lookups=walk.lookups, void_lookups=walk.voids, void_lookups_ipv6=walk.voids_v6
+    )
+    b.warnings.extend(walk.warnings)
     if len(text.encode()) > 450:
         b.warnings.append(
             f"record is {len(text.encode())} bytes; over 450 it may not fit a UDP answer"
         )
-    if walk.problems:
-        return b.permerror("; ".join(walk.problems))
+    if walk.voids_v6 > SPF_VOID_LIMIT >= walk.voids:
+        b.warnings.append(
+            f"for IPv6 clients, whose a mechanism asks AAAA, there are {walk.voids_v6} void "
+            f"lookups: more than {SPF_VOID_LIMIT} is a permerror (RFC 7208 §4.6.4)"
+        )
+    problems = list(walk.problems)
     if walk.lookups > SPF_LOOKUP_LIMIT:
-        return b.permerror(
-            f"{walk.lookups} DNS-querying terms through includes and redirects "
-            f"(RFC 7208 §4.6.4 allows {SPF_LOOKUP_LIMIT})",
-            "Flatten or remove includes to stay within 10 lookups",
+        problems.append(
+            f"more than {SPF_LOOKUP_LIMIT} DNS-querying terms through includes and redirects "
+            f"(RFC 7208 §4.6.4): {walk.stopped}"
         )
     if walk.voids > SPF_VOID_LIMIT:
-        return b.permerror(
-            f"{walk.voids} void lookups (RFC 7208 §4.6.4 allows {SPF_VOID_LIMIT})",
-            "Remove mechanisms that point at names without records",
+        problems.append(
+            f"more than {SPF_VOID_LIMIT} void lookups (RFC 7208 §4.6.4): {walk.stopped}"
         )
-    if record.all_qualifier == "+":
+    if problems:
+        fixes = []
+        if walk.lookups > SPF_LOOKUP_LIMIT:
+            fixes.append("Flatten or remove includes to stay within 10 lookups")
+        if walk.voids > SPF_VOID_LIMIT:
+            fixes.append("Remove mechanisms that point at names without records")
+        return b.permerror("; ".join(problems), "; ".join(fixes) or None)
+    if tree.get("effective_all") == "+":
+        how = (
+            "ends in +all"
+            if record.all_qualifier == "+"
+            else "redirects to a record ending in +all"
+        )
         return b.failed(
-            f'"{text}" ends in +all: every host on the internet may send as {domain.name}',
+            f'"{shown}" {how}: every host on the internet may send as {domain.name}',
             f'Replace +all by -all: "{suggestion}"',
         )
-    if required and required not in walk.includes:
+    if walk.pass_all:
         return b.failed(
-            f'"{text}" does not include {required}: Exchange Online\'s servers are not authorised',
-            f"Add include:{required} to the SPF record",
+            f'"{shown}" authorises every host on the internet: {"; ".join(walk.pass_all)}',
+            "Remove the include, or have its owner end the record in -all or ~all",
         )
-    return b.passed(f'"{text}" ({walk.lookups} DNS lookups of 10)')
+    counts = f"{walk.lookups} DNS lookups of {SPF_LOOKUP_LIMIT}"
+    if required:
+        found_include, how = _exo_include(walk, required)
+        if found_include is None:
+            return b.failed(
+                f'"{shown}": {how}: Exchange Online\'s servers are not authorised',
+                f"Add include:{required} to the SPF record",
+            )
+        b.details["required_include"] = found_include
+        if how:
+            return b.passed(f'"{shown}" ({counts}); includes {how}')
+    return b.passed(f'"{shown}" ({counts})')
 
 
 # --- DMARC --------------------------------------------------------------------------------
@@ -604,74 +893,256 @@ def _psl() -> Callable[[str], str | None]:
 
 
 def organisational_domain(name: str) -> str:
+    """RFC 7489's Organizational Domain: the registrable domain by the Public Suffix List."""
     org = _psl()(name)
     return (org or name).lower()
 
 
-def check_dmarc(ctx: Context, domain: Domain) -> Verdict:
-    probe = Probe(ctx.resolver)
-    b = _Builder("dmarc", domain, None, probe)
-    where = f"_dmarc.{domain.name}"
-    answer = probe.ask(where, "TXT")
-    if answer.status is Status.TEMPERROR:
-        return b.temperror(answer.describe())
+def _within(name: str, ancestor: str) -> bool:
+    return name == ancestor or name.endswith("." + ancestor)
+
+
+@dataclass
+class _DmarcFind:
+    """One place a policy record was looked for: ``records`` are the v=DMARC1 TXTs there."""
+
+    domain: str
+    answer: Answer
+    records: list[str]
+
+
+def _find_dmarc(probe: Probe, name: str, evidence_if_answered: bool = False) -> _DmarcFind:
+    """``evidence_if_answered``: a question that only adds information (a public suffix's
+    policy) joins the verdict's evidence only when DNS answered it, so a verdict never
+    rests on, nor shows as its ground, a question that got no answer."""
+    qname = f"_dmarc.{name}"
+    if evidence_if_answered:
+        answer = probe.resolver.lookup(qname, "TXT")
+        if answer.status is not Status.TEMPERROR:
+            probe.ask(qname, "TXT")
+    else:
+        answer = probe.ask(qname, "TXT")
     records = [r for r in answer.records if is_dmarc_record(r)] if answer.ok else []
-    inherited = ""
-    org = organisational_domain(domain.name)
-    if not records and org != domain.name:
-        org_answer = probe.ask(f"_dmarc.{org}", "TXT")
-        if org_answer.status is Status.TEMPERROR:
-            return b.temperror(org_answer.describe())
-        records = [r for r in org_answer.records if is_dmarc_record(r)] if org_answer.ok else []
-        if records:
-            where = f"_dmarc.{org}"
-            inherited = f" (inherited from the organisational domain {org})"
-    if not records:
-        return b.failed(
-            f"no DMARC record at _dmarc.{domain.name}: {answer.describe()}",
-            f'Create TXT _dmarc.{domain.name} "v=DMARC1; p=none; rua=mailto:dmarc-reports@'
-            f'{domain.name}" and move to quarantine, then reject',
+    return _DmarcFind(name, answer, records)
+
+
+@dataclass
+class _Discovery:
+    """Where each generation of receivers takes the policy for a domain without its own."""
+
+    org: str  # RFC 7489: by the PSL
+    rfc7489: str | None = None  # domain whose record applies, or None
+    bis: str | None = None  # RFC 9989 tree walk
+    bis_org: str | None = None
+    records: dict[str, str] = field(default_factory=dict)  # domain → its one record
+    note: str = ""
+
+
+def _discover_dmarc(probe: Probe, domain: str) -> _Discovery | str:
+    """Policy discovery for a domain with no record of its own (RFC 7489 §6.6.3, RFC 9989
+    §4.10.1); a temperror as its message. DNS errors at public-suffix levels of the tree
+    walk (above the PSL organisational domain) end the walk without failing the check: they
+    can only add a PSO policy, which matters only when the domain has none of its own."""
+    org = organisational_domain(domain)
+    found = _Discovery(org=org)
+    if org != domain:
+        at_org = _find_dmarc(probe, org)
+        if at_org.answer.status is Status.TEMPERROR:
+            return at_org.answer.describe()
+        if len(at_org.records) == 1:
+            found.rfc7489 = org
+            found.records[org] = at_org.records[0]
+    walk: list[tuple[str, DmarcRecord]] = []
+    for name in tree_walk_names(domain):
+        step = _find_dmarc(probe, name, evidence_if_answered=not _within(name, org))
+        if step.answer.status is Status.TEMPERROR:
+            if _within(name, org):
+                return step.answer.describe()
+            found.note = (
+                f"the DMARCbis tree walk stopped at _dmarc.{name}: {step.answer.describe()}"
+            )
+            break
+        if len(step.records) != 1:
+            continue  # several records at one name are all discarded (RFC 9989 §4.10 step 6)
+        record = parse_dmarc(step.records[0])
+        found.records[name] = step.records[0]
+        walk.append((name, record))
+        if record.psd in ("y", "n"):
+            break
+    found.bis_org = tree_walk_organisational_domain(domain, walk)
+    if found.bis_org in found.records:
+        found.bis = found.bis_org
+    else:  # the Public Suffix Domain's policy (psd=y) when the organisation has none
+        found.bis = next((n for n, r in walk if r.psd == "y"), None)
+    return found
+
+
+def _describe_discovery(d: _Discovery) -> str:
+    if d.rfc7489 and d.rfc7489 == d.bis:
+        return (
+            f"inherited from _dmarc.{d.rfc7489}: the organisational domain both by the Public "
+            "Suffix List (RFC 7489) and by the DMARCbis DNS tree walk (RFC 9989)"
         )
-    if len(records) > 1:
-        return b.permerror(
-            f"{where} has {len(records)} DMARC records; receivers then apply no policy "
-            "(RFC 7489 §6.6.3)",
-            f"Keep exactly one v=DMARC1 record at {where}",
+    parts = [
+        f"RFC 7489 receivers (Public Suffix List, organisational domain {d.org}) "
+        + (f"apply _dmarc.{d.rfc7489}" if d.rfc7489 else "find no policy"),
+        "RFC 9989 receivers (DNS tree walk"
+        + (f", organisational domain {d.bis_org})" if d.bis_org else ")")
+        + (f" apply _dmarc.{d.bis}" if d.bis else " find no policy"),
+    ]
+    return "; ".join(parts)
+
+
+def _enforced(record: DmarcRecord, policy: str) -> tuple[str, str]:
+    """(the policy all failing mail gets, why it is weaker than ``policy`` or "")."""
+    if policy == "none":
+        return policy, ""
+    if record.t == "y":
+        return lower_policy(policy), f"t=y asks RFC 9989 receivers to apply {lower_policy(policy)}"
+    if record.pct is not None and record.pct < 100:
+        return lower_policy(policy), (
+            f"pct={record.pct} has RFC 7489 receivers apply {lower_policy(policy)} to "
+            f"{100 - record.pct}% of failing mail"
         )
-    text = records[0]
-    record = parse_dmarc(text)
-    b.details["record"] = text
-    b.details["source"] = where
-    b.warnings.extend(record.warnings)
-    if record.errors:
-        return b.permerror(f'invalid DMARC record "{text}"{inherited}: {"; ".join(record.errors)}')
-    policy = record.p
-    if inherited and record.sp:
-        policy = record.sp
-    b.details["policy"] = policy
-    minimum = ctx.policy.dmarc_min_policy
-    if policy is None or policy_rank(policy) < policy_rank(minimum):
-        return b.failed(
-            f"policy p={policy}{inherited} is weaker than the required {minimum}",
-            f"Set p={minimum} in {where}",
-        )
+    return policy, ""
+
+
+def _report_authorisation(
+    probe: Probe, b: _Builder, record: DmarcRecord, source: str
+) -> tuple[list[str], list[str], str | None]:
+    """(unauthorised destinations, fixes, temperror) for rua/ruf outside the organisation.
+
+    RFC 7489 §7.1 / RFC 9990 §4: a receiver asks ``<policy domain>._report._dmarc.<dest>``
+    (the policy domain being where the record was found) and sends reports only if a
+    v=DMARC1 record is there; DNS wildcards (``*._report._dmarc.<dest>``) answer that
+    question like any other record, so they authorise every domain at once.
+    """
+    org = organisational_domain(source)
+    missing: list[str] = []
+    fixes: list[str] = []
+    authorised: list[str] = []
     for uri in (*record.rua, *record.ruf):
         if uri.domain is None:
             continue
         dest = uri.domain.lower()
         if organisational_domain(dest) == org:
             continue
-        auth_name = f"{domain.name}._report._dmarc.{dest}"
+        auth_name = f"{source}._report._dmarc.{dest}"
         auth = probe.ask(auth_name, "TXT")
         if auth.status is Status.TEMPERROR:
-            return b.temperror(auth.describe())
-        if not (auth.ok and any(r.strip().upper().startswith("V=DMARC1") for r in auth.records)):
+            return missing, fixes, auth.describe()
+        if auth.ok and any(is_dmarc_record(r) for r in auth.records):
+            authorised.append(f"{uri.address} (via {auth_name})")
+            continue
+        missing.append(
+            f"report destination {uri.address} is outside {org} and has not authorised "
+            f"reports for {source} (no v=DMARC1 at {auth_name}: {auth.describe()})"
+        )
+        fixes.append(
+            f'Ask {dest} to publish TXT {auth_name} "v=DMARC1" (or *._report._dmarc.{dest}), '
+            "or change the address"
+        )
+    if authorised:
+        b.details["authorised_destinations"] = list(dict.fromkeys(authorised))
+    return missing, fixes, None
+
+
+def check_dmarc(ctx: Context, domain: Domain) -> Verdict:
+    probe = Probe(ctx.resolver)
+    b = _Builder("dmarc", domain, None, probe)
+    own = _find_dmarc(probe, domain.name)
+    if own.answer.status is Status.TEMPERROR:
+        return b.temperror(own.answer.describe())
+    where = f"_dmarc.{domain.name}"
+    if len(own.records) > 1:
+        # RFC 7489 §6.6.3 ends discovery here; RFC 9989 §4.10 discards them and walks on:
+        # either way this domain's own policy is not applied.
+        b.details["records"] = list(own.records)
+        return b.failed(
+            f"{where} has {len(own.records)} DMARC records; receivers discard them all, so no "
+            "policy of this domain applies (RFC 7489 §6.6.3, RFC 9989 §4.10)",
+            f"Keep exactly one v=DMARC1 record at {where}",
+        )
+    # (domain whose record applies, how it was found, its policy for this domain)
+    chosen: list[tuple[str, str, str]] = []
+    inherited = ""
+    if own.records:
+        chosen.append((domain.name, own.records[0], "own"))
+    else:
+        found = _discover_dmarc(probe, domain.name)
+        if isinstance(found, str):
+            return b.temperror(found)
+        b.details["discovery"] = _describe_discovery(found)
+        if found.note:
+            b.details["discovery_note"] = found.note
+        near = _near_misses(own.answer.records, "v=dmarc") if own.answer.ok else []
+        hint = (
+            f'; "{clip(near[0])}" is not selected: a DMARC record must start with "v=DMARC1" '
+            'and a ";"'
+            if near
+            else ""
+        )
+        create = (
+            f'Create TXT {where} "v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain.name}" '
+            "and move to quarantine, then reject"
+        )
+        if found.rfc7489 is None or found.bis is None:
+            elsewhere = ""
+            if found.rfc7489 or found.bis:
+                elsewhere = f"; {_describe_discovery(found)}"
             return b.failed(
-                f"report destination {uri.address} is outside {org} and has not authorised "
-                f"reports for {domain.name} (no v=DMARC1 at {auth_name})",
-                f'Ask {dest} to publish TXT {auth_name} "v=DMARC1", or change the address',
+                f"no DMARC record at {where}: {own.answer.describe()}{hint}{elsewhere}", create
             )
-    return b.passed(f'"{text}"{inherited}: policy {policy}')
+        inherited = f" ({_describe_discovery(found)})"
+        for source in dict.fromkeys((found.rfc7489, found.bis)):
+            chosen.append((source, found.records[source], "inherited"))
+    b.details["record"] = chosen[0][1]
+    b.details["source"] = f"_dmarc.{chosen[0][0]}"
+    if len(chosen) > 1:
+        b.details["records"] = {f"_dmarc.{s}": t for s, t, _ in chosen}
+        b.warnings.append(f"receivers disagree on the policy of {domain.name}{inherited}")
+    weakest: tuple[int, str, str] | None = None  # (rank, policy, explanation)
+    problems: list[str] = []
+    fixes: list[str] = []
+    for source, text, how in chosen:
+        record = parse_dmarc(text)
+        b.warnings.extend(record.warnings)
+        if record.notes:
+            b.details.setdefault("notes", []).extend(record.notes)
+        if record.errors:
+            return b.permerror(
+                f'invalid DMARC record "{clip(text, 600)}" at _dmarc.{source}{inherited}: '
+                f"{'; '.join(record.errors)}"
+            )
+        # A record found for a parent applies to this existing subdomain through sp=
+        # (RFC 7489 §6.3; RFC 9989 §4.10.1 uses np= only for names that do not exist).
+        policy = record.effective_policy if how == "own" else record.subdomain_policy
+        if policy is None:  # unreachable: a record without errors has a policy
+            return b.permerror(
+                f'DMARC record "{clip(text, 600)}" at _dmarc.{source} states no policy'
+            )
+        enforced, why = _enforced(record, policy)
+        shown = policy + (" (sp=)" if how != "own" and record.sp else "")
+        shown += f"; {why}" if why else ""
+        if weakest is None or policy_rank(enforced) < weakest[0]:
+            weakest = (policy_rank(enforced), policy, shown)
+        missing, more_fixes, temp = _report_authorisation(probe, b, record, source)
+        if temp is not None:
+            return b.temperror(temp)
+        problems.extend(missing)
+        fixes.extend(more_fixes)
+    assert weakest is not None
+    rank, policy, shown = weakest
+    b.details["policy"] = policy
+    minimum = ctx.policy.dmarc_min_policy
+    if rank < policy_rank(minimum):
+        return b.failed(
+            f"policy {shown}{inherited} is weaker than the required {minimum}",
+            f"Set p={minimum} in {b.details['source']} (and remove pct=/t=y once tested)",
+        )
+    if problems:
+        return b.failed("; ".join(problems), "; ".join(dict.fromkeys(fixes)))
+    return b.passed(f'"{clip(chosen[0][1], 600)}"{inherited}: policy {shown}')
 
 
 # --- dispatch -----------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 ``dkimwatch serve ZONEDIR``      the embedded authoritative DNS server, for trying things by hand
 ``dkimwatch validate [PATH]``    check an inventory and print what it holds
+``dkimwatch import EXPORT``      turn a Get-DkimSigningConfig export into an inventory
+``dkimwatch gate DOMAIN``        may DKIM signing be enabled for DOMAIN now? (exit 0: yes)
 """
 
 from __future__ import annotations
@@ -47,6 +49,72 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from dkimwatch.exo_export import ExportError, load_export, to_inventory_yaml
+    from dkimwatch.report import atomic_write_text
+
+    try:
+        configs = load_export(Path(args.export), culture=args.culture)
+    except ExportError as exc:
+        print(f"dkimwatch import: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except OSError as exc:
+        print(f"dkimwatch import: {args.export}: {exc.strerror}", file=sys.stderr)
+        return USAGE_ERROR
+    text = to_inventory_yaml(configs, tenant=args.tenant, source=str(args.export))
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        atomic_write_text(Path(args.output), text)
+        print(f"{args.output}: {len(configs)} domains from {args.export}", file=sys.stderr)
+    return 0
+
+
+def _gate(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from dkimwatch.gate import GateError, render, run_gate
+    from dkimwatch.resolver import resolve_servers
+
+    try:
+        inventory = load_inventory(Path(args.domains))
+    except InventoryError as exc:
+        print(f"dkimwatch: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    server = None
+    try:
+        if args.nameserver:
+            servers = resolve_servers(args.nameserver)
+        elif zones := (Path(args.zones) if args.zones else inventory.dns.zones):
+            from dkimwatch.zoneserver import ZoneError, ZoneServer
+
+            try:
+                server = ZoneServer(zones)
+                host, port = server.start()
+            except ZoneError as exc:
+                print(f"dkimwatch gate: {exc}", file=sys.stderr)
+                return USAGE_ERROR
+            servers = [f"{host}:{port}"]
+        else:
+            servers = resolve_servers(inventory.dns.nameservers)
+        report = run_gate(
+            inventory,
+            args.domain,
+            servers,
+            datetime.now(UTC),
+            authoritative=args.authoritative,
+            authoritative_port=args.authoritative_port,
+        )
+    except (GateError, ValueError) as exc:
+        print(f"dkimwatch gate: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    finally:
+        if server is not None:
+            server.stop()
+    print(render(report))
+    return 0 if report.ready else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="dkimwatch",
@@ -65,6 +133,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     validate = sub.add_parser("validate", help="check an inventory file")
     validate.add_argument("inventory", nargs="?", default="domains.yaml")
     validate.set_defaults(func=_validate)
+
+    imp = sub.add_parser("import", help="inventory from a Get-DkimSigningConfig export")
+    imp.add_argument("export", help="ConvertTo-Json (5.1 or 7), REST JSON, or Export-Csv file")
+    imp.add_argument("-o", "--output", help="write here (atomically) instead of stdout")
+    imp.add_argument("--tenant", help="initial domain label (default: read from the targets)")
+    imp.add_argument("--culture", help="date culture of a CSV export, e.g. en-US, de-DE")
+    imp.set_defaults(func=_import)
+
+    gate = sub.add_parser(
+        "gate",
+        help="may DKIM be enabled for DOMAIN? prints the command or the records to create",
+    )
+    gate.add_argument("domain")
+    gate.add_argument("--domains", default="domains.yaml", metavar="PATH", help="inventory")
+    gate.add_argument(
+        "--nameserver", action="append", default=[], metavar="HOST[:PORT]", help="resolver"
+    )
+    gate.add_argument("--zones", metavar="DIR", help="ask the embedded server over these zones")
+    gate.add_argument(
+        "--authoritative",
+        action="store_true",
+        help="also ask the domain's own authoritative servers (found via NS), past any cache",
+    )
+    gate.add_argument(
+        "--authoritative-port", type=int, default=53, metavar="PORT", help=argparse.SUPPRESS
+    )
+    gate.set_defaults(func=_gate)
 
     args = parser.parse_args(argv)
     try:

@@ -83,9 +83,15 @@ class Domain:
     rotation: Rotation | None = None
     enabled: bool | None = None
     line: int = 0
+    public_keys: tuple[tuple[str, str], ...] = ()  # (selector, key record) from an export
+    status: str | None = None  # Get-DkimSigningConfig Status (Valid, CnameMissing, ...)
+    source: str | None = None  # "<export>:<line>" when an export described this domain
 
     def target_for(self, selector: str) -> str | None:
         return dict(self.targets).get(selector)
+
+    def public_key_for(self, selector: str) -> str | None:
+        return dict(self.public_keys).get(selector)
 
 
 @dataclass(frozen=True)
@@ -322,19 +328,13 @@ def _build(r: _Reader, root: Any, sha256: str) -> Inventory:
                 f"got {tenant!r}",
             )
 
-    sources: tuple[Path, ...] = ()
-    if root.get("sources"):
-        line = r.key_line(root, "sources")
-        raise r.error(
-            line,
-            "sources",
-            "reading Get-DkimSigningConfig exports is not supported by this version; "
-            "write selector1_cname/selector2_cname and the rotation fields per domain",
-        )
+    sources, exported = _sources(r, root)
+    if tenant is None:
+        tenant = _tenant_from_exports(exported)
 
     dns = _dns(r, root)
     policy = _policy(r, root)
-    domains = _domains(r, root, tenant)
+    domains = _merge(_domains(r, root, tenant, required=not sources), exported)
     waivers = _waivers(r, root, domains)
     return Inventory(
         path=r.path,
@@ -441,7 +441,11 @@ def _policy(r: _Reader, root: CommentedMap) -> Policy:
     return Policy(min_key_bits=bits, spf_require_include=include, dmarc_min_policy=minimum)
 
 
-def _domains(r: _Reader, root: CommentedMap, tenant: str | None) -> tuple[Domain, ...]:
+def _domains(
+    r: _Reader, root: CommentedMap, tenant: str | None, *, required: bool = True
+) -> tuple[Domain, ...]:
+    if not required and not root.get("domains"):
+        return ()  # the exports list the domains
     if root.get("domains") is None:
         raise r.error(
             r.key_line(root, "domains") if "domains" in root else 1,
@@ -497,7 +501,11 @@ def _domain(r: _Reader, item: Any, line: int, index: int) -> Domain:
             chosen.append(sel.lower())
         selectors = tuple(chosen)
 
-    allowed = (*_DOMAIN_KEYS, *(f"{s}_cname" for s in selectors))
+    allowed = (
+        *_DOMAIN_KEYS,
+        *(f"{s}_cname" for s in selectors),
+        *(f"{s}_public_key" for s in selectors),
+    )
     r.known_keys(node, allowed, where)
 
     targets: list[tuple[str, str]] = []
@@ -518,6 +526,20 @@ def _domain(r: _Reader, item: Any, line: int, index: int) -> Domain:
                 )
             targets.append((sel, target))
 
+    public_keys: list[tuple[str, str]] = []
+    for sel in selectors:
+        key = f"{sel}_public_key"
+        if node.get(key) is not None:
+            value = r.string(node, key, f"{where}.{key}")
+            if "p=" not in value.replace(" ", ""):
+                raise r.error(
+                    r.key_line(node, key),
+                    f"{where}.{key}",
+                    "expected a DKIM key record such as 'v=DKIM1; k=rsa; p=MIIB…' "
+                    f"(Get-DkimSigningConfig {sel.capitalize()}PublicKey)",
+                )
+            public_keys.append((sel, value))
+
     rotation = _rotation(r, node, where, selectors)
     enabled = None
     if node.get("enabled") is not None:
@@ -536,6 +558,7 @@ def _domain(r: _Reader, item: Any, line: int, index: int) -> Domain:
         rotation=rotation,
         enabled=enabled,
         line=line,
+        public_keys=tuple(public_keys),
     )
 
 
@@ -627,6 +650,134 @@ def _waivers(r: _Reader, root: CommentedMap, domains: tuple[Domain, ...]) -> tup
                 ) from None
         out.append(Waiver(domain, check, reason, expires, line))
     return tuple(out)
+
+
+_SOURCE_KEYS = ("path", "culture")
+
+
+def _sources(r: _Reader, root: CommentedMap) -> tuple[tuple[Path, ...], list[Domain]]:
+    """Read the Get-DkimSigningConfig exports named by ``sources:`` (paths relative to the
+    inventory) into domains; each entry is a path, or a mapping with path and culture."""
+    if root.get("sources") is None:
+        return (), []
+    from dkimwatch.exo_export import ExportError, load_export
+
+    line = r.key_line(root, "sources")
+    seq = r.sequence(root["sources"], line, "sources")
+    paths: list[Path] = []
+    domains: dict[str, Domain] = {}
+    for i, item in enumerate(seq):
+        iline = r.item_line(seq, i)
+        culture = None
+        if isinstance(item, CommentedMap):
+            r.known_keys(item, _SOURCE_KEYS, f"sources[{i}]")
+            if "path" not in item:
+                raise r.error(iline, f"sources[{i}].path", "missing; expected an export's path")
+            raw = r.string(item, "path", f"sources[{i}].path")
+            if item.get("culture") is not None:
+                culture = r.string(item, "culture", f"sources[{i}].culture")
+        elif isinstance(item, str) and item.strip():
+            raw = item.strip()
+        else:
+            raise r.error(
+                iline, f"sources[{i}]", f"expected the path of an export, got {_kind(item)}"
+            )
+        path = Path(raw)
+        if not path.is_absolute():
+            path = r.path.parent / path
+        if not path.is_file():
+            raise r.error(iline, f"sources[{i}]", f"{raw}: no such file")
+        try:
+            configs = load_export(path, culture=culture)
+        except ExportError as exc:
+            raise InventoryError(str(exc)) from None
+        paths.append(path)
+        for config in configs:
+            try:
+                name = to_alabel(config.domain)
+            except ValueError as exc:
+                raise InventoryError(
+                    f"{path}:{config.line}: Domain: {config.domain!r} is not a valid domain "
+                    f"name: {exc}"
+                ) from None
+            domains[name] = _exported_domain(name, config, f"{path}:{config.line}")
+    return tuple(paths), list(domains.values())
+
+
+def _exported_domain(name: str, config: Any, source: str) -> Domain:
+    """A domain as Get-DkimSigningConfig describes it."""
+    targets = []
+    keys = []
+    for sel, cname, key in (
+        ("selector1", config.selector1_cname, config.selector1_public_key),
+        ("selector2", config.selector2_cname, config.selector2_public_key),
+    ):
+        if cname:
+            try:
+                targets.append((sel, to_alabel(cname, service_labels=True)))
+            except ValueError as exc:
+                raise InventoryError(
+                    f"{source}: {sel.capitalize()}CNAME: {cname!r} is not a DNS name: {exc}"
+                ) from None
+        if key and key.strip():
+            keys.append((sel, key.strip()))
+    rotation = None
+    before, after = config.selector_before_rotate, config.selector_after_rotate
+    if config.rotate_on is not None and before in DEFAULT_SELECTORS and after in DEFAULT_SELECTORS:
+        rotation = Rotation(rotate_on=config.rotate_on, before=before, after=after)
+    return Domain(
+        name=name,
+        display=config.domain,
+        targets=tuple(targets),
+        rotation=rotation,
+        enabled=config.enabled,
+        public_keys=tuple(keys),
+        status=config.status,
+        source=source,
+    )
+
+
+def _merge(listed: tuple[Domain, ...], exported: list[Domain]) -> tuple[Domain, ...]:
+    """The inventory's entries override what the exports say, field by field; domains only
+    in an export are audited too (the export is the tenant's own list)."""
+    by_name = {d.name: d for d in exported}
+    out: list[Domain] = []
+    for d in listed:
+        base = by_name.pop(d.name, None)
+        if base is None:
+            out.append(d)
+            continue
+        targets = dict(base.targets)
+        targets.update(d.targets)
+        out.append(
+            Domain(
+                name=d.name,
+                display=d.display,
+                selectors=d.selectors,
+                targets=tuple((s, targets[s]) for s in d.selectors if s in targets),
+                rotation=d.rotation or base.rotation,
+                enabled=base.enabled if d.enabled is None else d.enabled,
+                line=d.line,
+                public_keys=tuple({**dict(base.public_keys), **dict(d.public_keys)}.items()),
+                status=base.status,
+                source=base.source,
+            )
+        )
+    out.extend(by_name.values())
+    return tuple(out)
+
+
+def _tenant_from_exports(domains: list[Domain]) -> str | None:
+    """The tenant's initial-domain label, from an *.onmicrosoft.com domain or a CNAME target."""
+    for d in domains:
+        if d.name.endswith(".onmicrosoft.com") and d.name.count(".") == 2:
+            return d.name.split(".")[0]
+    for d in domains:
+        for _, target in d.targets:
+            labels = target.split("._domainkey.", 1)[-1].split(".")
+            if labels and _TENANT.match(labels[0]):
+                return labels[0]
+    return None
 
 
 def iter_selector_cases(inventory: Inventory) -> Iterator[tuple[Domain, str]]:

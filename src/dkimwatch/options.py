@@ -34,6 +34,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--reports", default="reports", metavar="DIR", help="where outputs go (default reports/)"
     )
     group.addoption(
+        "--consistency",
+        action="store_true",
+        help="ask every --nameserver every question and warn where their answers differ",
+    )
+    group.addoption(
+        "--authoritative",
+        action="store_true",
+        help="ask each name's own authoritative servers (found via NS), past every cache",
+    )
+    group.addoption(
+        "--authoritative-port",
+        type=int,
+        default=53,
+        metavar="PORT",
+        help="port of the authoritative servers (default 53; for test beds)",
+    )
+    group.addoption(
+        "--gate",
+        default=None,
+        metavar="DOMAIN",
+        help="only the enable gate of DOMAIN: its selector CNAMEs (see `dkimwatch gate`)",
+    )
+    group.addoption(
         "--record", default=None, metavar="PATH", help="save every DNS answer of the run"
     )
     group.addoption(

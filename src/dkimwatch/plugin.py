@@ -8,9 +8,11 @@ reaches xdist workers through ``workerinput``; tests then only judge answers, of
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
+import pickle
 import platform
 import shutil
 import tempfile
@@ -23,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.outcomes import Failed, XFailed
 
-from dkimwatch import __version__
+from dkimwatch import __version__, history
 from dkimwatch.checks import (
     Context,
     Verdict,
@@ -32,26 +35,45 @@ from dkimwatch.checks import (
     evaluate,
     selector_name,
 )
-from dkimwatch.inventory import CHECK_IDS, Inventory, InventoryError, load_inventory
+from dkimwatch.gate import GATE_CHECKS
+from dkimwatch.inventory import (
+    CHECK_IDS,
+    Domain,
+    Inventory,
+    InventoryError,
+    load_inventory,
+    to_alabel,
+)
 from dkimwatch.options import PATH_OPTIONS
 from dkimwatch.report import (
+    EVIDENCE_CSS,
     atomic_write_text,
     badge_svg,
+    changes_html,
     dumps,
     evidence_html,
+    failures_csv,
     matrix_html,
     publish,
     results_document,
 )
-from dkimwatch.resolver import DnsClient, Resolver, resolve_servers
+from dkimwatch.resolver import AuthoritativeClient, DnsClient, Resolver, resolve_servers
 
 _STATE = pytest.StashKey["_State"]()
 _VERDICT = pytest.StashKey[str]()  # the verdict as JSON, copied onto every report of the test
 REPORT_ATTR = "dkimwatch_verdict"
 
 
-class TempError(Exception):
-    """DNS could not answer: the test is an error, never a failure and never a pass."""
+class TempError(Failed):
+    """DNS could not answer: the test is an error, never a failure and never a pass.
+
+    An outcome exception without a traceback (like ``pytest.fail(..., pytrace=False)``):
+    pytest would otherwise render the source of every frame for every such test (it parses
+    the files each time), which a dead server makes thousands of times per run.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, pytrace=False)
 
 
 def _iso(instant: datetime) -> str:
@@ -76,11 +98,21 @@ class _State:
     started: str = ""
     server: Any = None
     answers_file: Path | None = None
+    inventory_file: Path | None = None
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     phases: dict[str, dict[str, str]] = field(default_factory=dict)
     html_auto: bool = False
     xml_auto: bool = False
     tmpdir: Path | None = None
+    # Verdicts the controller computed while resolving (serial runs reuse them).
+    verdicts: dict[tuple[str, str, str | None], Verdict] = field(default_factory=dict)
+    _by_name: dict[str, Domain] = field(default_factory=dict)
+
+    def domain(self, name: str) -> Domain:
+        """The inventory entry of ``name``, by dict (Inventory.domain() scans the list)."""
+        if not self._by_name:
+            self._by_name = {d.name: d for d in self.inventory.domains}
+        return self._by_name[name]
 
     def context(self) -> Context:
         return Context(
@@ -96,6 +128,21 @@ def _fail(message: str) -> pytest.UsageError:
 
 
 @pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--gate keeps only the gate's checks; the rest are deselected, not skipped."""
+    if not config.option.gate:
+        return
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        function = getattr(item, "function", None)
+        gate_check = function is not None and check_of(function) in GATE_CHECKS
+        (keep if gate_check else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "dkim: DKIM selector and key checks")
     config.addinivalue_line("markers", "spf: SPF record checks")
@@ -109,8 +156,29 @@ def pytest_configure(config: pytest.Config) -> None:
     _configure_controller(config)
 
 
+def _gated(config: pytest.Config, inventory: Inventory) -> Inventory:
+    """With --gate DOMAIN, the inventory shrinks to that domain (the gate checks only it)."""
+    name = config.option.gate
+    if not name:
+        return inventory
+    try:
+        alabel = to_alabel(name)
+    except ValueError as exc:
+        raise _fail(f"--gate: {name!r} is not a valid domain name: {exc}") from None
+    chosen = [d for d in inventory.domains if d.name == alabel]
+    if not chosen:
+        if inventory.tenant is None:
+            raise _fail(f"--gate: {name} is not in {inventory.path}, which names no tenant")
+        chosen = [Domain(name=alabel, display=name)]
+    return dataclasses.replace(inventory, domains=tuple(chosen))
+
+
 def _configure_worker(config: pytest.Config, workerinput: dict[str, Any]) -> None:
-    inventory = load_inventory(workerinput["dkimwatch_inventory"])
+    pickled = workerinput.get("dkimwatch_inventory_pickle")
+    if pickled:  # the controller's parsed inventory (its own private temporary file)
+        inventory = _gated(config, pickle.loads(Path(pickled).read_bytes()))
+    else:
+        inventory = _gated(config, load_inventory(workerinput["dkimwatch_inventory"]))
     resolver, _meta = Resolver.load(Path(workerinput["dkimwatch_answers"]))
     config.stash[_STATE] = _State(
         inventory=inventory,
@@ -126,7 +194,7 @@ def _configure_controller(config: pytest.Config) -> None:
     path = Path(opt.domains) if opt.domains else Path(config.rootpath) / "domains.yaml"
     _check_rootdir(config)
     try:
-        inventory = load_inventory(path)
+        inventory = _gated(config, load_inventory(path))
     except InventoryError as exc:
         raise _fail(str(exc)) from None
     try:
@@ -160,9 +228,22 @@ def _configure_controller(config: pytest.Config) -> None:
             state.now = parse_now(str(meta["now"]))
     else:
         state.resolvers, state.server = _nameservers(config, inventory)
-        state.resolver = Resolver(
-            DnsClient(state.resolvers, inventory.dns.timeout, inventory.dns.attempts)
+        client: DnsClient = DnsClient(
+            state.resolvers,
+            inventory.dns.timeout,
+            inventory.dns.attempts,
+            consistency=opt.consistency,
         )
+        if opt.authoritative:
+            # The recursive servers only find the NS; the answers come from the zones' own.
+            client = AuthoritativeClient(
+                Resolver(client),
+                inventory.dns.timeout,
+                inventory.dns.attempts,
+                port=opt.authoritative_port,
+            )
+            state.resolvers = [f"authoritative (NS via {', '.join(state.resolvers)})"]
+        state.resolver = Resolver(client)
 
     # Outputs are staged and published only when the run completes (atomic, see unconfigure).
     reports.mkdir(parents=True, exist_ok=True)
@@ -303,8 +384,10 @@ def verdict(request: pytest.FixtureRequest, case: tuple[str, str | None]) -> Ver
     """The verdict of this test's check for its case; DNS trouble makes the test an error."""
     state: _State = request.config.stash[_STATE]
     check = check_of(request.function)
-    domain = state.inventory.domain(case[0])
-    result = evaluate(state.context(), check, domain, case[1])
+    domain = state.domain(case[0])
+    result = state.verdicts.get((check, domain.name, case[1])) or evaluate(
+        state.context(), check, domain, case[1]
+    )
     data = {"nodeid": request.node.nodeid, **result.to_json()}
     waiver = state.inventory.waiver_for(domain.name, check)
     if waiver is not None:
@@ -321,7 +404,9 @@ def verdict(request: pytest.FixtureRequest, case: tuple[str, str | None]) -> Ver
     if result.outcome == "error":
         raise TempError(result.message)
     if result.outcome == "xfailed":
-        pytest.xfail(result.message)
+        # pytest.xfail() without the source traceback that pytest would render (and parse
+        # the file for) on every call: the message is the whole story.
+        raise XFailed(result.message, pytrace=False)
     if result.outcome == "skipped":
         pytest.skip(result.message)
     return result
@@ -350,10 +435,27 @@ def require(verdict: Verdict) -> None:
 # --- reporting ----------------------------------------------------------------------------
 
 
+def _at_raise(excinfo: pytest.ExceptionInfo[BaseException]) -> pytest.ExceptionInfo[BaseException]:
+    """Our traceback-less outcomes (verdict failures, xfails, temperrors) without the ~30
+    frames of pytest and pluggy above the raise: pytest shows only the message and the raise
+    site of these, but filters every frame first (ms per test, thousands of tests)."""
+    value = excinfo.value
+    if not isinstance(value, Failed) or value.pytrace:
+        return excinfo
+    tb = excinfo.tb
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb.tb_frame.f_code.co_filename != __file__:
+        return excinfo
+    return pytest.ExceptionInfo.from_exc_info((type(value), value, tb))
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    if call.excinfo is not None:
+        call.excinfo = _at_raise(call.excinfo)
     report = yield
     if call.excinfo is not None and isinstance(call.excinfo.value, TempError):
         report.longrepr = f"temperror: {call.excinfo.value}"
@@ -371,6 +473,16 @@ def pytest_runtest_makereport(
         except ImportError:  # pragma: no cover
             pass
     return report
+
+
+def _selects_paths(config: pytest.Config) -> bool:
+    """Test paths or node ids on the command line that select less than testpaths."""
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        return False
+    if any("::" in a for a in config.args):
+        return True
+    given = {(config.invocation_params.dir / a).resolve() for a in config.args}
+    return given != {(config.rootpath / t).resolve() for t in config.getini("testpaths")}
 
 
 def _verdict_of(report: pytest.TestReport) -> dict[str, Any] | None:
@@ -398,30 +510,80 @@ def _final_outcome(report: pytest.TestReport) -> str | None:
     return None
 
 
+def _drop_quiet_teardowns(config: pytest.Config) -> None:
+    """pytest's terminal summary finds each failure's teardown report by scanning every
+    passed setup/teardown report, a list as long as the run: quadratic with thousands of
+    failing domains (minutes at 10,000 domains). It prints only the captured sections of
+    those reports, so keeping just the reports that have sections changes no output."""
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    quiet = getattr(reporter, "stats", {}).get("")
+    if quiet:
+        reporter.stats[""] = [r for r in quiet if getattr(r, "sections", None)]
+
+
 class _Controller:
     """Hooks that only the controlling process runs: resolve, hand out answers, report."""
 
     def __init__(self, config: pytest.Config, state: _State) -> None:
         self.config = config
         self.state = state
+        self.changes: history.Changes | None = None
+        self.previous: dict[str, Any] | None = None
+        self.deselected = 0
+        self.recorded: str | None = None  # the history record this run adds, when it adds one
+        self.not_recorded = ""  # why it adds none
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Resolve everything once, concurrently, before xdist starts its workers."""
         state = self.state
         _metadata(self.config, state)  # pytest-metadata has filled its stash by now
-        ctx = state.context()
-        jobs = [(c, d, s) for d in state.inventory.domains for c, s in cases(d)]
-        with ThreadPoolExecutor(max_workers=32) as pool:
-            list(pool.map(lambda job: evaluate(ctx, job[0], job[1], job[2]), jobs))
+        if not self.config.pluginmanager.has_plugin("dsession"):
+            return  # one process: resolve what the selected tests need, after collection
+        self._resolve([(c, d, s) for d in state.inventory.domains for c, s in cases(d)])
         assert state.tmpdir is not None
         state.answers_file = state.tmpdir / "answers.json"
         state.resolver.dump(state.answers_file, _record_meta(state))
+        # Workers get the parsed inventory: parsing YAML again in each costs as much as here.
+        inventory_file = state.tmpdir / "inventory.pickle"
+        inventory_file.write_bytes(pickle.dumps(state.inventory, pickle.HIGHEST_PROTOCOL))
+        state.inventory_file = inventory_file
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Without xdist: resolve, once and concurrently, what the selected tests ask."""
+        state = self.state
+        if self.config.pluginmanager.has_plugin("dsession") or self.config.option.collectonly:
+            return
+        jobs: dict[tuple[str, str, str | None], tuple[str, Domain, str | None]] = {}
+        for item in session.items:
+            callspec = getattr(item, "callspec", None)
+            case = callspec.params.get("case") if callspec is not None else None
+            function = getattr(item, "function", None)
+            wants = "verdict" in getattr(item, "fixturenames", ())
+            if case is None or function is None or not wants:
+                continue
+            check = check_of(function)
+            jobs[(check, case[0], case[1])] = (check, state.domain(case[0]), case[1])
+        self._resolve(list(jobs.values()))
+
+    def _resolve(self, jobs: list[tuple[str, Domain, str | None]]) -> None:
+        """Evaluate every job with bounded concurrency: the resolver asks each (name, type)
+        once; the verdicts are kept for the tests of this process."""
+        state = self.state
+        ctx = state.context()
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            verdicts = list(pool.map(lambda job: evaluate(ctx, *job), jobs))
+        state.verdicts = {
+            (check, domain.name, selector): v
+            for (check, domain, selector), v in zip(jobs, verdicts, strict=True)
+        }
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         state = self.state
         node.workerinput["dkimwatch_inventory"] = str(state.inventory.path)
+        node.workerinput["dkimwatch_inventory_pickle"] = str(state.inventory_file or "")
         node.workerinput["dkimwatch_answers"] = str(state.answers_file)
         node.workerinput["dkimwatch_now"] = _iso(state.now)
         node.workerinput["dkimwatch_resolvers"] = list(state.resolvers)
@@ -429,8 +591,8 @@ class _Controller:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # Every report reaches the controller, whether it came from an xdist worker or not.
-        data = _verdict_of(report)
-        final = _final_outcome(report)
+        final = _final_outcome(report)  # first: most reports decide nothing, skip their JSON
+        data = _verdict_of(report) if final is not None else None
         if data is None or final is None:
             return
         data["outcome"] = final
@@ -443,20 +605,32 @@ class _Controller:
         report.title = f"dkimwatch: {tenant}, {self.state.now.date().isoformat()}"
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:
+        """A skip's log would read as pytest's ``(path, line, 'Skipped: reason')`` tuple: show
+        the reason."""
+        longrepr = report.longrepr
+        raw = escape(report.longreprtext) + "\n"
+        if report.skipped and isinstance(longrepr, tuple) and data and data[0] == raw:
+            data[0] = escape(str(longrepr[-1]).removeprefix("Skipped: ")) + "\n"
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(
         self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
     ) -> None:
         state = self.state
+        prefix.append(EVIDENCE_CSS)
         prefix.append(
             f"<p><b>Evaluated at</b> {escape(_iso(state.now))} · <b>resolvers</b> "
             f"{escape(', '.join(state.resolvers))} · <b>DNS questions</b> "
             f"{len(state.resolver.answers())} · <b>queries sent</b> "
             f"{state.resolver.queries_sent()}</p>"
         )
+        prefix.append(changes_html(self._changes().to_json()))
         prefix.append(matrix_html(list(state.results.values())))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         state = self.state
+        _drop_quiet_teardowns(self.config)
         if exitstatus == pytest.ExitCode.INTERRUPTED or state.staging is None:
             return  # an interrupted run publishes nothing: the previous reports stay
         if self.config.option.record:
@@ -474,8 +648,97 @@ class _Controller:
             },
             results=list(state.results.values()),
         )
+        changes = self._changes()
+        self.not_recorded = self._why_not_recorded(session, exitstatus)
+        if not self.not_recorded:
+            self.recorded = history.record_name(
+                state.started, (p.name for p in history.records(self._history_dir()))
+            )
+            record = history.make_record(
+                doc["results"],
+                started=state.started,
+                finished=doc["finished"],
+                now=doc["now"],
+                version=__version__,
+                inventory_sha256=state.inventory.sha256,
+                previous=self.previous,
+            )
+            atomic_write_text(
+                state.staging / history.HISTORY_DIR / self.recorded, history.dumps_record(record)
+            )
+        doc["changes"] = {
+            **changes.to_json(),
+            "recorded": f"{history.HISTORY_DIR}/{self.recorded}" if self.recorded else None,
+            "not_recorded": self.not_recorded or None,
+        }
+        atomic_write_text(state.staging / "failures.csv", failures_csv(doc["results"]))
         atomic_write_text(state.staging / "results.json", dumps(doc))
         atomic_write_text(state.staging / "badge.svg", badge_svg(doc["summary"]))
+
+    # --- history: what changed since the last recorded run -------------------------------
+
+    def _history_dir(self) -> Path:
+        return self.state.reports / history.HISTORY_DIR
+
+    def _changes(self) -> history.Changes:
+        """This run against the newest record in reports/history (read once, when the
+        results are complete: at session finish)."""
+        if self.changes is None:
+            self.previous, name = history.load_previous(self._history_dir())
+            self.changes = history.diff(
+                self.previous,
+                list(self.state.results.values()),
+                started=self.state.started,
+                previous_name=name,
+            )
+        return self.changes
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected += len(items)
+
+    def _why_not_recorded(self, session: pytest.Session, exitstatus: int | pytest.ExitCode) -> str:
+        """A history record is the baseline of the next run: only a complete audit of the
+        whole suite makes one. Empty when this run does."""
+        opt = self.config.option
+        if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            return f"pytest exit status {int(exitstatus)}"
+        if not self.state.results:
+            return "no test ran"
+        if opt.replay:
+            return "replayed run"
+        if getattr(opt, "keyword", "") or getattr(opt, "markexpr", ""):
+            return "partial run (-k/-m selection)"
+        if getattr(opt, "gate", None):
+            return "partial run (--gate)"
+        if self.deselected or getattr(opt, "lf", False) or getattr(opt, "failedfirst", False):
+            return "partial run (tests deselected)"
+        if session.shouldfail or session.shouldstop:
+            return "run stopped early"
+        if _selects_paths(self.config):
+            return "partial run (test paths given)"
+        return ""
+
+    def pytest_terminal_summary(
+        self, terminalreporter: Any, exitstatus: int, config: pytest.Config
+    ) -> None:
+        changes = self.changes
+        if changes is None:
+            return
+        tr = terminalreporter
+        tr.write_sep("-", "dkimwatch: changes since the last recorded run")
+        tr.write_line(changes.headline())
+        for title, rows in (("new failure", changes.new_failures), ("fixed", changes.fixed)):
+            if title == "new failure" and changes.previous is None:
+                continue
+            for row in rows[:10]:
+                was = row["before"] or "not run"
+                tr.write_line(f"  {title}: {row['nodeid']} ({was} → {row['outcome']})")
+            if len(rows) > 10:
+                tr.write_line(f"  … and {len(rows) - 10} more {title}s (results.json: changes)")
+        if self.recorded:
+            tr.write_line(f"recorded: {self._history_dir() / self.recorded}")
+        else:
+            tr.write_line(f"not recorded in {self._history_dir()}: {self.not_recorded}")
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:
@@ -486,6 +749,7 @@ class _Controller:
         if state.staging is not None and state.staging.exists():
             if (state.staging / "results.json").exists():
                 publish(state.staging, state.reports)
+                history.prune(self._history_dir())
             else:
                 shutil.rmtree(state.staging, ignore_errors=True)
         if state.tmpdir is not None:

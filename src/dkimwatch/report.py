@@ -6,6 +6,8 @@ otherwise (a TXT record may hold markup).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -94,6 +96,55 @@ def badge_svg(counts: Mapping[str, int]) -> str:
     return str(badge.badge_svg_text)
 
 
+def spf_tree_html(tree: Mapping[str, Any]) -> str:
+    """The SPF include tree of an spf verdict (details["tree"]) as nested lists: each
+    record with how it was reached, its own DNS-querying terms and its subtree's total."""
+
+    def item(node: Mapping[str, Any], depth: int) -> str:
+        head = f"<code>{escape(str(node.get('domain')))}</code>"
+        if node.get("via"):
+            head = f"{escape(str(node['via']))} → {head}"
+        head += (
+            f": {escape(str(node.get('lookups', 0)))} DNS lookup(s) here, "
+            f"{escape(str(node.get('total', 0)))} with what it includes"
+        )
+        if node.get("voids"):
+            head += f", {escape(str(node['voids']))} void"
+        if node.get("unresolved"):
+            unresolved = ", ".join(escape(str(u)) for u in node["unresolved"])
+            head += f"; counted, not resolved without a message: {unresolved}"
+        if node.get("record"):
+            head += f"<br><code>{escape(str(node['record']))}</code>"
+        children = node.get("children") or ()
+        # The walk ends at the 11th lookup, so real trees are shallow; the cap guards the HTML.
+        inner = "".join(item(c, depth + 1) for c in children if isinstance(c, Mapping))
+        nested = f"<ul>{inner}</ul>" if inner and depth < 16 else ""
+        return f"<li>{head}{nested}</li>"
+
+    total = escape(str(tree.get("total", 0)))
+    return (
+        f'<div class="dkimwatch-spf-tree"><b>SPF include tree</b> ({total} of 10 DNS lookups)'
+        f"<ul>{item(tree, 0)}</ul></div>"
+    )
+
+
+# Put once in the report (the summary), not on every one of thousands of evidence tables.
+EVIDENCE_CSS = (
+    "<style>table.dkimwatch-evidence{border-collapse:collapse;font-size:90%;color:#222}"
+    "table.dkimwatch-evidence td,table.dkimwatch-evidence th{border:1px solid #999;"
+    "padding:2px}table.dkimwatch-evidence td.dkw-rr{word-break:break-all}"
+    "table.dkimwatch-evidence td:last-child{white-space:nowrap}</style>"
+)
+HTML_RDATA_LIMIT = 160  # characters of one record shown for a passing verdict
+
+
+def _answer_html(answer: Any, limit: int | None) -> str:
+    text = str(answer)
+    if limit is None or len(text) <= limit:
+        return escape(text)
+    return f"{escape(text[:limit])}… (+{len(text) - limit} chars, whole in results.json)"
+
+
 def evidence_html(verdict: Mapping[str, Any]) -> str:
     """The per-test block: message, warnings, remediation, and the DNS exchanges as a table."""
     parts = ['<div class="dkimwatch-verdict">']
@@ -117,21 +168,25 @@ def evidence_html(verdict: Mapping[str, Any]) -> str:
             + "; ".join(f"{escape(str(k))}: {escape(str(v))}" for k, v in shown.items())
             + "</p>"
         )
+    if isinstance(details.get("tree"), Mapping):
+        parts.append(spf_tree_html(details["tree"]))
     evidence = verdict.get("evidence") or ()
     if evidence:
+        # Lean: styles come once from EVIDENCE_CSS, and a passing verdict's long records
+        # (keys) are shortened here; results.json keeps every record whole.
+        limit = HTML_RDATA_LIMIT if verdict.get("outcome") == "passed" else None
         parts.append(
-            '<table class="dkimwatch-evidence" border="1" cellpadding="2" '
-            'style="border-collapse:collapse;font-size:90%">'
+            '<table class="dkimwatch-evidence">'
             "<tr><th>query</th><th>type</th><th>server</th><th>rcode</th><th>answers</th>"
             "<th>TTL</th><th>ms</th><th>at</th></tr>"
         )
         for ev in evidence:
-            answers = "<br>".join(escape(str(a)) for a in ev.get("answers", ())) or "—"
+            answers = "<br>".join(_answer_html(a, limit) for a in ev.get("answers", ())) or "—"
             parts.append(
                 f"<tr><td>{escape(str(ev.get('qname')))}</td><td>{escape(str(ev.get('rdtype')))}</td>"
                 f"<td>{escape(str(ev.get('server')))}/{escape(str(ev.get('transport', '')))}</td>"
                 f"<td>{escape(str(ev.get('rcode')))}</td>"
-                f'<td style="word-break:break-all">{answers}</td>'
+                f'<td class="dkw-rr">{answers}</td>'
                 f"<td>{escape(str(ev.get('ttl')))}</td><td>{escape(str(ev.get('elapsed_ms')))}</td>"
                 f"<td>{escape(str(ev.get('at')))}</td></tr>"
             )
@@ -186,19 +241,145 @@ def matrix_html(results: Sequence[Mapping[str, Any]]) -> str:
         '<div class="dkimwatch-matrix"><h2>Domain × check</h2>'
         f"<p>{len(domains)} domains, {len(results)} checks: {escape(line)}</p>"
         '<div style="max-height:40em;overflow:auto">'
-        '<table border="1" cellpadding="3" style="border-collapse:collapse;font-size:85%">'
+        '<table border="1" cellpadding="3" '
+        'style="border-collapse:collapse;font-size:85%;color:#222">'
         f"<tr><th>domain</th>{head}</tr>{''.join(rows)}</table></div></div>"
     )
 
 
 def publish(staging: Path, target: Path) -> None:
-    """Move every file of ``staging`` into ``target``, each with an atomic rename."""
+    """Move every file of ``staging`` into ``target``, each with an atomic rename; files of
+    subfolders (history/) after the top-level ones, into the same subfolders of ``target``."""
     target.mkdir(parents=True, exist_ok=True)
-    for item in sorted(staging.iterdir()):
+    items = sorted(staging.iterdir())
+    for item in items:
         if item.is_file():
             os.replace(item, target / item.name)
+    for item in items:
+        if item.is_dir():
+            publish(item, target / item.name)
     shutil.rmtree(staging, ignore_errors=True)
 
 
 def dumps(doc: Mapping[str, Any]) -> str:
-    return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+    """results.json: one top-level field per line and one result per line (greppable, and
+    diffs line by line). json.dumps(indent=...) runs the pure-Python encoder, seconds per
+    thousand domains; compact pieces use the C one."""
+
+    def compact(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    fields = []
+    for key, value in doc.items():
+        if key == "results" and isinstance(value, list):
+            rows = ",\n  ".join(compact(r) for r in value)
+            fields.append(f'"results": [\n  {rows}\n ]' if value else '"results": []')
+        else:
+            fields.append(f"{compact(key)}: {compact(value)}")
+    return "{\n " + ",\n ".join(fields) + "\n}\n"
+
+
+FAILURES_CSV_HEADER = ("domain", "selector", "check", "result", "message")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: object) -> str:
+    """A CSV cell that a spreadsheet shows as text: DNS data starting with ``=`` (or ``+``,
+    ``-``, ``@``) would otherwise run as a formula when an auditor opens the file."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
+def failures_csv(results: Iterable[Mapping[str, Any]]) -> str:
+    """failures.csv: one row per failed or error test, in node id order; the selector is
+    empty for domain-level checks."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(FAILURES_CSV_HEADER)
+    for r in sorted(results, key=lambda r: str(r["nodeid"])):
+        if r.get("outcome") not in ("failed", "error"):
+            continue
+        writer.writerow(
+            _csv_cell(r.get(k)) for k in ("domain", "selector", "check", "result", "message")
+        )
+    return out.getvalue()
+
+
+CHANGES_ROWS = 500  # rows shown per list in the HTML; results.json has them all
+
+
+def changes_html(changes: Mapping[str, Any]) -> str:
+    """The "what changed since the last run" section (``changes`` of results.json)."""
+    counts = changes.get("counts") or {}
+    previous = changes.get("previous")
+    parts = ['<div class="dkimwatch-changes" style="color:#222">']
+    if previous:
+        parts.append(
+            f"<h2>Changes since {escape(str(previous.get('started')))}</h2>"
+            f"<p>{escape(_change_line(counts))} (compared with "
+            f"<code>{escape(str(previous.get('record')))}</code>, evaluated at "
+            f"{escape(str(previous.get('now')))})</p>"
+        )
+    else:
+        parts.append(
+            "<h2>Changes since the last run</h2>"
+            f"<p>No earlier run recorded: {int(counts.get('new_failures', 0))} failing now.</p>"
+        )
+    lists = (
+        ("new_failures", "New failures", "#c62828", "since"),
+        ("fixed", "Fixed", "#2e7d32", "failing_since"),
+        ("not_run", "Failing last time, not run this time", "#757575", "since"),
+        ("still_failing", "Still failing", "#c62828", "since"),
+    )
+    for key, title, colour, since_key in lists:
+        rows = list(changes.get(key) or ())
+        if not rows or (key == "new_failures" and not previous):
+            continue
+        table = _changes_table(rows, since_key)
+        label = f"{escape(title)} ({len(rows)})"
+        if key == "still_failing":
+            parts.append(f"<details><summary><b>{label}</b></summary>{table}</details>")
+        else:
+            parts.append(f'<h3 style="color:{colour}">{label}</h3>{table}')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _change_line(counts: Mapping[str, Any]) -> str:
+    new = int(counts.get("new_failures", 0))
+    line = (
+        f"{new} new failure{'' if new == 1 else 's'}, {int(counts.get('fixed', 0))} fixed, "
+        f"{int(counts.get('still_failing', 0))} still failing"
+    )
+    if counts.get("not_run"):
+        line += f", {int(counts['not_run'])} failing before not run"
+    return line
+
+
+def _changes_table(rows: Sequence[Mapping[str, Any]], since_key: str) -> str:
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("domain", "check", "selector", "before", "now", "failing since", "message")
+    )
+    body = []
+    for r in rows[:CHANGES_ROWS]:
+        cells = (
+            r.get("domain"),
+            r.get("check"),
+            r.get("selector") or "",
+            r.get("before") or "—",
+            r.get("outcome") or "not run",
+            r.get(since_key) or "",
+            r.get("message") or "",
+        )
+        tds = [f'<td style="white-space:nowrap">{escape(str(c))}</td>' for c in cells[:-1]]
+        tds.append(f"<td>{escape(str(cells[-1]))}</td>")  # the message may wrap
+        body.append(f"<tr>{''.join(tds)}</tr>")
+    more = ""
+    if len(rows) > CHANGES_ROWS:
+        more = f"<p>… and {len(rows) - CHANGES_ROWS} more in results.json.</p>"
+    return (
+        '<table class="dkimwatch-changes-table" border="1" cellpadding="3" '
+        'style="border-collapse:collapse;font-size:90%;color:#222">'
+        f"<tr>{head}</tr>{''.join(body)}</table>{more}"
+    )

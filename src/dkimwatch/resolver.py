@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -84,6 +84,7 @@ class Answer:
     chain: tuple[tuple[str, str], ...] = ()  # (owner, target) of each CNAME followed
     evidence: tuple[Evidence, ...] = ()
     error: str = ""  # why a temperror / loop happened, in words
+    disagreement: str = ""  # consistency mode: how the resolvers' answers differed
 
     @property
     def final_name(self) -> str:
@@ -119,6 +120,7 @@ class Answer:
             "chain": [list(hop) for hop in self.chain],
             "evidence": [e.to_json() for e in self.evidence],
             "error": self.error,
+            "disagreement": self.disagreement,
         }
 
     @classmethod
@@ -132,6 +134,7 @@ class Answer:
             chain=tuple((a, b) for a, b in data.get("chain", ())),
             evidence=tuple(Evidence.from_json(e) for e in data.get("evidence", ())),
             error=data.get("error", ""),
+            disagreement=data.get("disagreement", ""),
         )
 
 
@@ -192,10 +195,21 @@ class DnsClient:
     says SERVFAIL/REFUSED is not asked again for that question, but the others are.
     """
 
-    def __init__(self, nameservers: Sequence[str], timeout: float = 2.0, attempts: int = 3):
+    def __init__(
+        self,
+        nameservers: Sequence[str],
+        timeout: float = 2.0,
+        attempts: int = 3,
+        *,
+        consistency: bool = False,
+    ):
         if not nameservers:
             raise ValueError("no nameservers to ask")
         self.nameservers = list(nameservers)
+        # Consistency mode: every server is asked every question, and differing answers
+        # (propagation in progress, a stale cache) are noted on the answer.
+        self.consistency = consistency and len(self.nameservers) > 1
+        self.disagreements: dict[tuple[str, str], str] = {}
         self.timeout = timeout
         self.attempts = attempts
         self.sent = 0
@@ -205,13 +219,18 @@ class DnsClient:
         self, qname: str, rdtype: str
     ) -> tuple[dns.message.Message | None, list[Evidence], str]:
         """Return (response or None, evidence of every try, error text when None)."""
+        return self._exchange(self.nameservers, qname, rdtype)
+
+    def _exchange(
+        self, nameservers: Sequence[str], qname: str, rdtype: str
+    ) -> tuple[dns.message.Message | None, list[Evidence], str]:
         evidence: list[Evidence] = []
         bad: set[str] = set()
         last_error = "no server answered"
         name = dns.name.from_text(qname)
         kind = dns.rdatatype.from_text(rdtype)
         for _attempt in range(self.attempts):
-            for server in self.nameservers:
+            for server in nameservers:
                 if server in bad:
                     continue
                 response, ev, error = self._ask(server, name, kind, qname, rdtype)
@@ -219,6 +238,8 @@ class DnsClient:
                 if response is not None:
                     rcode = response.rcode()
                     if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                        if self.consistency:
+                            self._compare(server, ev, name, kind, qname, rdtype, evidence)
                         return response, evidence, ""
                     bad.add(server)
                     last_error = f"{server} answered {dns.rcode.to_text(rcode)}"
@@ -226,9 +247,40 @@ class DnsClient:
                     last_error = f"{server}: {error}"
                     if ev.rcode == "MALFORMED":
                         bad.add(server)
-            if len(bad) == len(self.nameservers):
+            if len(bad) == len(nameservers):
                 break
         return None, evidence, last_error
+
+    def _compare(
+        self,
+        first: str,
+        first_ev: Evidence,
+        name: dns.name.Name,
+        kind: dns.rdatatype.RdataType,
+        qname: str,
+        rdtype: str,
+        evidence: list[Evidence],
+    ) -> None:
+        """Ask the other servers too; note when what they say differs from ``first``."""
+
+        def said(ev: Evidence) -> str:
+            answers = sorted(a for a in ev.answers if not a.startswith("(authority)"))
+            return f"{ev.rcode} {', '.join(answers)}".strip()
+
+        views = {first: said(first_ev)}
+        for server in self.nameservers:
+            if server == first:
+                continue
+            _response, ev, _error = self._ask(server, name, kind, qname, rdtype)
+            evidence.append(ev)
+            views[server] = said(ev)
+        if len(set(views.values())) > 1:
+            text = "; ".join(f"{s} says {v or 'nothing'}" for s, v in views.items())
+            with self._lock:
+                self.disagreements[(qname.lower(), rdtype.upper())] = (
+                    f"resolvers disagree on {qname} {rdtype} (change still propagating, or a "
+                    f"stale cache?): {text}"
+                )
 
     def _ask(
         self,
@@ -290,6 +342,58 @@ class DnsClient:
         return response, ev, ""
 
 
+class AuthoritativeClient(DnsClient):
+    """Asks each name's own authoritative servers, found by NS lookups through ``finder``
+    (a resolver over the recursive servers): past every cache, as the zone says it now.
+
+    ``port`` exists for test beds, whose authoritative servers listen on high ports.
+    """
+
+    def __init__(
+        self, finder: Resolver, timeout: float = 2.0, attempts: int = 3, *, port: int = 53
+    ) -> None:
+        super().__init__(["(authoritative)"], timeout, attempts)
+        self.finder = finder
+        self.port = port
+        self._zones: dict[str, list[str]] = {}
+
+    def servers_for(self, qname: str) -> tuple[list[str], str]:
+        """(HOST:PORT of the servers of the zone holding qname, or [] with the reason)."""
+        labels = _norm(qname).split(".")
+        for i in range(len(labels) - 1):
+            zone = ".".join(labels[i:])
+            with self._lock:
+                known = self._zones.get(zone)
+            if known:
+                return known, ""
+            ns = self.finder.lookup(zone, "NS")
+            if ns.status is Status.TEMPERROR:
+                return [], f"the NS of {zone} could not be looked up: {ns.error}"
+            if not ns.ok or ns.chain:
+                continue
+            servers: list[str] = []
+            for host in ns.records:
+                for kind in ("A", "AAAA"):
+                    addr = self.finder.lookup(host.rstrip("."), kind)
+                    for ip in addr.records if addr.ok else ():
+                        servers.append(f"[{ip}]:{self.port}" if ":" in ip else f"{ip}:{self.port}")
+            if not servers:
+                return [], f"the NS of {zone} ({', '.join(ns.records)}) have no address"
+            servers = list(dict.fromkeys(servers))
+            with self._lock:
+                self._zones[zone] = servers
+            return servers, ""
+        return [], f"no NS records found for {qname} or any parent"
+
+    def exchange(
+        self, qname: str, rdtype: str
+    ) -> tuple[dns.message.Message | None, list[Evidence], str]:
+        servers, why = self.servers_for(qname)
+        if not servers:
+            return None, [], why
+        return self._exchange(servers, qname, rdtype)
+
+
 class Resolver:
     """Cached, evidence-keeping lookups. Thread-safe; concurrent askers of one name share one query.
 
@@ -349,7 +453,9 @@ class Resolver:
         response, evidence, error = self.client.exchange(qname, rdtype)
         if response is None:
             return Answer(qname, rdtype, Status.TEMPERROR, evidence=tuple(evidence), error=error)
-        return self._interpret(qname, rdtype, response, tuple(evidence), depth)
+        answer = self._interpret(qname, rdtype, response, tuple(evidence), depth)
+        note = self.client.disagreements.get((qname.lower(), rdtype.upper()))
+        return replace(answer, disagreement=note) if note else answer
 
     def _interpret(
         self,

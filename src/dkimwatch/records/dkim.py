@@ -27,6 +27,7 @@ _KNOWN_TAGS = frozenset({"v", "g", "h", "k", "n", "p", "s", "t"})
 _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _HYPHENATED_WORD = re.compile(r"[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
 _WHITESPACE = re.compile(r"[ \t\r\n]+")
+_RSA_VERIFIER_MIN = 1024  # RFC 8301 §3.2: verifiers MUST NOT accept shorter RSA keys
 _RSA_VERIFIER_MAX = 4096  # RFC 8301 §3.2: verifiers MUST handle 1024..4096 bits, MAY more
 
 
@@ -247,7 +248,8 @@ def judge_dkim_key(rec: DkimKeyRecord, min_key_bits: int = 1024) -> KeyJudgement
     """Judge a parsed key against RFC 8301 and the inventory's ``min_key_bits``.
 
     permerror when the record has errors; fail for an unknown ``k=``, a revoked key,
-    an RSA key below ``min_key_bits``, ``h=`` without sha256, or ``s=`` excluding email;
+    an RSA key below 1024 bits (RFC 8301, whatever ``min_key_bits`` says) or below
+    ``min_key_bits``, ``h=`` without sha256, or ``s=`` excluding email;
     otherwise pass. RSA below 2048 bits and the ``t=`` flags are warnings.
     """
     if rec.errors:
@@ -266,7 +268,13 @@ def judge_dkim_key(rec: DkimKeyRecord, min_key_bits: int = 1024) -> KeyJudgement
     if rec.revoked:
         problems.append("key revoked (empty p=)")
     elif rec.key_type == "rsa" and rec.key_bits is not None:
-        if rec.key_bits < min_key_bits:
+        if rec.key_bits < _RSA_VERIFIER_MIN:
+            # Whatever the inventory allows: receivers treat these signatures as invalid.
+            problems.append(
+                f"rsa-{rec.key_bits} key is shorter than {_RSA_VERIFIER_MIN} bits, which "
+                "verifiers must not accept (RFC 8301 §3.2)"
+            )
+        elif rec.key_bits < min_key_bits:
             problems.append(
                 f"rsa-{rec.key_bits} key is shorter than the required {min_key_bits} bits"
             )

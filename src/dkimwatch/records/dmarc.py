@@ -10,11 +10,13 @@ Choices where the RFCs leave room, made to match what receivers do:
 * Tag names and keyword values (``p=Reject``) are matched case-insensitively, as the
   ABNF literals are; duplicate tags are an error (RFC 6376 §3.2 tag-list rules).
 * RFC 9989 removed ``pct``, ``rf`` and ``ri``; they are still validated (RFC 7489
-  receivers honour them) and ``pct`` below 100 is a warning. ``np``, ``t`` and ``psd``
-  (RFC 9989) are understood.
-* Report URIs must be ``mailto:`` with a valid address: that is the only scheme
-  aggregate and failure reports are sent to (RFC 9990, RFC 9991). Only valid URIs end
-  up in ``rua``/``ruf``; the others are errors.
+  receivers honour them), ``pct`` below 100 is a warning and their mere presence a
+  note. ``np``, ``t`` and ``psd`` (RFC 9989) are understood.
+* Report URIs may be any valid URI (RFC 7489 §6.3, RFC 9989 §4.7); a ``mailto:`` one
+  must hold a valid address. Receivers only have to support ``mailto:`` (RFC 9990,
+  RFC 9991), so another scheme is a warning, not an error: the record still applies.
+  Malformed URIs are errors and are left out of ``rua``/``ruf``. The RFC 7489 ``!size``
+  suffix is accepted with a warning (RFC 9989 removed it).
 * A missing or invalid ``p=`` (or an invalid ``sp=``/``np=``) is always an error: the
   record is not what its owner meant. What receivers then do is in ``p_inferred``
   (RFC 7489 §6.6.3 step 6): with at least one valid ``rua`` URI they act as if
@@ -26,6 +28,7 @@ Choices where the RFCs leave room, made to match what receivers do:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -36,8 +39,11 @@ __all__ = [
     "DmarcRecord",
     "ReportUri",
     "is_dmarc_record",
+    "lower_policy",
     "parse_dmarc",
     "policy_rank",
+    "tree_walk_names",
+    "tree_walk_organisational_domain",
 ]
 
 POLICIES = ("none", "quarantine", "reject")
@@ -61,6 +67,9 @@ _KNOWN_TAGS = (
 _VERSION = re.compile(r"[ \t\r\n]*[vV][ \t]*=[ \t]*DMARC1[ \t\r\n]*(?:;|$)")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):(.*)", re.DOTALL)
 _SIZE = re.compile(r"([0-9]+)([kmgtKMGT]?)")
+# RFC 3986 characters after "scheme:", with "," and "!" excluded (a DMARC URI list must
+# percent-encode them) and "%" only as a %XX escape.
+_URI_REST = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@$&'()*+;=]|%[0-9A-Fa-f]{2})+")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+"
 _LOCAL_PART = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?")
@@ -109,6 +118,7 @@ class DmarcRecord:
     unknown_tags: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
     p_inferred: bool = False
     effective_policy: str | None = None
 
@@ -145,6 +155,50 @@ def policy_rank(p: str) -> int:
         return -1
 
 
+def lower_policy(p: str) -> str:
+    """The next weaker policy (reject → quarantine → none): what RFC 7489 receivers apply
+    to mail left out by ``pct``, and RFC 9989 receivers to all failing mail under t=y."""
+    rank = policy_rank(p)
+    return POLICIES[max(rank - 1, 0)] if rank >= 0 else p
+
+
+_TREE_WALK_MAX_QUERIES = 8  # RFC 9989 §4.10: Author Domains of any length cost at most 8
+
+
+def tree_walk_names(domain: str) -> tuple[str, ...]:
+    """The names whose ``_dmarc`` record the RFC 9989 DNS Tree Walk asks, in order,
+    after the Author Domain itself had none (§4.10, §4.10.1).
+
+    From a name of x labels the walk jumps to 7 labels when x >= 8, else to the parent,
+    then drops one label at a time down to the top-level domain: eight queries at most,
+    the Author Domain's own included.
+    """
+    labels = [label for label in domain.strip().rstrip(".").lower().split(".") if label]
+    count = len(labels)
+    first = _TREE_WALK_MAX_QUERIES - 1 if count >= _TREE_WALK_MAX_QUERIES else count - 1
+    return tuple(".".join(labels[-n:]) for n in range(first, 0, -1))
+
+
+def tree_walk_organisational_domain(
+    author: str, found: Sequence[tuple[str, DmarcRecord]]
+) -> str | None:
+    """The Organizational Domain by RFC 9989 §4.10.2 from the valid records a tree walk
+    found (``(domain, record)``, longest name first, starting with the Author Domain's
+    own if it has one): the first with psd=n; one label below the first with psd=y
+    (unless that is the Author Domain itself); else the one with the fewest labels.
+    None when the walk found no record."""
+    author_labels = author.strip().rstrip(".").lower().split(".")
+    for name, record in found:
+        if record.psd == "n":
+            return name
+        if record.psd == "y" and name != author:
+            below = len(name.split(".")) + 1
+            return ".".join(author_labels[-below:])
+    if not found:
+        return None
+    return min(found, key=lambda item: len(item[0].split(".")))[0]
+
+
 def _keyword(
     name: str, value: str, allowed: tuple[str, ...], errors: list[str], what: str
 ) -> str | None:
@@ -165,7 +219,7 @@ def _valid_domain(domain: str) -> bool:
     )
 
 
-def _parse_uri(tag: str, item: str, errors: list[str]) -> ReportUri | None:
+def _parse_uri(tag: str, item: str, errors: list[str], warnings: list[str]) -> ReportUri | None:
     uri, bang, size = item.partition("!")  # "!" inside a URI must be percent-encoded
     size_limit: str | None = None
     if bang:
@@ -177,14 +231,28 @@ def _parse_uri(tag: str, item: str, errors: list[str]) -> ReportUri | None:
             )
             return None
         size_limit = size
+        # RFC 9989 (Appendix C.4) dropped the size limit and requires "!" percent-encoded:
+        # its receivers may read "!10m" as part of the address and send nothing.
+        warnings.append(
+            f'{tag}= "{clip(item)}": the "!{clip(size)}" size limit is RFC 7489 syntax that '
+            "RFC 9989 removed; drop it so every receiver can use the address"
+        )
     scheme_match = _SCHEME.fullmatch(uri)
     if scheme_match is None:
         errors.append(f'{tag}= "{clip(item)}" is not a URI (expected mailto:address)')
         return None
     scheme, rest = scheme_match.group(1).lower(), scheme_match.group(2)
-    if scheme != "mailto":
-        errors.append(f'{tag}= "{clip(item)}": reports are only sent to mailto: URIs')
+    if not rest or not _URI_REST.fullmatch(rest):
+        errors.append(f'{tag}= "{clip(item)}" is not a valid URI (RFC 3986)')
         return None
+    if scheme != "mailto":
+        # Any URI is valid (RFC 7489 §6.3, RFC 9989 §4.7), but receivers only must support
+        # mailto: and ignore the rest, so the record stands and the reports go nowhere.
+        warnings.append(
+            f'{tag}= "{clip(item)}": receivers only have to support mailto: URIs and '
+            f"ignore {scheme}: ones, so reports are unlikely to arrive"
+        )
+        return ReportUri(uri, scheme, None, None, size_limit)
     address = unquote(rest.partition("?")[0])
     local, at, domain = address.rpartition("@")
     if not (at and _LOCAL_PART.fullmatch(local) and _valid_domain(domain)):
@@ -193,7 +261,9 @@ def _parse_uri(tag: str, item: str, errors: list[str]) -> ReportUri | None:
     return ReportUri(uri, scheme, address, domain.lower(), size_limit)
 
 
-def _parse_uris(tag: str, value: str, errors: list[str]) -> tuple[ReportUri, ...]:
+def _parse_uris(
+    tag: str, value: str, errors: list[str], warnings: list[str]
+) -> tuple[ReportUri, ...]:
     if not value:
         errors.append(f"{tag}= is empty")
         return ()
@@ -203,7 +273,7 @@ def _parse_uris(tag: str, value: str, errors: list[str]) -> tuple[ReportUri, ...
         if not item:
             errors.append(f'{tag}= "{clip(value)}" has an empty entry')
             continue
-        uri = _parse_uri(tag, item, errors)
+        uri = _parse_uri(tag, item, errors, warnings)
         if uri is not None:
             uris.append(uri)
     return tuple(uris)
@@ -298,8 +368,14 @@ def parse_dmarc(text: str) -> DmarcRecord:
         else:
             errors.append(f'ri="{clip(raw_ri)}" is not a 32-bit unsigned number of seconds')
 
-    rua = _parse_uris("rua", values["rua"], errors) if "rua" in values else ()
-    ruf = _parse_uris("ruf", values["ruf"], errors) if "ruf" in values else ()
+    rua = _parse_uris("rua", values["rua"], errors, warnings) if "rua" in values else ()
+    ruf = _parse_uris("ruf", values["ruf"], errors, warnings) if "ruf" in values else ()
+    # Tags RFC 9989 dropped: still valid for RFC 7489 receivers, ignored by the new ones.
+    notes = [
+        f"{name}= is not part of RFC 9989 (DMARCbis); its receivers ignore it"
+        for name in ("pct", "rf", "ri")
+        if name in values
+    ]
 
     unknown = tuple(name for name, _ in tags.tags if name.lower() not in _KNOWN_TAGS)
     for name in unknown:
@@ -349,6 +425,7 @@ def parse_dmarc(text: str) -> DmarcRecord:
         unknown_tags=unknown,
         errors=tuple(errors),
         warnings=tuple(warnings),
+        notes=tuple(notes),
         p_inferred=p_inferred,
         effective_policy=effective,
     )

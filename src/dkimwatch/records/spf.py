@@ -5,7 +5,10 @@ makes ``check_host()`` return permerror before it would look anything up (§4.6:
 there are any syntax errors anywhere in the record, check_host() returns immediately
 with the result permerror"). Problems that only evaluation can see - the 10-lookup and
 void-lookup limits, an include without a record, several records at one name - are for
-the caller that walks the include tree.
+the caller that walks the include tree. For that walk, ``SpfRecord.evaluated_mechanisms``
+gives the terms check_host() can reach (up to the first ``all``), ``expand_domain_spec``
+expands the macros that need no message (``%{d}``, ``%{o}``), and ``dns_name_problem`` says
+whether a name can be asked at all.
 
 Grammar (§4.6.1, §5, §6, §7.1), abridged::
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from dkimwatch.records.taglist import clip
 
@@ -32,6 +36,8 @@ __all__ = [
     "Mechanism",
     "Modifier",
     "SpfRecord",
+    "dns_name_problem",
+    "expand_domain_spec",
     "is_spf_record",
     "parse_spf",
 ]
@@ -131,10 +137,23 @@ class SpfRecord:
         return self.redirect is not None and self.all_qualifier is None
 
     @property
+    def evaluated_mechanisms(self) -> tuple[Mechanism, ...]:
+        """The mechanisms check_host() can reach: up to and including the first ``all``,
+        which matches every client, so nothing after it is ever evaluated (§4.6.2)."""
+        out: list[Mechanism] = []
+        for mechanism in self.mechanisms:
+            out.append(mechanism)
+            if mechanism.name == "all":
+                break
+        return tuple(out)
+
+    @property
     def lookup_terms(self) -> int:
-        """DNS-querying terms of this record alone: its DNS mechanisms, plus redirect=
-        when it is followed. exp= does not count (§4.6.4). Includes are not expanded."""
-        return len(self.dns_mechanisms) + int(self.redirect_effective)
+        """DNS-querying terms of this record alone, as evaluation meets them: its DNS
+        mechanisms up to the first ``all``, plus redirect= when it is followed. exp= does
+        not count (§4.6.4). Includes are not expanded."""
+        evaluated = sum(1 for m in self.evaluated_mechanisms if m.name in DNS_MECHANISMS)
+        return evaluated + int(self.redirect_effective)
 
 
 def is_spf_record(text: str) -> bool:
@@ -210,17 +229,98 @@ def _check_domain_spec(spec: str) -> str:
     return ""
 
 
+def dns_name_problem(name: str) -> str:
+    """Why ``name`` cannot be asked in DNS, or the empty string when it can.
+
+    SPF syntax allows names DNS does not (an empty label, a label over 63 octets, more
+    than 253 octets): such a name is never found, and a resolver library refuses to
+    even build the question, so callers test with this before they ask.
+    """
+    bare = name[:-1] if name.endswith(".") else name
+    if not bare:
+        return "is empty"
+    labels = bare.split(".")
+    if any(not label for label in labels):
+        return "has an empty label"
+    if any(len(label.encode("utf-8", "surrogatepass")) > 63 for label in labels):
+        return "has a label longer than 63 octets"
+    if len(bare.encode("utf-8", "surrogatepass")) > 253:
+        return "is longer than 253 octets"
+    return ""
+
+
 def _dns_name_warning(spec: str) -> str:
     """Syntax allows labels DNS does not; such a name never matches."""
     if "%" in spec:
         return ""
-    name = spec[:-1] if spec.endswith(".") else spec
-    labels = name.split(".")
-    if any(not label for label in labels):
+    problem = dns_name_problem(spec)
+    if problem == "has an empty label":
         return f'"{spec}" has an empty label and can never be found in DNS'
-    if any(len(label) > 63 for label in labels) or len(name) > 253:
+    if problem:
         return f'"{spec}" is longer than DNS allows and can never be found'
     return ""
+
+
+# Macro letters whose value a static check knows without a message: d (the domain whose
+# record is being evaluated) and o (the sender's domain, i.e. the audited domain).
+_STATIC_MACRO_LETTERS = frozenset("do")
+_MACRO_DELIMITERS = ".-+,/_="
+
+
+def _macro_value(value: str, digits: str, reverse: str, delimiters: str, upper: bool) -> str:
+    """Apply RFC 7208 §7.3 transformers: split on the delimiters (default "."), reverse
+    on "r", keep the rightmost ``digits`` parts, join with "."; URL-escape for an
+    upper-case macro letter."""
+    parts = re.split("[" + re.escape(delimiters or ".") + "]", value)
+    if reverse:
+        parts.reverse()
+    if digits:
+        parts = parts[-int(digits) :]
+    out = ".".join(parts)
+    return quote(out, safe="-._~") if upper else out
+
+
+def _truncate_domain(name: str) -> str:
+    """§7.3: an expanded name over 253 characters loses labels from the left until it fits."""
+    while len(name) > 253 and "." in name:
+        name = name.split(".", 1)[1]
+    return name
+
+
+def expand_domain_spec(spec: str, domain: str, sender_domain: str) -> str | None:
+    """Expand the macros of a domain-spec that do not depend on the message (§7).
+
+    ``domain`` is the current domain (``%{d}``), ``sender_domain`` the sender's (``%{o}``);
+    ``%%``, ``%_`` and ``%-`` become "%", " " and "%20". Returns None when the spec needs
+    anything only a real message supplies (sender local-part, client IP, HELO name, ...)
+    or is not a valid macro-string. Never raises.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(spec):
+        ch = spec[i]
+        if ch != "%":
+            out.append(ch)
+            i += 1
+            continue
+        nxt = spec[i + 1 : i + 2]
+        if nxt in ("%", "_", "-"):
+            out.append({"%": "%", "_": " ", "-": "%20"}[nxt])
+            i += 2
+            continue
+        end = spec.find("}", i + 2)
+        if nxt != "{" or end < 0:
+            return None
+        match = _MACRO_BODY.fullmatch(spec[i + 2 : end])
+        if match is None:
+            return None
+        letter, digits, reverse, delimiters = match.groups()
+        if letter.lower() not in _STATIC_MACRO_LETTERS or (digits and int(digits) == 0):
+            return None
+        value = domain if letter.lower() == "d" else sender_domain
+        out.append(_macro_value(value, digits, reverse, delimiters, letter.isupper()))
+        i = end + 1
+    return _truncate_domain("".join(out))
 
 
 def _parse_cidr(digits: str, limit: int, what: str, term: str, errors: list[str]) -> int | None:

@@ -1,0 +1,73 @@
+"""The evidence block of report.html shows what auditors need from a verdict's details:
+the SPF include tree with its lookup counts, and a DKIM key's type, size and fingerprint."""
+
+from __future__ import annotations
+
+import json
+
+from dkimwatch.report import evidence_html, spf_tree_html
+
+SPF_VERDICT = {
+    "check": "spf",
+    "result": "pass",
+    "message": '"v=spf1 include:spf.protection.outlook.com exists:%{i}.x.example -all"',
+    "details": {
+        "record": "v=spf1 include:spf.protection.outlook.com exists:%{i}.x.example -all",
+        "lookups": 3,
+        "tree": {
+            "domain": "example.com",
+            "via": None,
+            "record": "v=spf1 include:spf.protection.outlook.com exists:%{i}.x.example -all",
+            "lookups": 2,
+            "total": 3,
+            "voids": 0,
+            "unresolved": ["exists:%{i}.x.example"],
+            "children": [
+                {
+                    "domain": "spf.protection.outlook.com",
+                    "via": "include:spf.protection.outlook.com",
+                    "record": "v=spf1 <script>alert(1)</script> -all",
+                    "lookups": 1,
+                    "total": 1,
+                    "voids": 1,
+                    "children": [],
+                }
+            ],
+        },
+    },
+    "evidence": [],
+}
+
+
+def test_spf_include_tree_is_rendered_with_lookup_counts() -> None:
+    html = evidence_html(SPF_VERDICT)
+    assert '<div class="dkimwatch-spf-tree"><b>SPF include tree</b> (3 of 10 DNS lookups)' in html
+    assert "<code>example.com</code>: 2 DNS lookup(s) here, 3 with what it includes" in html
+    assert (
+        "include:spf.protection.outlook.com → <code>spf.protection.outlook.com</code>: "
+        "1 DNS lookup(s) here, 1 with what it includes, 1 void"
+    ) in html
+    assert "counted, not resolved without a message: exists:%{i}.x.example" in html
+    # nested under its parent, and DNS data escaped
+    assert html.index("<code>example.com</code>") < html.index("<ul><li>include:")
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    # the tree is not also dumped as a Python dict
+    assert "'children'" not in html
+
+
+def test_tree_survives_a_json_round_trip_and_odd_shapes() -> None:
+    tree = json.loads(json.dumps(SPF_VERDICT["details"]))["tree"]  # as results.json has it
+    assert spf_tree_html(tree) == spf_tree_html(SPF_VERDICT["details"]["tree"])  # type: ignore[index]
+    assert "SPF include tree" in spf_tree_html({"children": ["not a node", None]})
+
+
+def test_dkim_key_details_are_shown() -> None:
+    html = evidence_html(
+        {
+            "check": "dkim_key",
+            "result": "pass",
+            "message": "valid rsa-2048 key",
+            "details": {"key_type": "rsa", "key_bits": 2048, "fingerprint_sha256": "ab" * 32},
+        }
+    )
+    assert f"key_type: rsa; key_bits: 2048; fingerprint_sha256: {'ab' * 32}" in html
