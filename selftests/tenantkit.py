@@ -213,7 +213,7 @@ def write_tenant(root: Path, extra_domains: str = "") -> Path:
     )
     inventory = root / "domains.yaml"
     inventory.write_text(
-        f"version: 1\ntenant: {TENANT}\ndns:\n  zones: zones\n  timeout: 1.0\n  attempts: 1\n"
+        f"version: 1\ntenant: {TENANT}\ndns:\n  zones: zones\n  timeout: 2.0\n  attempts: 2\n"
         "domains:\n" + "".join(entries) + extra_domains
     )
     return inventory

@@ -296,6 +296,17 @@ class ZoneServer:
     def respond(self, wire: bytes, tcp: bool) -> bytes | None:
         """The response to one query message (None: drop it)."""
         try:
+            return self._respond(wire, tcp)
+        except Exception:  # a bug or odd zone data: say SERVFAIL rather than go silent
+            try:
+                response = dns.message.make_response(dns.message.from_wire(wire))
+            except Exception:
+                return None
+            response.set_rcode(dns.rcode.SERVFAIL)
+            return response.to_wire()
+
+    def _respond(self, wire: bytes, tcp: bool) -> bytes | None:
+        try:
             query = dns.message.from_wire(wire)
         except dns.message.ShortHeader:
             return None
