@@ -135,3 +135,27 @@ def test_report_renders_and_hostile_txt_stays_text(
     chromium(f"--screenshot={shot}", "--window-size=1400,2000", report.as_uri(), profile=profile)
     assert png_size(shot) == (1400, 2000)
     assert shot.stat().st_size > 50_000  # a blank page of that size is a few kilobytes
+
+
+def test_a_link_to_a_test_opens_its_row(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """report.html#test=<node id> (what a matrix cell does on click) opens that test's row:
+    passed rows are collapsed by default, the linked one is not."""
+    from urllib.parse import quote
+
+    install_suite(pytester)
+    tenantkit.write_tenant(pytester.path)
+    pytester.runpytest_subprocess("--now", tenantkit.NOW)
+    report = pytester.path / "reports" / "report.html"
+    node = "tests/test_dkim.py::test_dkim_cname[selector1._domainkey.healthy.example]"
+    assert f'data-n="{node}"' in report.read_text()  # the matrix cell carries it
+    url = f"{report.as_uri()}#test={quote(node, safe='')}"
+    dom = chromium("--dump-dom", url, profile=tmp_path / "profile").stdout
+    rows = re.findall(
+        r'<tbody class="results-table-row passed" id="([^"]+)">\s*'
+        r'<tr class="collapsible"[^>]*>\s*<td class="(col-result[^"]*)"',
+        dom,
+    )
+    state = dict(rows)
+    assert state[node] == "col-result"
+    others = [cls for nodeid, cls in rows if nodeid != node]
+    assert others and all(cls == "col-result collapsed" for cls in others)

@@ -204,6 +204,29 @@ def matrix_columns(results: Iterable[Mapping[str, Any]]) -> list[tuple[str, str 
     return cols
 
 
+# A matrix cell jumps to its test's row in pytest-html's table and opens it; so does a link
+# to report.html#test=<node id> (from a CI message, a ticket). The node id travels in
+# data-n or the URL, never inside script text.
+_GOTO_SCRIPT = """<script>
+function dkwGo(n) {
+  for (const c of document.querySelectorAll('td.col-testId')) {
+    if (c.textContent === n) {
+      if (c.parentNode.querySelector('.col-result.collapsed')) c.click();
+      c.scrollIntoView({block: 'center'});
+      return false;
+    }
+  }
+  return false;
+}
+window.addEventListener('load', () => {
+  if (location.hash.startsWith('#test=')) {
+    setTimeout(() => dkwGo(decodeURIComponent(location.hash.slice(6))), 0);
+  }
+});
+</script>"""
+_GOTO = "return dkwGo(this.dataset.n)"
+
+
 def matrix_html(results: Sequence[Mapping[str, Any]]) -> str:
     """Domain × check summary: colour plus text, failing domains first."""
     if not results:
@@ -232,13 +255,15 @@ def matrix_html(results: Sequence[Mapping[str, Any]]) -> str:
             tds.append(
                 f'<td style="background:{_COLOUR.get(outcome, "#999")};color:#fff;'
                 f'text-align:center" title="{escape(str(cell.get("message", "")))}">'
-                f"{_SHORT.get(outcome, escape(outcome))}</td>"
+                f'<a href="#" data-n="{escape(str(cell.get("nodeid", "")))}" onclick="{_GOTO}" '
+                f'style="color:#fff;text-decoration:none">'
+                f"{_SHORT.get(outcome, escape(outcome))}</a></td>"
             )
         rows.append(f"<tr><th style='text-align:left'>{escape(domain)}</th>{''.join(tds)}</tr>")
     counts = summary(results)
     line = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
     return (
-        '<div class="dkimwatch-matrix"><h2>Domain × check</h2>'
+        f'{_GOTO_SCRIPT}<div class="dkimwatch-matrix"><h2>Domain × check</h2>'
         f"<p>{len(domains)} domains, {len(results)} checks: {escape(line)}</p>"
         '<div style="max-height:40em;overflow:auto">'
         '<table border="1" cellpadding="3" '
