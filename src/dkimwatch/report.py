@@ -145,6 +145,17 @@ def _answer_html(answer: Any, limit: int | None) -> str:
     return f"{escape(text[:limit])}… (+{len(text) - limit} chars, whole in results.json)"
 
 
+def _detail_text(value: Any) -> str:
+    """A detail as a reader wants it: lists joined, mappings as key=value, not Python repr."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={_detail_text(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return " | ".join(_detail_text(v) for v in value) or "(none)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
 def evidence_html(verdict: Mapping[str, Any]) -> str:
     """The per-test block: message, warnings, remediation, and the DNS exchanges as a table."""
     parts = ['<div class="dkimwatch-verdict">']
@@ -165,7 +176,7 @@ def evidence_html(verdict: Mapping[str, Any]) -> str:
     if shown:
         parts.append(
             "<p>"
-            + "; ".join(f"{escape(str(k))}: {escape(str(v))}" for k, v in shown.items())
+            + "; ".join(f"{escape(str(k))}: {escape(_detail_text(v))}" for k, v in shown.items())
             + "</p>"
         )
     if isinstance(details.get("tree"), Mapping):
