@@ -113,3 +113,6 @@ def test_authoritative_answers_override_a_stale_resolver(
     assert f"{CUSTOMER_IP}:{port}" in asked
     assert f"{MICROSOFT_IP}:{port}" in asked
     assert fresh["resolvers"][0].startswith("authoritative")
+    # The zone's own TTL (300 s, an authoritative answer) is below Microsoft's 3600 s advice.
+    cname = next(r for r in fresh["results"] if r["check"] == "dkim_cname")
+    assert any("TTL is 300 s" in w for w in cname["warnings"])

@@ -271,8 +271,28 @@ def check_dkim_cname(ctx: Context, domain: Domain, selector: str) -> Verdict:
     if finding.ok is None:
         return b.temperror(finding.message)
     if finding.ok:
+        low = _low_ttl(probe.ask(selector_name(domain, selector), "CNAME"))
+        if low:
+            b.warnings.append(low)
         return b.passed(finding.message)
     return b.failed(finding.message, finding.remediation)
+
+
+RECOMMENDED_TTL = 3600  # Microsoft's advice for the selector CNAMEs
+
+
+def _low_ttl(answer: Answer) -> str | None:
+    """A warning when the zone itself (an authoritative answer: a cache's TTL only counts
+    down) gives the CNAME a TTL below Microsoft's recommendation."""
+    authoritative = any("AA" in e.flags.split() for e in answer.evidence if e.flags)
+    if not (answer.ok and authoritative and answer.ttl is not None):
+        return None
+    if answer.ttl >= RECOMMENDED_TTL:
+        return None
+    return (
+        f"the CNAME's TTL is {answer.ttl} s; Microsoft recommends at least {RECOMMENDED_TTL} s "
+        "(short TTLs make receivers' lookups fail now and then)"
+    )
 
 
 def _roles(ctx: Context, probe: Probe, domain: Domain, selector: str) -> tuple[bool | None, str]:
