@@ -39,6 +39,7 @@ import platform
 import resource
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -378,7 +379,7 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "packages": versions,
         "checkdmarc": peers,
-        "unbound": unbound.stdout.splitlines()[0] if unbound.stdout else "?",
+        "unbound": "Unbound " + unbound.stdout.split()[1] if unbound.stdout else "?",
         "nsd": (nsd.stderr or nsd.stdout).splitlines()[0] if (nsd.stderr or nsd.stdout) else "?",
     }
 
@@ -453,9 +454,11 @@ def ratios(rows: list[Row]) -> list[str]:
     return out
 
 
-def chromium(report: Path, shots: Path) -> dict[str, Any]:
+def chromium(report: Path, shots: Path, timeout: float = 600) -> dict[str, Any]:
     """Open a report in headless Chromium (a screenshot is taken after the load event),
-    timed against a blank page to take Chromium's own start-up out."""
+    timed against a blank page to take Chromium's own start-up out. A page that has not
+    loaded after ``timeout`` seconds is given up on: the browser's whole process group is
+    killed (its renderer can grow to many GB on a huge page)."""
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     if binary is None:
         return {"error": "chromium not installed (apt-get install chromium)"}
@@ -463,7 +466,8 @@ def chromium(report: Path, shots: Path) -> dict[str, Any]:
     blank = shots / "blank.html"
     blank.write_text("<!doctype html><title>blank</title><p>blank</p>")
 
-    def shoot(page: Path, png: Path) -> tuple[float, int]:
+    def shoot(page: Path, png: Path) -> tuple[float, int | None]:
+        png.unlink(missing_ok=True)
         argv = [
             binary,
             "--headless",
@@ -474,19 +478,26 @@ def chromium(report: Path, shots: Path) -> dict[str, Any]:
             f"file://{page}",
         ]
         start = time.perf_counter()
-        proc = subprocess.run(argv, capture_output=True, timeout=900, check=False)
-        return time.perf_counter() - start, proc.returncode
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        try:
+            code: int | None = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            code = None
+        return time.perf_counter() - start, code
 
     base, _ = shoot(blank, shots / "blank.png")
-    took, code = shoot(report, shots / "report.png")
+    png = shots / f"{report.parent.name}-{report.stem}.png"
+    took, code = shoot(report, png)
     return {
         "report": str(report),
         "report_bytes": report.stat().st_size,
-        "chromium_exit": code,
-        "screenshot": str(shots / "report.png"),
-        "screenshot_bytes": (shots / "report.png").stat().st_size
-        if (shots / "report.png").exists()
-        else 0,
+        "loaded": code == 0 and png.exists() and png.stat().st_size > 0,
+        "chromium_exit": code if code is not None else f"killed after {timeout:g} s",
+        "screenshot": str(png),
         "seconds_total": round(took, 1),
         "seconds_blank_page": round(base, 1),
         "seconds_load": round(took - base, 1),
@@ -552,7 +563,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip", action="append", default=[], help="a tool to leave out")
     parser.add_argument("--chromium", action="store_true", help="open the largest report")
     parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md")
+    parser.add_argument("--open", type=Path, help="only open this report in Chromium, timed")
     args = parser.parse_args(argv)
+    if args.open:
+        print(json.dumps(chromium(args.open.resolve(), CACHE / "out" / "chromium"), indent=1))
+        return 0
     if not PEERS_PY.exists():
         print(f"missing {PEERS_PY}: see this script's docstring", file=sys.stderr)
         return 2

@@ -19,7 +19,6 @@ wrapper changes exactly two things before handing over to the unchanged CLI:
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import checkdmarc
 import dns.nameserver
@@ -39,8 +38,8 @@ def main() -> None:
     port = _port_from_argv()
     original = dns.nameserver.Do53Nameserver.__init__
 
-    def with_port(self: Any, address: str, port_: int = port) -> None:
-        original(self, address, port_)
+    def with_port(self: dns.nameserver.Do53Nameserver, address: str, port: int = port) -> None:
+        original(self, address, port)
 
     dns.nameserver.Do53Nameserver.__init__ = with_port  # type: ignore[method-assign]
 
