@@ -74,7 +74,7 @@ def _gate(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from dkimwatch.gate import GateError, render, run_gate
-    from dkimwatch.resolver import resolve_servers
+    from dkimwatch.resolver import servers_to_ask
 
     try:
         inventory = load_inventory(Path(args.domains))
@@ -83,20 +83,9 @@ def _gate(args: argparse.Namespace) -> int:
         return USAGE_ERROR
     server = None
     try:
-        if args.nameserver:
-            servers = resolve_servers(args.nameserver)
-        elif zones := (Path(args.zones) if args.zones else inventory.dns.zones):
-            from dkimwatch.zoneserver import ZoneError, ZoneServer
-
-            try:
-                server = ZoneServer(zones)
-                host, port = server.start()
-            except ZoneError as exc:
-                print(f"dkimwatch gate: {exc}", file=sys.stderr)
-                return USAGE_ERROR
-            servers = [f"{host}:{port}"]
-        else:
-            servers = resolve_servers(inventory.dns.nameservers)
+        servers, server = servers_to_ask(
+            inventory, args.nameserver, Path(args.zones) if args.zones else None
+        )
         report = run_gate(
             inventory,
             args.domain,

@@ -57,7 +57,7 @@ from dkimwatch.report import (
     publish,
     results_document,
 )
-from dkimwatch.resolver import AuthoritativeClient, DnsClient, Resolver, resolve_servers
+from dkimwatch.resolver import AuthoritativeClient, DnsClient, Resolver, servers_to_ask
 
 _STATE = pytest.StashKey["_State"]()
 _VERDICT = pytest.StashKey[str]()  # the verdict as JSON, copied onto every report of the test
@@ -324,25 +324,10 @@ def _check_rootdir(config: pytest.Config) -> None:
 
 def _nameservers(config: pytest.Config, inventory: Inventory) -> tuple[list[str], Any]:
     opt = config.option
-    if opt.nameserver:
-        try:
-            return resolve_servers(opt.nameserver), None
-        except ValueError as exc:
-            raise _fail(f"--nameserver: {exc}") from None
-    zones = Path(opt.zones) if opt.zones else inventory.dns.zones
-    if zones is not None:
-        from dkimwatch.zoneserver import ZoneError, ZoneServer
-
-        try:
-            server = ZoneServer(zones)
-            host, port = server.start()
-        except ZoneError as exc:
-            raise _fail(str(exc)) from None
-        return [f"{host}:{port}"], server
-    servers = resolve_servers(inventory.dns.nameservers)
-    if not servers:
-        raise _fail(f"{inventory.path}: dns.nameservers: no usable nameserver found")
-    return servers, None
+    try:
+        return servers_to_ask(inventory, opt.nameserver, Path(opt.zones) if opt.zones else None)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
 
 
 def _metadata(config: pytest.Config, state: _State) -> None:

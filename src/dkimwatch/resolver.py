@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dns.exception
 import dns.flags
@@ -34,6 +34,10 @@ import dns.rdatatype
 import dns.rrset
 
 from dkimwatch.inventory import parse_nameserver
+
+if TYPE_CHECKING:
+    from dkimwatch.inventory import Inventory
+    from dkimwatch.zoneserver import ZoneServer
 
 MAX_CHAIN = 8  # CNAME hops we follow ourselves; resolvers stop at about this depth too
 EVIDENCE_RDATA_LIMIT = 2048  # characters of one record kept in evidence; the rest is elided
@@ -579,3 +583,30 @@ def resolve_servers(names: Iterable[str]) -> list[str]:
         else:
             out.append(parse_nameserver(name))
     return list(dict.fromkeys(out))
+
+
+def servers_to_ask(
+    inventory: Inventory, nameservers: Sequence[str], zones: Path | None
+) -> tuple[list[str], ZoneServer | None]:
+    """Whom a run asks: ``--nameserver`` when given; else the zone files (``--zones`` or
+    the inventory's ``dns.zones``) served on loopback by a started embedded server, which
+    the caller stops; else the inventory's resolvers. Raises ValueError (one line)."""
+    if nameservers:
+        try:
+            return resolve_servers(nameservers), None
+        except ValueError as exc:
+            raise ValueError(f"--nameserver: {exc}") from None
+    zones = zones or inventory.dns.zones
+    if zones is not None:
+        from dkimwatch.zoneserver import ZoneError, ZoneServer
+
+        try:
+            server = ZoneServer(zones)
+            host, port = server.start()
+        except ZoneError as exc:
+            raise ValueError(str(exc)) from None
+        return [f"{host}:{port}"], server
+    servers = resolve_servers(inventory.dns.nameservers)
+    if not servers:
+        raise ValueError(f"{inventory.path}: dns.nameservers: no usable nameserver found")
+    return servers, None
