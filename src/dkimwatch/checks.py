@@ -190,12 +190,21 @@ def _key_published(answer: Answer) -> bool | None:
     return answer.ok and any(r.strip() for r in answer.records)
 
 
+# What stands at a selector's name in place of the right CNAME; a failed dkim_cname
+# verdict carries it as details["found_instead"], for callers that act on it (the gate).
+WrongRecord = Literal["", "other_cname", "appended_twice", "txt", "a"]
+
+
 @dataclass(frozen=True)
 class _CnameFinding:
     ok: bool | None  # None: temperror
     message: str
     remediation: str | None = None
-    txt_instead: bool = False
+    found: WrongRecord = ""  # "": nothing at all
+
+    @property
+    def txt_instead(self) -> bool:
+        return self.found == "txt"
 
 
 def _judge_cname(ctx: Context, probe: Probe, domain: Domain, selector: str) -> _CnameFinding:
@@ -217,6 +226,7 @@ def _judge_cname(ctx: Context, probe: Probe, domain: Domain, selector: str) -> _
                 False,
                 f"{qname} is a CNAME to {target}, expected {expected}: {reason}",
                 f"Change CNAME {qname} → {expected} (TTL 3600)",
+                "other_cname",
             )
         problem = exo.judge_target(target, selector, domain.name, ctx.tenant)
         if problem is None:
@@ -228,6 +238,7 @@ def _judge_cname(ctx: Context, probe: Probe, domain: Domain, selector: str) -> _
             False,
             f"{qname} is a CNAME to {target}, but {problem}",
             f"Change CNAME {qname} → {_suggested_target(ctx, domain, selector)} (TTL 3600)",
+            "other_cname",
         )
     # No CNAME: find out what the admin did instead, so the message names the mistake.
     doubled = probe.ask(f"{qname}.{domain.name}", "CNAME")
@@ -238,6 +249,7 @@ def _judge_cname(ctx: Context, probe: Probe, domain: Domain, selector: str) -> _
             "appended twice (the record name was entered as a full name without a trailing dot)",
             f"Delete CNAME {qname}.{domain.name}; create it as host name '{selector}._domainkey' "
             f"(or {qname}. with the trailing dot) → {_suggested_target(ctx, domain, selector)}",
+            "appended_twice",
         )
     if answer.status is Status.NODATA:
         txt = probe.ask(qname, "TXT")
@@ -247,7 +259,7 @@ def _judge_cname(ctx: Context, probe: Probe, domain: Domain, selector: str) -> _
                 f"{qname} holds a TXT record instead of the Exchange Online CNAME: Exchange "
                 "Online cannot rotate keys (its Status stays CnameMissing)",
                 f"Delete TXT {qname}; {_create_cname(ctx, domain, selector)}",
-                txt_instead=True,
+                "txt",
             )
         addr = probe.ask(qname, "A")
         if addr.ok:
@@ -256,6 +268,7 @@ def _judge_cname(ctx: Context, probe: Probe, domain: Domain, selector: str) -> _
                 f"{qname} answers with A records instead of a CNAME (proxied or flattened by "
                 "the DNS provider?)",
                 f"Turn off proxying/flattening for {qname}; {_create_cname(ctx, domain, selector)}",
+                "a",
             )
     return _CnameFinding(
         False,
@@ -275,6 +288,7 @@ def check_dkim_cname(ctx: Context, domain: Domain, selector: str) -> Verdict:
         if low:
             b.warnings.append(low)
         return b.passed(finding.message)
+    b.details["found_instead"] = finding.found or "nothing"
     return b.failed(finding.message, finding.remediation)
 
 

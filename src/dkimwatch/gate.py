@@ -116,16 +116,17 @@ def _fixes(inventory: Inventory, domain: Domain, verdicts: list[Verdict]) -> lis
         selector = verdict.selector
         fqdn = selector_name(domain, selector)
         host = f"{selector}._domainkey"
-        doubled = f"{fqdn}.{domain.name}"
-        if "appended twice" in verdict.message:
+        found = verdict.details.get("found_instead")
+        if found == "appended_twice":
+            doubled = f"{fqdn}.{domain.name}"
             out.append(
                 RecordFix("delete", f"{host}.{domain.name}", doubled, "CNAME", "(any value)")
             )
-        elif "TXT record instead" in verdict.message:
+        elif found == "txt":
             out.append(RecordFix("delete", host, fqdn, "TXT", "(the copied key)"))
-        elif "A records instead" in verdict.message:
+        elif found == "a":
             out.append(RecordFix("delete", host, fqdn, "A", "(proxied/flattened addresses)"))
-        elif "is a CNAME to" in verdict.message:
+        elif found == "other_cname":
             out.append(RecordFix("delete", host, fqdn, "CNAME", "(the wrong target)"))
         target = domain.target_for(selector)
         if target is None:
