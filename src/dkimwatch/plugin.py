@@ -35,14 +35,13 @@ from dkimwatch.checks import (
     evaluate,
     selector_name,
 )
-from dkimwatch.gate import GATE_CHECKS
+from dkimwatch.gate import GATE_CHECKS, GateError, gate_domain
 from dkimwatch.inventory import (
     CHECK_IDS,
     Domain,
     Inventory,
     InventoryError,
     load_inventory,
-    to_alabel,
 )
 from dkimwatch.options import PATH_OPTIONS
 from dkimwatch.report import (
@@ -164,15 +163,10 @@ def _gated(config: pytest.Config, inventory: Inventory) -> Inventory:
     if not name:
         return inventory
     try:
-        alabel = to_alabel(name)
-    except ValueError as exc:
-        raise _fail(f"--gate: {name!r} is not a valid domain name: {exc}") from None
-    chosen = [d for d in inventory.domains if d.name == alabel]
-    if not chosen:
-        if inventory.tenant is None:
-            raise _fail(f"--gate: {name} is not in {inventory.path}, which names no tenant")
-        chosen = [Domain(name=alabel, display=name)]
-    return dataclasses.replace(inventory, domains=tuple(chosen))
+        domain = gate_domain(inventory, name)
+    except GateError as exc:
+        raise _fail(f"--gate: {exc}") from None
+    return dataclasses.replace(inventory, domains=(domain,))
 
 
 def _configure_worker(config: pytest.Config, workerinput: dict[str, Any]) -> None:
