@@ -309,11 +309,13 @@ def _low_ttl(answer: Answer) -> str | None:
     )
 
 
+def _published(probe: Probe, domain: Domain) -> dict[str, bool | None]:
+    """Per selector: is a non-empty key published behind it (None: DNS could not say)?"""
+    return {s: _key_published(probe.ask(selector_name(domain, s), "TXT")) for s in domain.selectors}
+
+
 def _roles(ctx: Context, probe: Probe, domain: Domain, selector: str) -> tuple[bool | None, str]:
-    published = {
-        s: _key_published(probe.ask(selector_name(domain, s), "TXT")) for s in domain.selectors
-    }
-    r = role(domain, selector, ctx.now, published)
+    r = role(domain, selector, ctx.now, _published(probe, domain))
     return r.active, r.reason
 
 
@@ -454,9 +456,7 @@ def check_dkim_rotation(ctx: Context, domain: Domain) -> Verdict:
     else:
         # Without rotation data any selector with a key may be the one that signs: the
         # check holds when one of them has a valid key.
-        published = {
-            s: _key_published(probe.ask(selector_name(domain, s), "TXT")) for s in domain.selectors
-        }
+        published = _published(probe, domain)
         if any(v is None for v in published.values()):
             return b.temperror("cannot tell which selector signs: DNS did not answer for a key")
         candidates = [s for s, v in published.items() if v] or list(domain.selectors)

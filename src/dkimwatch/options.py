@@ -67,21 +67,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 PATH_OPTIONS = ("--domains", "--zones", "--reports", "--record", "--replay")
 
 
-def joined_path_options(args: list[str]) -> list[str] | None:
-    """``args`` with every ``--domains PATH`` written as ``--domains=PATH``; None when there
-    is nothing to join."""
+def _join(args: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """(``args`` with every ``--domains PATH`` written as ``--domains=PATH``, the
+    (option, value) pairs that were written apart)."""
     out: list[str] = []
-    changed = False
+    apart: list[tuple[str, str]] = []
     i = 0
     while i < len(args):
         if args[i] in PATH_OPTIONS and i + 1 < len(args):
             out.append(f"{args[i]}={args[i + 1]}")
-            changed = True
+            apart.append((args[i], args[i + 1]))
             i += 2
             continue
         out.append(args[i])
         i += 1
-    return out if changed else None
+    return out, apart
+
+
+def joined_path_options(args: list[str]) -> list[str] | None:
+    """``args`` with path options joined to their values; None when none was apart."""
+    out, apart = _join(args)
+    return out if apart else None
+
+
+def separate_path_options(args: list[str]) -> list[tuple[str, str]]:
+    """The path options whose value was given as a separate argument."""
+    return _join(args)[1]
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -9,7 +9,6 @@ reaches xdist workers through ``workerinput``; tests then only judge answers, of
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 import os
 import pickle
@@ -43,7 +42,7 @@ from dkimwatch.inventory import (
     InventoryError,
     load_inventory,
 )
-from dkimwatch.options import PATH_OPTIONS
+from dkimwatch.options import separate_path_options
 from dkimwatch.report import (
     EVIDENCE_CSS,
     atomic_write_text,
@@ -307,13 +306,13 @@ def _check_rootdir(config: pytest.Config) -> None:
     runs (pytest.main) get this message instead of an audit with the wrong root."""
     if config.inipath is not None:
         return
-    args = list(config.invocation_params.args)
-    for flag, value in itertools.pairwise(args):
-        if flag in PATH_OPTIONS:
-            raise _fail(
-                f"{flag} {value}: pytest may have taken this path for a test path and found "
-                f"no ini file; write {flag}={value} (with '=')"
-            )
+    apart = separate_path_options(list(config.invocation_params.args))
+    if apart:
+        flag, value = apart[0]
+        raise _fail(
+            f"{flag} {value}: pytest may have taken this path for a test path and found "
+            f"no ini file; write {flag}={value} (with '=')"
+        )
 
 
 def _nameservers(config: pytest.Config, inventory: Inventory) -> tuple[list[str], Any]:
