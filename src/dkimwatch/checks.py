@@ -67,6 +67,22 @@ class Verdict:
             "details": self.details,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Verdict:
+        """The verdict back from to_json() (as the resolving helper process sends it)."""
+        return cls(
+            check=data["check"],
+            domain=data["domain"],
+            selector=data["selector"],
+            result=data["result"],
+            outcome=data["outcome"],
+            message=data["message"],
+            warnings=tuple(data["warnings"]),
+            remediation=data["remediation"],
+            evidence=tuple(Evidence.from_json(e) for e in data["evidence"]),
+            details=data["details"],
+        )
+
 
 class Probe:
     """A check's window on DNS: answers come from the shared resolver and are kept as evidence."""

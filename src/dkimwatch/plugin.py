@@ -43,22 +43,26 @@ from dkimwatch.inventory import (
     load_inventory,
 )
 from dkimwatch.options import separate_path_options
+from dkimwatch.prefetch import ClientSpec, Helper, HelperError, Job, Judged, Work, judge
 from dkimwatch.report import (
     EVIDENCE_CSS,
     atomic_write_text,
     badge_svg,
     changes_html,
     dumps,
-    evidence_html,
     failures_csv,
     matrix_html,
     publish,
     results_document,
 )
-from dkimwatch.resolver import AuthoritativeClient, DnsClient, Resolver, servers_to_ask
+from dkimwatch.resolver import Resolver, servers_to_ask
+
+try:
+    from pytest_html import extras as _html_extras
+except ImportError:  # pragma: no cover - pytest-html is a dependency
+    _html_extras = None
 
 _STATE = pytest.StashKey["_State"]()
-_VERDICT = pytest.StashKey[str]()  # the verdict as JSON, copied onto every report of the test
 _AUTO_DECLINED = pytest.StashKey[bool]()  # -n auto was answered with no workers
 REPORT_ATTR = "dkimwatch_verdict"
 
@@ -104,8 +108,15 @@ class _State:
     html_auto: bool = False
     xml_auto: bool = False
     tmpdir: Path | None = None
-    # Verdicts the controller computed while resolving (serial runs reuse them).
-    verdicts: dict[tuple[str, str, str | None], Verdict] = field(default_factory=dict)
+    # One process: the helper that resolves and judges while the tests run, and the index
+    # of each (check, domain, selector) in the work it was given.
+    helper: Helper | None = None
+    client_spec: ClientSpec | None = None
+    helper_jobs: dict[Key, int] = field(default_factory=dict)
+    # Verdicts as the reports want them, computed once per key.
+    judged: dict[Key, Judged] = field(default_factory=dict)
+    # DNS questions asked and queries sent, once the helper has reported them.
+    dns_counts: tuple[int, int] | None = None
     _by_name: dict[str, Domain] = field(default_factory=dict)
 
     def domain(self, name: str) -> Domain:
@@ -121,6 +132,58 @@ class _State:
             tenant=self.inventory.tenant,
             now=self.now,
         )
+
+    def waiver_text(self, check: str, domain: str) -> tuple[str | None, bool]:
+        """(what results data says of the domain's waiver for check, whether it is active)."""
+        waiver = self.inventory.waiver_for(domain, check)
+        if waiver is None:
+            return None, False
+        if waiver.active(self.now.date()):
+            until = f" until {waiver.expires.isoformat()}" if waiver.expires else ""
+            return f"{waiver.reason}{until}", True
+        return f"expired on {_expired(waiver.expires)}: {waiver.reason}", False
+
+    def job(self, key: Key) -> Job:
+        check, name, selector = key
+        return Job(check, self.domain(name), selector, self.waiver_text(check, name)[0])
+
+    def judge(self, key: Key) -> Judged:
+        """The verdict of key: from the helper (waiting for it), or judged here from the
+        answers this process has (xdist workers, replays)."""
+        found = self.judged.get(key)
+        if found is None:
+            index = self.helper_jobs.get(key)
+            if self.helper is not None and index is not None:
+                found = self.helper.get(index)
+            else:
+                found = judge(self.context(), self.job(key))
+            self.judged[key] = found
+        return found
+
+    def counts(self) -> tuple[int, int]:
+        """(DNS questions asked, queries sent) in this run."""
+        if self.dns_counts is not None:
+            return self.dns_counts
+        return len(self.resolver.answers()), self.resolver.queries_sent()
+
+
+Key = tuple[str, str, str | None]  # (check, domain, selector)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A test's parameter: which verdict it reports. Knows its run, so that the verdict
+    fixture needs no ``request`` (pytest builds a fixture definition for every use of it,
+    a noticeable cost per test with thousands of tests)."""
+
+    check: str
+    domain: str
+    selector: str | None
+    state: _State = field(repr=False, compare=False, hash=False)
+
+    @property
+    def key(self) -> Key:
+        return (self.check, self.domain, self.selector)
 
 
 def _fail(message: str) -> pytest.UsageError:
@@ -245,22 +308,23 @@ def _configure_controller(config: pytest.Config) -> None:
             state.now = parse_now(str(meta["now"]))
     else:
         state.resolvers, state.server = _nameservers(config, inventory)
-        client: DnsClient = DnsClient(
-            state.resolvers,
+        # With --authoritative the recursive servers only find the NS; the answers come
+        # from the zones' own servers.
+        spec = ClientSpec(
+            tuple(state.resolvers),
             inventory.dns.timeout,
             inventory.dns.attempts,
             consistency=opt.consistency,
+            authoritative=opt.authoritative,
+            authoritative_port=opt.authoritative_port,
         )
         if opt.authoritative:
-            # The recursive servers only find the NS; the answers come from the zones' own.
-            client = AuthoritativeClient(
-                Resolver(client),
-                inventory.dns.timeout,
-                inventory.dns.attempts,
-                port=opt.authoritative_port,
-            )
             state.resolvers = [f"authoritative (NS via {', '.join(state.resolvers)})"]
-        state.resolver = Resolver(client)
+        state.client_spec = spec
+        state.resolver = spec.resolver()
+        if getattr(opt, "dist", "no") == "no" and not opt.collectonly:
+            # Started now, so that its imports overlap the collection (see prefetch).
+            state.helper = Helper()
 
     # Outputs are staged and published only when the run completes (atomic, see unconfigure).
     reports.mkdir(parents=True, exist_ok=True)
@@ -371,48 +435,52 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             f"{metafunc.function.__name__}: unknown check {check!r}; expected one of "
             f"{', '.join(CHECK_IDS)}"
         )
-    params: list[tuple[str, str | None]] = []
+    params: list[Case] = []
     ids: list[str] = []
     for domain in state.inventory.domains:
         for c, selector in cases(domain):
             if c != check:
                 continue
-            params.append((domain.name, selector))
+            params.append(Case(check, domain.name, selector, state))
             ids.append(selector_name(domain, selector) if selector else domain.name)
     metafunc.parametrize("case", params, ids=ids)
 
 
+def _case_of(item: pytest.Item) -> Case | None:
+    callspec = getattr(item, "callspec", None)
+    case = callspec.params.get("case") if callspec is not None else None
+    return case if isinstance(case, Case) else None
+
+
 @pytest.fixture
-def verdict(request: pytest.FixtureRequest, case: tuple[str, str | None]) -> Verdict:
+def verdict(case: Case) -> Verdict:
     """The verdict of this test's check for its case; DNS trouble makes the test an error."""
-    state: _State = request.config.stash[_STATE]
-    check = check_of(request.function)
-    domain = state.domain(case[0])
-    result = state.verdicts.get((check, domain.name, case[1])) or evaluate(
-        state.context(), check, domain, case[1]
-    )
-    data = {"nodeid": request.node.nodeid, **result.to_json()}
-    waiver = state.inventory.waiver_for(domain.name, check)
-    if waiver is not None:
-        today = state.now.date()
-        until = f" until {waiver.expires.isoformat()}" if waiver.expires else ""
-        if waiver.active(today):
-            data["waiver"] = f"{waiver.reason}{until}"
-            request.node.add_marker(
-                pytest.mark.xfail(reason=f"waived: {waiver.reason}{until}", strict=False)
-            )
-        else:
-            data["waiver"] = f"expired on {_expired(waiver.expires)}: {waiver.reason}"
-    request.node.stash[_VERDICT] = json.dumps(data)
-    if result.outcome == "error":
-        raise TempError(result.message)
-    if result.outcome == "xfailed":
+    try:
+        data = case.state.judge(case.key).data
+    except HelperError as exc:
+        raise TempError(f"no verdict: {exc}") from None
+    outcome = data["outcome"]
+    if outcome == "error":
+        raise TempError(data["message"])
+    if outcome == "xfailed":
         # pytest.xfail() without the source traceback that pytest would render (and parse
         # the file for) on every call: the message is the whole story.
-        raise XFailed(result.message, pytrace=False)
-    if result.outcome == "skipped":
-        pytest.skip(result.message)
-    return result
+        raise XFailed(data["message"], pytrace=False)
+    if outcome == "skipped":
+        pytest.skip(data["message"])
+    return Verdict.from_json(data)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None]:
+    """An active waiver makes the test an expected failure once its verdict is known (set
+    up), as ``pytest.mark.xfail`` would; a DNS error stays an error."""
+    yield
+    case = _case_of(item)
+    if case is not None:
+        text, active = case.state.waiver_text(case.check, case.domain)
+        if active:
+            item.add_marker(pytest.mark.xfail(reason=f"waived: {text}", strict=False))
 
 
 def _record_meta(state: _State) -> dict[str, Any]:
@@ -462,19 +530,18 @@ def pytest_runtest_makereport(
     report = yield
     if call.excinfo is not None and isinstance(call.excinfo.value, TempError):
         report.longrepr = f"temperror: {call.excinfo.value}"
-    data = item.stash.get(_VERDICT, None)
-    if data is None:
+    case = _case_of(item)
+    judged = case.state.judged.get(case.key) if case is not None else None
+    if judged is None:
         return report
-    # A report attribute (not user_properties) travels through xdist but stays out of junit.xml.
-    setattr(report, REPORT_ATTR, data)
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        try:
-            from pytest_html import extras
-
-            html = evidence_html(json.loads(data))
-            report.extras = [*getattr(report, "extras", []), extras.html(html)]  # type: ignore[attr-defined]
-        except ImportError:  # pragma: no cover
-            pass
+    data = {"nodeid": item.nodeid, **judged.data}
+    # A report attribute (not user_properties) travels through xdist (as JSON text, which
+    # execnet carries whatever the data holds) but stays out of junit.xml.
+    worker = hasattr(item.config, "workerinput")
+    setattr(report, REPORT_ATTR, json.dumps(data) if worker else data)
+    shown = report.when == "call" or (report.when == "setup" and not report.passed)
+    if shown and _html_extras is not None:
+        report.extras = [*getattr(report, "extras", []), _html_extras.html(judged.html)]  # type: ignore[attr-defined]
     return report
 
 
@@ -490,7 +557,9 @@ def _selects_paths(config: pytest.Config) -> bool:
 
 def _verdict_of(report: pytest.TestReport) -> dict[str, Any] | None:
     data = getattr(report, REPORT_ATTR, None)
-    return dict(json.loads(data)) if data else None
+    if isinstance(data, str):
+        return dict(json.loads(data))
+    return dict(data) if data else None
 
 
 def _final_outcome(report: pytest.TestReport) -> str | None:
@@ -544,6 +613,9 @@ class _Controller:
         _metadata(self.config, state)  # pytest-metadata has filled its stash by now
         if not self.config.pluginmanager.has_plugin("dsession"):
             return  # one process: resolve what the selected tests need, after collection
+        if state.helper is not None:  # xdist spreads after all: the workers need a file
+            state.helper.stop()
+            state.helper = None
         self._resolve([(c, d, s) for d in state.inventory.domains for c, s in cases(d)])
         assert state.tmpdir is not None
         state.answers_file = state.tmpdir / "answers.json"
@@ -555,40 +627,60 @@ class _Controller:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """Without xdist: resolve, once and concurrently, what the selected tests ask."""
+        """One process: the helper resolves and judges what the selected tests need, in
+        the order they run (-k, -m, --gate and node ids resolve only their part)."""
         state = self.state
-        if self.config.pluginmanager.has_plugin("dsession") or self.config.option.collectonly:
-            return
-        jobs: dict[tuple[str, str, str | None], tuple[str, Domain, str | None]] = {}
+        helper = state.helper
+        if helper is None or state.client_spec is None:
+            return  # xdist (resolved at session start), or offline: judged as tests ask
+        keys: dict[Key, None] = {}
         for item in session.items:
-            callspec = getattr(item, "callspec", None)
-            case = callspec.params.get("case") if callspec is not None else None
-            function = getattr(item, "function", None)
-            wants = "verdict" in getattr(item, "fixturenames", ())
-            if case is None or function is None or not wants:
-                continue
-            check = check_of(function)
-            jobs[(check, case[0], case[1])] = (check, state.domain(case[0]), case[1])
-        self._resolve(list(jobs.values()))
+            case = _case_of(item)
+            if case is not None and "verdict" in getattr(item, "fixturenames", ()):
+                keys[case.key] = None
+        state.helper_jobs = {key: index for index, key in enumerate(keys)}
+        helper.submit(
+            Work(
+                client=state.client_spec,
+                policy=state.inventory.policy,
+                tenant=state.inventory.tenant,
+                now=state.now,
+                jobs=tuple(state.job(key) for key in keys),
+                want_answers=bool(self.config.option.record),
+            )
+        )
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        try:
+            return (yield)
+        finally:
+            self._finish_helper()
+
+    def _finish_helper(self) -> None:
+        """Collect the helper's counts (and answers, for --record); after -x or Ctrl-C it
+        drops the jobs not started, and gets at most one DNS wait to say so."""
+        state = self.state
+        helper, state.helper = state.helper, None
+        if helper is None:
+            return
+        dns = state.inventory.dns
+        if helper.finish(timeout=dns.timeout * dns.attempts + 5):
+            state.dns_counts = (helper.questions, helper.sent)
+            if helper.answers is not None:
+                state.resolver = Resolver(None, helper.answers)
 
     def _resolve(self, jobs: list[tuple[str, Domain, str | None]]) -> None:
-        """Evaluate every job with bounded concurrency: the resolver asks each (name, type)
-        once; the verdicts are kept for the tests of this process."""
-        state = self.state
-        ctx = state.context()
-        if state.resolver.client is None:  # offline (replay): nothing to wait for, no threads
-            verdicts = [evaluate(ctx, *job) for job in jobs]
-        else:
-            pool = ThreadPoolExecutor(max_workers=32)
-            try:
-                verdicts = list(pool.map(lambda job: evaluate(ctx, *job), jobs))
-            finally:
-                # On Ctrl-C, drop the checks not started rather than asking all their questions.
-                pool.shutdown(wait=False, cancel_futures=True)
-        state.verdicts = {
-            (check, domain.name, selector): v
-            for (check, domain, selector), v in zip(jobs, verdicts, strict=True)
-        }
+        """xdist: evaluate every job with bounded concurrency before the workers start, so
+        that the resolver has asked each (name, type) once; the workers judge from its
+        answers."""
+        ctx = self.state.context()
+        pool = ThreadPoolExecutor(max_workers=32)
+        try:
+            list(pool.map(lambda job: evaluate(ctx, *job), jobs))
+        finally:
+            # On Ctrl-C, drop the checks not started rather than asking all their questions.
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         declined = self.state.spreading_declined
@@ -649,8 +741,8 @@ class _Controller:
         prefix.append(
             f"<p><b>Evaluated at</b> {escape(_iso(state.now))} · <b>resolvers</b> "
             f"{escape(', '.join(state.resolvers))} · <b>DNS questions</b> "
-            f"{len(state.resolver.answers())} · <b>queries sent</b> "
-            f"{state.resolver.queries_sent()}</p>"
+            f"{state.counts()[0]} · <b>queries sent</b> "
+            f"{state.counts()[1]}</p>"
         )
         if self.large:
             shown = sum(1 for r in state.results.values() if r["outcome"] != "passed")
@@ -676,10 +768,7 @@ class _Controller:
             now=_iso(state.now),
             resolvers=state.resolvers,
             inventory={"path": str(state.inventory.path), "sha256": state.inventory.sha256},
-            queries={
-                "questions": len(state.resolver.answers()),
-                "sent": state.resolver.queries_sent(),
-            },
+            queries={"questions": state.counts()[0], "sent": state.counts()[1]},
             results=list(state.results.values()),
         )
         changes = self._changes()
@@ -778,6 +867,8 @@ class _Controller:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # pytest-html and junitxml have written into staging by now (at sessionfinish).
         state = self.state
+        if state.helper is not None:
+            state.helper.stop()
         if state.server is not None:
             state.server.stop()
         if state.staging is not None and state.staging.exists():

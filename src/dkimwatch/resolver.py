@@ -413,6 +413,7 @@ class Resolver:
         self._inflight: dict[str, Future[Answer]] = {}
         self._lock = threading.Lock()
         self.misses = 0  # offline lookups the cache could not answer
+        self.sent_elsewhere = 0  # queries another process sent to fill this cache
 
     @staticmethod
     def key(qname: str, rdtype: str) -> str:
@@ -553,7 +554,7 @@ class Resolver:
             return dict(self._cache)
 
     def queries_sent(self) -> int:
-        return self.client.sent if self.client else 0
+        return self.client.sent if self.client else self.sent_elsewhere
 
     def dump(self, path: Path, meta: Mapping[str, Any] | None = None) -> None:
         data = {

@@ -1,0 +1,263 @@
+"""Resolving and judging in a helper process, while the tests run.
+
+At scale the work is CPU: dnspython spends ~0.3 ms of it per query, the checks some more,
+and pytest's own per-test machinery more again. The controller therefore starts one helper
+process (before collection, so its imports overlap it) that owns the run's resolver: it
+resolves and judges the selected cases with bounded concurrency, in the order the tests
+run, and streams each verdict, already as results data and evidence HTML, back through a
+pipe. A test waits only for its own verdict; pytest runs on one core, DNS on the other.
+
+Every (name, type) is still asked once per run: there is one resolver, in the helper. At
+the end the helper reports how many questions it asked and queries it sent (and, for
+``--record``, every answer).
+
+Protocol (pickles over the helper's stdin/stdout): the controller sends one ``Work``;
+the helper answers ``("judged", index, data, html)`` or ``("failed", index, text)`` per
+job and one final ``("done", questions, sent, answers or None)``. A byte on stdin, or
+its end, asks the helper to stop early (``-x``, Ctrl-C): jobs not started are dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import traceback
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from dkimwatch.checks import Context, evaluate
+from dkimwatch.inventory import Domain, Policy
+from dkimwatch.report import evidence_html
+from dkimwatch.resolver import Answer, AuthoritativeClient, DnsClient, Resolver
+
+CONCURRENCY = 32  # questions in flight; what matters on real networks (latency, not CPU)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One verdict to compute: a check of a domain (and selector)."""
+
+    check: str
+    domain: Domain
+    selector: str | None
+    waiver: str | None = None  # shown with the verdict (results data "waiver")
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A verdict as the reports want it: its results data and its evidence HTML."""
+
+    data: dict[str, Any]
+    html: str
+
+
+def judge(ctx: Context, job: Job) -> Judged:
+    verdict = evaluate(ctx, job.check, job.domain, job.selector)
+    data = verdict.to_json()
+    if job.waiver is not None:
+        data["waiver"] = job.waiver
+    return Judged(data, evidence_html(data))
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    """How to build the run's DNS client (the helper builds it; clients hold sockets)."""
+
+    nameservers: tuple[str, ...]
+    timeout: float
+    attempts: int
+    consistency: bool = False
+    authoritative: bool = False
+    authoritative_port: int = 53
+
+    def resolver(self) -> Resolver:
+        client = DnsClient(
+            self.nameservers, self.timeout, self.attempts, consistency=self.consistency
+        )
+        if self.authoritative:
+            client = AuthoritativeClient(
+                Resolver(client), self.timeout, self.attempts, port=self.authoritative_port
+            )
+        return Resolver(client)
+
+
+@dataclass(frozen=True)
+class Work:
+    client: ClientSpec
+    policy: Policy
+    tenant: str | None
+    now: datetime
+    jobs: tuple[Job, ...]
+    want_answers: bool = False  # --record: send every answer back at the end
+
+
+class HelperError(Exception):
+    """The helper could not give this verdict (it crashed, or the check raised)."""
+
+
+class Helper:
+    """The controller's side: start the helper, hand it the work, wait for verdicts."""
+
+    def __init__(self) -> None:
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
+        src = str(Path(__file__).resolve().parents[1])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "dkimwatch.prefetch"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+        )
+        self._cond = threading.Condition()
+        self._judged: dict[int, Judged | str] = {}
+        self._ended: str | None = None  # why no more verdicts will come ("" = done)
+        self._reader: threading.Thread | None = None
+        self.questions = 0
+        self.sent = 0
+        self.answers: dict[str, Answer] | None = None
+
+    def submit(self, work: Work) -> None:
+        stdin = self._proc.stdin
+        assert stdin is not None
+        try:
+            pickle.dump(work, stdin, pickle.HIGHEST_PROTOCOL)
+            stdin.flush()
+        except OSError:
+            pass  # it died already; the reader reports why
+        self._reader = threading.Thread(target=self._read, name="dkimwatch-prefetch", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        stdout = self._proc.stdout
+        assert stdout is not None
+        why = "the helper process ended without finishing"
+        try:
+            while True:
+                message = pickle.load(stdout)  # one pickle per message, memo and all
+                kind = message[0]
+                with self._cond:
+                    if kind == "judged":
+                        self._judged[message[1]] = Judged(message[2], message[3])
+                    elif kind == "failed":
+                        self._judged[message[1]] = message[2]
+                    elif kind == "done":
+                        self.questions, self.sent, self.answers = message[1:4]
+                        why = ""
+                        break
+                    self._cond.notify_all()
+        except Exception as exc:
+            if not isinstance(exc, EOFError):
+                why = f"the helper's answers could not be read ({type(exc).__name__}: {exc})"
+        with self._cond:
+            self._ended = why if not why else f"{why}{self._stderr_tail()}"
+            self._cond.notify_all()
+
+    def _stderr_tail(self) -> str:
+        try:
+            self._proc.wait()
+            self._stderr.seek(0)
+            lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+        except (OSError, ValueError):  # stopped by the controller meanwhile
+            return ""
+        return f" (exit {self._proc.returncode}: {lines[-1]})" if lines else ""
+
+    def get(self, index: int) -> Judged:
+        with self._cond:
+            while index not in self._judged and self._ended is None:
+                self._cond.wait()
+            found = self._judged.get(index)
+            if found is None:
+                raise HelperError(self._ended or "no verdict")
+        if isinstance(found, str):
+            raise HelperError(found)
+        return found
+
+    def finish(self, timeout: float) -> bool:
+        """Let the helper end: when its jobs are not all done (-x, Ctrl-C) it drops the
+        ones not started. Returns whether it reported its counts."""
+        stdin = self._proc.stdin
+        try:
+            if stdin is not None and not stdin.closed:
+                stdin.close()
+        except OSError:
+            pass
+        if self._reader is not None:
+            self._reader.join(timeout)
+        ended = self._ended == ""
+        self.stop()
+        return ended
+
+    def stop(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        for stream in (self._proc.stdin, self._proc.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+        self._stderr.close()
+
+
+# --- the helper process --------------------------------------------------------------
+
+
+def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    work: Work = pickle.load(stdin)
+    resolver = work.client.resolver()
+    ctx = Context(resolver=resolver, policy=work.policy, tenant=work.tenant, now=work.now)
+    pool = ThreadPoolExecutor(max_workers=CONCURRENCY)
+
+    def stop_when_asked() -> None:
+        stdin.read(1)  # a byte, or the end: the controller stops waiting (-x, Ctrl-C)
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    threading.Thread(target=stop_when_asked, daemon=True).start()
+    futures: dict[Future[Judged], int] = {}
+    try:
+        for index, job in enumerate(work.jobs):
+            futures[pool.submit(judge, ctx, job)] = index
+    except RuntimeError:  # shut down while submitting: stop asked
+        pass
+
+    def send(message: tuple[Any, ...]) -> None:
+        pickle.dump(message, stdout, pickle.HIGHEST_PROTOCOL)
+        stdout.flush()
+
+    for future in as_completed(futures):
+        if future.cancelled():
+            continue
+        index = futures[future]
+        exc = future.exception()
+        if exc is None:
+            judged = future.result()
+            send(("judged", index, judged.data, judged.html))
+        else:
+            text = "".join(traceback.format_exception(exc)).strip()
+            send(("failed", index, f"the check raised an exception:\n{text}"))
+    pool.shutdown(wait=True)
+    answers = resolver.answers()
+    send(("done", len(answers), resolver.queries_sent(), answers if work.want_answers else None))
+
+
+def main() -> None:
+    # Ctrl-C reaches the whole process group; the controller decides when the helper ends.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(BrokenPipeError, EOFError):  # the controller went away
+        _serve(sys.stdin.buffer, sys.stdout.buffer)
+
+
+if __name__ == "__main__":
+    main()
