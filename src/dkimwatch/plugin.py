@@ -9,6 +9,7 @@ reaches xdist workers through ``workerinput``; tests then only judge answers, of
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import os
 import pickle
@@ -118,6 +119,7 @@ class _State:
     # DNS questions asked and queries sent, once the helper has reported them.
     dns_counts: tuple[int, int] | None = None
     _by_name: dict[str, Domain] = field(default_factory=dict)
+    _parameters: dict[str, tuple[list[Case], list[str]]] = field(default_factory=dict)
 
     def domain(self, name: str) -> Domain:
         """The inventory entry of ``name``, by dict (Inventory.domain() scans the list)."""
@@ -160,6 +162,16 @@ class _State:
             self.judged[key] = found
         return found
 
+    def parameters(self, check: str) -> tuple[list[Case], list[str]]:
+        """The cases of one check, in inventory order, and their test ids."""
+        if not self._parameters:
+            for domain in self.inventory.domains:
+                for c, selector in cases(domain):
+                    params, ids = self._parameters.setdefault(c, ([], []))
+                    params.append(Case(c, domain.name, selector, self))
+                    ids.append(selector_name(domain, selector) if selector else domain.name)
+        return self._parameters.get(check, ([], []))
+
     def counts(self) -> tuple[int, int]:
         """(DNS questions asked, queries sent) in this run."""
         if self.dns_counts is not None:
@@ -168,6 +180,7 @@ class _State:
 
 
 Key = tuple[str, str, str | None]  # (check, domain, selector)
+VERDICT_ARG = "verdict"  # the argument of every compliance test
 
 
 @dataclass(frozen=True)
@@ -306,6 +319,7 @@ def _configure_controller(config: pytest.Config) -> None:
         state.resolvers = [f"replay:{opt.replay}", *meta.get("resolvers", [])]
         if not opt.now and meta.get("now"):
             state.now = parse_now(str(meta["now"]))
+        state.client_spec = ClientSpec((), 0.0, 0, replay=str(opt.replay))
     else:
         state.resolvers, state.server = _nameservers(config, inventory)
         # With --authoritative the recursive servers only find the NS; the answers come
@@ -322,9 +336,9 @@ def _configure_controller(config: pytest.Config) -> None:
             state.resolvers = [f"authoritative (NS via {', '.join(state.resolvers)})"]
         state.client_spec = spec
         state.resolver = spec.resolver()
-        if getattr(opt, "dist", "no") == "no" and not opt.collectonly:
-            # Started now, so that its imports overlap the collection (see prefetch).
-            state.helper = Helper()
+    if getattr(opt, "dist", "no") == "no" and not opt.collectonly:
+        # Started now, so that its imports overlap the collection (see prefetch).
+        state.helper = Helper()
 
     # Outputs are staged and published only when the run completes (atomic, see unconfigure).
     reports.mkdir(parents=True, exist_ok=True)
@@ -424,7 +438,7 @@ def check_of(function: Any) -> str:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "verdict" not in metafunc.fixturenames:
+    if VERDICT_ARG not in metafunc.fixturenames:
         return
     state = metafunc.config.stash.get(_STATE, None)
     if state is None:
@@ -435,26 +449,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             f"{metafunc.function.__name__}: unknown check {check!r}; expected one of "
             f"{', '.join(CHECK_IDS)}"
         )
-    params: list[Case] = []
-    ids: list[str] = []
-    for domain in state.inventory.domains:
-        for c, selector in cases(domain):
-            if c != check:
-                continue
-            params.append(Case(check, domain.name, selector, state))
-            ids.append(selector_name(domain, selector) if selector else domain.name)
-    metafunc.parametrize("case", params, ids=ids)
+    params, ids = state.parameters(check)
+    metafunc.parametrize(VERDICT_ARG, params, ids=ids)
 
 
 def _case_of(item: pytest.Item) -> Case | None:
     callspec = getattr(item, "callspec", None)
-    case = callspec.params.get("case") if callspec is not None else None
+    case = callspec.params.get(VERDICT_ARG) if callspec is not None else None
     return case if isinstance(case, Case) else None
 
 
-@pytest.fixture
-def verdict(case: Case) -> Verdict:
-    """The verdict of this test's check for its case; DNS trouble makes the test an error."""
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None]:
+    """Set up a compliance test: its ``verdict`` argument, parametrized with the test's
+    Case, becomes the Case's verdict. DNS trouble makes the test an error, an xfailed or
+    skipped verdict makes it so, and an active waiver makes it an expected failure.
+
+    Not a fixture: a fixture layer over the parameter cost more per test than judging."""
+    yield
+    case = _case_of(item)
+    if case is None:
+        return
     try:
         data = case.state.judge(case.key).data
     except HelperError as exc:
@@ -468,19 +483,10 @@ def verdict(case: Case) -> Verdict:
         raise XFailed(data["message"], pytrace=False)
     if outcome == "skipped":
         pytest.skip(data["message"])
-    return Verdict.from_json(data)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item: pytest.Item) -> Generator[None]:
-    """An active waiver makes the test an expected failure once its verdict is known (set
-    up), as ``pytest.mark.xfail`` would; a DNS error stays an error."""
-    yield
-    case = _case_of(item)
-    if case is not None:
-        text, active = case.state.waiver_text(case.check, case.domain)
-        if active:
-            item.add_marker(pytest.mark.xfail(reason=f"waived: {text}", strict=False))
+    text, active = case.state.waiver_text(case.check, case.domain)
+    if active:
+        item.add_marker(pytest.mark.xfail(reason=f"waived: {text}", strict=False))
+    item.funcargs[VERDICT_ARG] = Verdict.from_json(data)  # type: ignore[attr-defined]
 
 
 def _record_meta(state: _State) -> dict[str, Any]:
@@ -632,13 +638,16 @@ class _Controller:
         state = self.state
         helper = state.helper
         if helper is None or state.client_spec is None:
-            return  # xdist (resolved at session start), or offline: judged as tests ask
+            return  # xdist: resolved at session start
         keys: dict[Key, None] = {}
         for item in session.items:
             case = _case_of(item)
-            if case is not None and "verdict" in getattr(item, "fixturenames", ()):
+            if case is not None:
                 keys[case.key] = None
         state.helper_jobs = {key: index for index, key in enumerate(keys)}
+        # What collection built lives until the end: out of the garbage collector's way, its
+        # full passes (during the run, and pytest's at exit) no longer walk it.
+        gc.freeze()
         helper.submit(
             Work(
                 client=state.client_spec,
@@ -728,8 +737,9 @@ class _Controller:
         """A skip's log would read as pytest's ``(path, line, 'Skipped: reason')`` tuple: show
         the reason."""
         longrepr = report.longrepr
-        raw = escape(report.longreprtext) + "\n"
-        if report.skipped and isinstance(longrepr, tuple) and data and data[0] == raw:
+        if not (report.skipped and isinstance(longrepr, tuple) and data):
+            return
+        if data[0] == escape(report.longreprtext) + "\n":
             data[0] = escape(str(longrepr[-1]).removeprefix("Skipped: ")) + "\n"
 
     @pytest.hookimpl(optionalhook=True)
@@ -881,4 +891,4 @@ class _Controller:
             shutil.rmtree(state.tmpdir, ignore_errors=True)
 
 
-__all__ = ["TempError", "Verdict", "require", "verdict"]
+__all__ = ["TempError", "Verdict", "require"]

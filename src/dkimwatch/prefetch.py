@@ -78,8 +78,11 @@ class ClientSpec:
     consistency: bool = False
     authoritative: bool = False
     authoritative_port: int = 53
+    replay: str | None = None  # answer from this recording instead (--replay): no DNS
 
     def resolver(self) -> Resolver:
+        if self.replay is not None:
+            return Resolver.load(Path(self.replay))[0]
         client = DnsClient(
             self.nameservers, self.timeout, self.attempts, consistency=self.consistency
         )
