@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dkimwatch import inventory
 from dkimwatch.inventory import InventoryError, load_inventory, parse_nameserver, to_alabel
 
 FULL = """\
@@ -190,3 +191,110 @@ def test_idna2008() -> None:
     # IDNA 2008 keeps ß (IDNA 2003 would have mapped it to "ss").
     assert to_alabel("straße.de") == "xn--strae-oqa.de"
     assert to_alabel("Müller-Contoso.DE.") == "xn--mller-contoso-wob.de"
+
+
+MERGED = """\
+version: 1
+domains:
+  - &one
+    name: one.example
+    selectors: &sels [s1, s2]
+    s1_cname: s1-one-example._domainkey.contoso.onmicrosoft.com
+    enabled: true
+  - &two
+    name: two.example
+    selectors: *sels
+    s2_cname: s2-two-example._domainkey.contoso.onmicrosoft.com
+    enabled: false
+  - <<: *one
+    name: three.example
+  - {<<: [*two, *one], name: four.example, enabled: &on true}
+  - {name: five.example, enabled: *on}
+"""
+
+
+def test_anchors_aliases_and_merge_keys(tmp_path: Path) -> None:
+    inv = load_inventory(write(tmp_path, MERGED))
+    by_name = {d.name: d for d in inv.domains}
+    assert list(by_name) == [
+        "one.example",
+        "two.example",
+        "three.example",
+        "four.example",
+        "five.example",
+    ]
+    assert by_name["two.example"].selectors == ("s1", "s2")  # a list alias
+    three = by_name["three.example"]  # everything but the name from one.example
+    assert three.selectors == ("s1", "s2") and three.enabled is True
+    assert three.targets == by_name["one.example"].targets
+    assert three.line == 13
+    four = by_name["four.example"]  # explicit keys win, then two.example over one.example
+    assert four.enabled is True
+    assert dict(four.targets) == {
+        "s1": "s1-one-example._domainkey.contoso.onmicrosoft.com",
+        "s2": "s2-two-example._domainkey.contoso.onmicrosoft.com",
+    }
+    assert by_name["five.example"].enabled is True  # a scalar alias
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "needle"),
+    [
+        ("version: 1\ndomains:\n  - !foo a.com\n", 3, "yaml: unsupported tag !foo"),
+        ("version: 1\ndomains: [!!binary YS5jb20=]\n", 2, "yaml: unsupported tag !!binary"),
+        ("version: 1\ndomains: !!set {a.com}\n", 2, "yaml: unsupported tag !!set"),
+        ("version: 1\ndomains: [a.com]\ndns: {attempts: !!int x}\n", 3, "not a valid !!int"),
+        ("version: 1\ndomains: [a.com]\n? [x]\n: 1\n", 3, "yaml: expected a name as key"),
+        ("version: 1\ndomains: [a.com]\n1: x\n", 3, "1: unknown key"),
+        ("version: 1\ndomains: &x [*x]\n", 2, "yaml: an alias refers to a collection"),
+        ("version: 1\ndomains: [*x]\n", 2, "yaml: found undefined alias"),
+        ("version: 1\ndomains:\n  - <<: 3\n    name: a.com\n", 3, "mapping or list of mappings"),
+        (
+            "version: 1\ndomains:\n  - <<: {enabled: true}\n    <<: {enabled: false}\n"
+            "    name: a.com\n",
+            4,
+            "yaml: duplicate key",
+        ),
+        (
+            "version: 1\ndomains:\n  - &d\n    name: b.com\n    enabled: 3\n  - <<: *d\n"
+            "    name: a.com\n",
+            5,  # b.com's own key; a merged key would report the merging mapping's line
+            "true or false",
+        ),
+        ("version: 1\ndomains: " + "[" * 3_000 + "]" * 3_000 + "\n", 0, "nested too deeply"),
+        # The C composer would overflow the C stack here: the pure parser must take it.
+        ("version: 1\ndomains: " + "[" * 50_000 + "]" * 50_000 + "\n", 0, "nested too deeply"),
+    ],
+)
+def test_bad_yaml(tmp_path: Path, text: str, line: int, needle: str) -> None:
+    message = error_of(tmp_path, text)
+    assert f":{line}: " in message, message
+    assert needle in message, message
+
+
+@pytest.mark.parametrize("pure", [True, False])
+def test_both_parsers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pure: bool) -> None:
+    # libyaml (ruamel.yaml.clib) and the pure-Python parser must read inventories the same.
+    monkeypatch.setattr(inventory, "_may_nest_deeper", lambda text, limit: pure)
+    inv = load_inventory(write(tmp_path, FULL))
+    assert inv.domain("fabrikam.com").line == 14 and inv.waivers[0].line == 23
+    message = error_of(tmp_path, "version: 1\ndomains: [a.com\n")
+    assert ":3: yaml: " in message, message
+    message = error_of(tmp_path, "version: 1\ndomains:\n  - name: a.com\n    enabled: yes\n")
+    assert ":4: domains[a.com].enabled: expected true or false, got 'yes'" in message
+    message = error_of(tmp_path, "version: 1\nversion: 1\ndomains: [a.com]\n")
+    assert message.endswith(":2: yaml: duplicate key")
+    with pytest.raises(InventoryError, match="empty"):
+        load_inventory(write(tmp_path, "# nothing yet\n"))
+    # Both read YAML 1.2 whatever the %YAML directive says (libyaml's composer ignores it).
+    message = error_of(
+        tmp_path, "%YAML 1.1\n---\nversion: 1\ndomains:\n  - {name: a.com, enabled: on}\n"
+    )
+    assert ":5: domains[a.com].enabled: expected true or false, got 'on'" in message
+
+
+def test_deep_nesting_bound() -> None:
+    assert not inventory._may_nest_deeper(FULL, 1000)
+    assert inventory._may_nest_deeper("a: " + "[" * 600 + "]" * 600, 1000)
+    assert not inventory._may_nest_deeper("- [a]\n" * 1000, 1000)  # many, but shallow
+    assert inventory._may_nest_deeper("a:\n" + " " * 300 + "- x\n", 1000)  # indentation

@@ -7,9 +7,10 @@ the field and what was expected, so the CLI and the pytest plugin can show it as
 from __future__ import annotations
 
 import difflib
+import gc
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,9 +18,10 @@ from typing import Any
 
 import idna
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.resolver import VersionedResolver
 
 CHECK_IDS = ("dkim_cname", "dkim_target", "dkim_key", "dkim_rotation", "spf", "dmarc")
 POLICIES = ("none", "quarantine", "reject")
@@ -159,6 +161,28 @@ def to_alabel(name: str, *, service_labels: bool = False) -> str:
     return out
 
 
+class _YamlMap(dict[Any, Any]):
+    """A YAML mapping that knows its 1-based line and the line of each key written in it."""
+
+    __slots__ = ("key_lines", "line")
+
+    def __init__(self, line: int) -> None:
+        super().__init__()
+        self.line = line
+        self.key_lines: dict[Any, int] = {}  # keys merged in with << fall back to self.line
+
+
+class _YamlList(list[Any]):
+    """A YAML sequence that knows its 1-based line and the line of each item."""
+
+    __slots__ = ("item_lines", "line")
+
+    def __init__(self, line: int) -> None:
+        super().__init__()
+        self.line = line
+        self.item_lines: list[int] = []
+
+
 class _Reader:
     """Walks the YAML tree, producing errors that carry file and line."""
 
@@ -169,30 +193,24 @@ class _Reader:
         return InventoryError(f"{self.path}:{line}: {where}: {problem}")
 
     @staticmethod
-    def key_line(node: CommentedMap, key: str) -> int:
-        try:
-            return int(node.lc.key(key)[0]) + 1
-        except (KeyError, TypeError, AttributeError):
-            return int(getattr(node.lc, "line", 0)) + 1
+    def key_line(node: _YamlMap, key: str) -> int:
+        return node.key_lines.get(key, node.line)
 
     @staticmethod
-    def item_line(node: CommentedSeq, index: int) -> int:
-        try:
-            return int(node.lc.item(index)[0]) + 1
-        except (KeyError, TypeError, AttributeError):
-            return int(getattr(node.lc, "line", 0)) + 1
+    def item_line(node: _YamlList, index: int) -> int:
+        return node.item_lines[index] if 0 <= index < len(node.item_lines) else node.line
 
-    def mapping(self, node: Any, line: int, where: str) -> CommentedMap:
-        if not isinstance(node, CommentedMap):
+    def mapping(self, node: Any, line: int, where: str) -> _YamlMap:
+        if not isinstance(node, _YamlMap):
             raise self.error(line, where, f"expected a mapping, got {_kind(node)}")
         return node
 
-    def sequence(self, node: Any, line: int, where: str) -> CommentedSeq:
-        if not isinstance(node, CommentedSeq):
+    def sequence(self, node: Any, line: int, where: str) -> _YamlList:
+        if not isinstance(node, _YamlList):
             raise self.error(line, where, f"expected a list, got {_kind(node)}")
         return node
 
-    def known_keys(self, node: CommentedMap, allowed: Sequence[str], where: str) -> None:
+    def known_keys(self, node: _YamlMap, allowed: Sequence[str], where: str) -> None:
         for key in node:
             if not isinstance(key, str) or key not in allowed:
                 hint = difflib.get_close_matches(str(key), list(allowed), n=1)
@@ -203,7 +221,7 @@ class _Reader:
                     f"unknown key{more}; expected one of {', '.join(allowed)}",
                 )
 
-    def string(self, node: CommentedMap, key: str, where: str) -> str:
+    def string(self, node: _YamlMap, key: str, where: str) -> str:
         value = node[key]
         if not isinstance(value, str) or not value.strip():
             raise self.error(
@@ -211,7 +229,7 @@ class _Reader:
             )
         return value.strip()
 
-    def integer(self, node: CommentedMap, key: str, where: str, low: int, high: int) -> int:
+    def integer(self, node: _YamlMap, key: str, where: str, low: int, high: int) -> int:
         value = node[key]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise self.error(
@@ -221,7 +239,7 @@ class _Reader:
             )
         return value
 
-    def number(self, node: CommentedMap, key: str, where: str, low: float, high: float) -> float:
+    def number(self, node: _YamlMap, key: str, where: str, low: float, high: float) -> float:
         value = node[key]
         if (
             isinstance(value, bool)
@@ -241,9 +259,9 @@ def _kind(value: Any) -> str:
         return "nothing"
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, CommentedMap | dict):
+    if isinstance(value, dict):  # _YamlMap
         return "a mapping"
-    if isinstance(value, CommentedSeq | list):
+    if isinstance(value, list):  # _YamlList
         return "a list"
     if isinstance(value, int | float):
         return f"the number {value}"
@@ -262,16 +280,168 @@ def _parse_instant(text: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt", pure=True)
-    yaml.allow_duplicate_keys = False
+_TAG = "tag:yaml.org,2002:"
+_MERGE = _TAG + "merge"
+# The C composer recurses on the C stack per nesting level and crashes the process (SIGSEGV)
+# somewhere past 20,000 levels with an 8 MiB stack; files that might nest deeper than this get
+# the pure-Python parser, which raises RecursionError instead.
+_C_MAX_DEPTH = 10_000
+_NOT_FLOW = re.compile(r"[^\[\]{}]+")
 
-    # Keep timestamps as the text the user wrote; we parse them with explicit UTC rules.
-    def as_text(constructor: Any, node: Any) -> str:
-        return str(node.value)
 
-    yaml.constructor.add_constructor("tag:yaml.org,2002:timestamp", as_text)
-    return yaml
+class _Yaml12Resolver(VersionedResolver):
+    """Always the YAML 1.2 rules. ruamel looks the document's %YAML version up per scalar
+    through caught AttributeErrors with the C parser (a quarter of its time), which ignores
+    %YAML 1.1 anyway: fixing the version keeps both parsers fast and in agreement."""
+
+    @property
+    def processing_version(self) -> Any:
+        return (1, 2)
+
+
+def _text(node: ScalarNode) -> str:
+    return str(node.value)
+
+
+def _short_tag(tag: str | None) -> str:
+    tag = tag or "!"
+    return "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
+
+
+def _may_nest_deeper(text: str, limit: int) -> bool:
+    """An upper bound: whether ``text`` could nest collections more than ``limit`` deep."""
+    # Block collections nest by indentation: at most two levels per column.
+    longest = max(map(len, text.splitlines()), default=0)
+    if 2 * longest > limit // 2:
+        return True
+    # Flow collections nest only by [ and { (brackets inside quotes only overestimate).
+    brackets = _NOT_FLOW.sub("", text)
+    if len(brackets) <= limit // 2:
+        return False
+    depth = deepest = 0
+    for ch in brackets:
+        depth = depth + 1 if ch in "[{" else max(depth - 1, 0)
+        deepest = max(deepest, depth)
+    return deepest > limit // 2
+
+
+class _TreeBuilder:
+    """Turns composed YAML nodes into the tree _Reader walks: _YamlMap, _YamlList and plain
+    scalars. Timestamps stay the text written: _parse_instant applies explicit UTC rules."""
+
+    def __init__(self, path: Path, constructor: SafeConstructor) -> None:
+        self.path = path
+        self.scalars: dict[str, Callable[[ScalarNode], Any]] = {
+            _TAG + "str": constructor.construct_yaml_str,
+            _TAG + "null": constructor.construct_yaml_null,
+            _TAG + "bool": constructor.construct_yaml_bool,
+            _TAG + "int": constructor.construct_yaml_int,
+            _TAG + "float": constructor.construct_yaml_float,
+            _TAG + "timestamp": _text,
+            # A plain = or << (but as a mapping key) is just text here.
+            _TAG + "value": _text,
+            _MERGE: _text,
+        }
+        self.built: dict[int, Any] = {}  # id(node) → its value: aliases share it
+        self.building: set[int] = set()  # collections being built, to catch recursive aliases
+
+    def error(self, node: Node, problem: str) -> InventoryError:
+        return InventoryError(f"{self.path}:{node.start_mark.line + 1}: yaml: {problem}")
+
+    def build(self, node: Node) -> Any:
+        if isinstance(node, ScalarNode):
+            return self.scalar(node)
+        key = id(node)
+        if key in self.built:
+            return self.built[key]
+        if key in self.building:
+            raise self.error(node, "an alias refers to a collection that contains it")
+        self.building.add(key)
+        assert isinstance(node, MappingNode | SequenceNode), node
+        value = self.mapping(node) if isinstance(node, MappingNode) else self.sequence(node)
+        self.building.discard(key)
+        self.built[key] = value
+        return value
+
+    def scalar(self, node: ScalarNode) -> Any:
+        tag = node.tag or ""
+        construct = self.scalars.get(tag)
+        if construct is None:
+            raise self.error(node, f"unsupported tag {_short_tag(tag)}")
+        try:
+            return construct(node)
+        except (ValueError, KeyError, IndexError):  # an explicit !!int x, !!bool maybe, ...
+            raise self.error(
+                node, f"{node.value[:40]!r} is not a valid {_short_tag(tag)}"
+            ) from None
+
+    def mapping(self, node: MappingNode) -> _YamlMap:
+        if node.tag != _TAG + "map":
+            raise self.error(node, f"unsupported tag {_short_tag(node.tag)}")
+        out = _YamlMap(node.start_mark.line + 1)
+        merges: list[_YamlMap] | None = None
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if isinstance(key_node, ScalarNode) and key_node.tag == _MERGE:
+                if merges is not None:
+                    raise InventoryError(f"{self.path}:{line}: yaml: duplicate key")
+                merges = self.merge_sources(value_node)
+                continue
+            if not isinstance(key_node, ScalarNode):
+                raise self.error(key_node, "expected a name as key, got a list or mapping")
+            key = self.scalar(key_node)
+            if key in out:
+                raise InventoryError(f"{self.path}:{line}: yaml: duplicate key")
+            out[key] = self.build(value_node)
+            out.key_lines[key] = line
+        # Explicit keys win, then earlier merged mappings over later ones.
+        for source in merges or ():
+            for key, value in source.items():
+                out.setdefault(key, value)
+        return out
+
+    def merge_sources(self, node: Node) -> list[_YamlMap]:
+        nodes = node.value if isinstance(node, SequenceNode) else [node]
+        for item in nodes:
+            if not isinstance(item, MappingNode):
+                raise self.error(item, "expected a mapping or list of mappings for merging (<<)")
+        return [self.build(item) for item in nodes]
+
+    def sequence(self, node: SequenceNode) -> _YamlList:
+        if node.tag != _TAG + "seq":
+            raise self.error(node, f"unsupported tag {_short_tag(node.tag)}")
+        out = _YamlList(node.start_mark.line + 1)
+        for item in node.value:
+            out.append(self.build(item))
+            out.item_lines.append(item.start_mark.line + 1)
+        return out
+
+
+def _load_yaml(path: Path, text: str) -> Any:
+    """The document as a tree of _YamlMap, _YamlList and scalars (None when empty), parsed by
+    libyaml (ruamel.yaml.clib) when installed, else by ruamel.yaml's pure-Python parser."""
+    yaml = YAML(typ="safe", pure=_may_nest_deeper(text, _C_MAX_DEPTH))
+    yaml.Resolver = _Yaml12Resolver
+    collecting = gc.isenabled()
+    # Parsing allocates a dozen objects per line and frees none: collections midway find no
+    # garbage and cost 40% of the time on large inventories.
+    gc.disable()
+    try:
+        node = yaml.compose(text)
+        return None if node is None else _TreeBuilder(path, yaml.constructor).build(node)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        raise InventoryError(f"{path}:{line}: yaml: {problem}") from None
+    except YAMLError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid YAML"
+        raise InventoryError(f"{path}:0: yaml: {first}") from None
+    except RecursionError:
+        raise InventoryError(f"{path}:0: yaml: nested too deeply") from None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def load_inventory(path: Path | str) -> Inventory:
@@ -287,19 +457,7 @@ def load_inventory(path: Path | str) -> Inventory:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InventoryError(f"{path}:0: file: expected UTF-8 text ({exc.reason})") from None
-    try:
-        root = _yaml().load(text)
-    except DuplicateKeyError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else 0
-        raise InventoryError(f"{path}:{line}: yaml: duplicate key") from None
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
-        problem = (exc.problem or exc.context or "invalid YAML").strip()
-        raise InventoryError(f"{path}:{line}: yaml: {problem}") from None
-    except YAMLError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid YAML"
-        raise InventoryError(f"{path}:0: yaml: {first}") from None
+    root = _load_yaml(path, text)
     return _build(_Reader(path), root, hashlib.sha256(data).hexdigest())
 
 
@@ -348,7 +506,7 @@ def _build(r: _Reader, root: Any, sha256: str) -> Inventory:
     )
 
 
-def _dns(r: _Reader, root: CommentedMap) -> DnsSettings:
+def _dns(r: _Reader, root: _YamlMap) -> DnsSettings:
     if root.get("dns") is None:
         return DnsSettings()
     node = r.mapping(root["dns"], r.key_line(root, "dns"), "dns")
@@ -407,7 +565,7 @@ def parse_nameserver(text: str) -> str:
     return f"[{addr}]:{port}" if addr.version == 6 else f"{addr}:{port}"
 
 
-def _policy(r: _Reader, root: CommentedMap) -> Policy:
+def _policy(r: _Reader, root: _YamlMap) -> Policy:
     if root.get("policy") is None:
         return Policy()
     node = r.mapping(root["policy"], r.key_line(root, "policy"), "policy")
@@ -442,7 +600,7 @@ def _policy(r: _Reader, root: CommentedMap) -> Policy:
 
 
 def _domains(
-    r: _Reader, root: CommentedMap, tenant: str | None, *, required: bool = True
+    r: _Reader, root: _YamlMap, tenant: str | None, *, required: bool = True
 ) -> tuple[Domain, ...]:
     if not required and not root.get("domains"):
         return ()  # the exports list the domains
@@ -563,7 +721,7 @@ def _domain(r: _Reader, item: Any, line: int, index: int) -> Domain:
 
 
 def _rotation(
-    r: _Reader, node: CommentedMap, where: str, selectors: tuple[str, ...]
+    r: _Reader, node: _YamlMap, where: str, selectors: tuple[str, ...]
 ) -> Rotation | None:
     keys = ("rotate_on", "selector_before_rotate", "selector_after_rotate")
     present = [k for k in keys if node.get(k) is not None]
@@ -607,7 +765,7 @@ def _name(r: _Reader, raw: Any, line: int, where: str) -> str:
         raise r.error(line, where, f"{raw.strip()!r} is not a valid domain name: {exc}") from None
 
 
-def _waivers(r: _Reader, root: CommentedMap, domains: tuple[Domain, ...]) -> tuple[Waiver, ...]:
+def _waivers(r: _Reader, root: _YamlMap, domains: tuple[Domain, ...]) -> tuple[Waiver, ...]:
     if root.get("waivers") is None:
         return ()
     seq = r.sequence(root["waivers"], r.key_line(root, "waivers"), "waivers")
@@ -655,7 +813,7 @@ def _waivers(r: _Reader, root: CommentedMap, domains: tuple[Domain, ...]) -> tup
 _SOURCE_KEYS = ("path", "culture")
 
 
-def _sources(r: _Reader, root: CommentedMap) -> tuple[tuple[Path, ...], list[Domain]]:
+def _sources(r: _Reader, root: _YamlMap) -> tuple[tuple[Path, ...], list[Domain]]:
     """Read the Get-DkimSigningConfig exports named by ``sources:`` (paths relative to the
     inventory) into domains; each entry is a path, or a mapping with path and culture."""
     if root.get("sources") is None:
@@ -669,7 +827,7 @@ def _sources(r: _Reader, root: CommentedMap) -> tuple[tuple[Path, ...], list[Dom
     for i, item in enumerate(seq):
         iline = r.item_line(seq, i)
         culture = None
-        if isinstance(item, CommentedMap):
+        if isinstance(item, _YamlMap):
             r.known_keys(item, _SOURCE_KEYS, f"sources[{i}]")
             if "path" not in item:
                 raise r.error(iline, f"sources[{i}].path", "missing; expected an export's path")
