@@ -340,6 +340,10 @@ def _configure_controller(config: pytest.Config) -> None:
     if getattr(opt, "dist", "no") == "no" and not opt.collectonly:
         # Started now, so that its imports overlap the collection (see prefetch).
         state.helper = Helper()
+        if not _selects(config):
+            # The whole suite will run: the helper starts on it while pytest collects
+            # (seconds at 10,000 domains), in the order of the suite's test files.
+            _submit(config, state, [c.key for k in SUITE_ORDER for c in state.parameters(k)[0]])
 
     # Outputs are staged and published only when the run completes (atomic, see unconfigure).
     reports.mkdir(parents=True, exist_ok=True)
@@ -358,6 +362,36 @@ def _configure_controller(config: pytest.Config) -> None:
     state.spreading_declined = declined
     config.stash[_STATE] = state
     config.pluginmanager.register(_Controller(config, state), "dkimwatch-controller")
+
+
+# The order in which tests/ runs the checks (test_dkim.py, test_dmarc.py, test_spf.py). It
+# only decides which verdicts the helper produces first, never which it produces.
+SUITE_ORDER = ("dkim_cname", "dkim_target", "dkim_key", "dkim_rotation", "dmarc", "spf")
+
+
+def _selects(config: pytest.Config) -> bool:
+    """Whether options or arguments may keep some of the suite's tests from running."""
+    opt = config.option
+    chosen = ("keyword", "markexpr", "gate", "lf", "failedfirst", "deselect", "ignore")
+    if any(getattr(opt, name, None) for name in (*chosen, "ignore_glob")):
+        return True
+    return _selects_paths(config)
+
+
+def _submit(config: pytest.Config, state: _State, keys: list[Key]) -> None:
+    """Hand the helper these verdicts to compute, in this order."""
+    assert state.helper is not None and state.client_spec is not None
+    state.helper_jobs = {key: index for index, key in enumerate(keys)}
+    state.helper.submit(
+        Work(
+            client=state.client_spec,
+            policy=state.inventory.policy,
+            tenant=state.inventory.tenant,
+            now=state.now,
+            jobs=tuple(state.job(key) for key in keys),
+            want_answers=bool(config.option.record),
+        )
+    )
 
 
 def _remove_stale_staging(reports: Path) -> None:
@@ -676,28 +710,17 @@ class _Controller:
         """One process: the helper resolves and judges what the selected tests need, in
         the order they run (-k, -m, --gate and node ids resolve only their part)."""
         state = self.state
-        helper = state.helper
-        if helper is None or state.client_spec is None:
-            return  # xdist: resolved at session start
+        # What collection built lives until the end: out of the garbage collector's way, its
+        # full passes (during the run, and pytest's at exit) no longer walk it.
+        gc.freeze()
+        if state.helper is None or state.helper_jobs:
+            return  # xdist (resolved at session start), or a whole-suite run already submitted
         keys: dict[Key, None] = {}
         for item in session.items:
             case = _case_of(item)
             if case is not None:
                 keys[case.key] = None
-        state.helper_jobs = {key: index for index, key in enumerate(keys)}
-        # What collection built lives until the end: out of the garbage collector's way, its
-        # full passes (during the run, and pytest's at exit) no longer walk it.
-        gc.freeze()
-        helper.submit(
-            Work(
-                client=state.client_spec,
-                policy=state.inventory.policy,
-                tenant=state.inventory.tenant,
-                now=state.now,
-                jobs=tuple(state.job(key) for key in keys),
-                want_answers=bool(self.config.option.record),
-            )
-        )
+        _submit(self.config, state, list(keys))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
