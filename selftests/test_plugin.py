@@ -89,6 +89,19 @@ def test_selection_by_domain_and_marker(tenant: pytest.Pytester) -> None:
     )
 
 
+def test_a_selected_run_asks_only_what_its_tests_need(tenant: pytest.Pytester) -> None:
+    """A whole-suite run hands the resolving helper everything before collection; a run
+    that selects (-k, test paths) waits for collection and asks only its tests' questions."""
+    _, whole = run(tenant)
+    _, one = run(tenant, "-k", "healthy.example")
+    _, spf = run(tenant, "tests/test_spf.py")
+    asked = whole["queries"]["questions"]
+    assert whole["queries"]["sent"] == asked
+    assert 0 < one["queries"]["questions"] < asked / 5
+    assert {r["check"] for r in spf["results"]} == {"spf"}
+    assert 0 < spf["queries"]["questions"] < asked / 2
+
+
 def test_xdist_gives_the_same_verdicts(tenant: pytest.Pytester) -> None:
     _, serial = run(tenant)
     _, parallel = run(tenant, "-n", "2")
