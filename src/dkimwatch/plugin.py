@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from html import escape
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import pytest
@@ -575,10 +576,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     skipped = isinstance(value, Skipped)
     if not skipped and not (isinstance(value, Failed) and not value.pytrace):
         return None
-    tb = excinfo.tb
-    while tb.tb_next is not None:
+    # Where it was raised: the last frame not hidden from tracebacks (pytest.fail() and
+    # pytest.skip() hide their own), as pytest reports it.
+    shown = excinfo.tb
+    tb: TracebackType | None = shown
+    while tb is not None:
+        if not tb.tb_frame.f_locals.get("__tracebackhide__", False):
+            shown = tb
         tb = tb.tb_next
-    path, line = tb.tb_frame.f_code.co_filename, tb.tb_lineno
+    path, line = shown.tb_frame.f_code.co_filename, shown.tb_lineno
     longrepr: Any
     if skipped:
         longrepr = (path, line, excinfo.exconly(tryshort=True))
