@@ -46,7 +46,16 @@ from dkimwatch.inventory import (
     load_inventory,
 )
 from dkimwatch.options import separate_path_options
-from dkimwatch.prefetch import ClientSpec, Helper, HelperError, Job, Judged, Work, judge
+from dkimwatch.prefetch import (
+    CONCURRENCY,
+    ClientSpec,
+    Helper,
+    HelperError,
+    Job,
+    Judged,
+    Work,
+    judge,
+)
 from dkimwatch.report import (
     EVIDENCE_CSS,
     atomic_write_text,
@@ -548,21 +557,6 @@ def require(verdict: Verdict) -> None:
 # --- reporting ----------------------------------------------------------------------------
 
 
-def _at_raise(excinfo: pytest.ExceptionInfo[BaseException]) -> pytest.ExceptionInfo[BaseException]:
-    """Our traceback-less outcomes (verdict failures, xfails, temperrors) without the ~30
-    frames of pytest and pluggy above the raise: pytest shows only the message and the raise
-    site of these, but filters every frame first (ms per test, thousands of tests)."""
-    value = excinfo.value
-    if not isinstance(value, Failed) or value.pytrace:
-        return excinfo
-    tb = excinfo.tb
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb.tb_frame.f_code.co_filename != __file__:
-        return excinfo
-    return pytest.ExceptionInfo.from_exc_info((type(value), value, tb))
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """The report of a compliance test's own outcome: what pytest would build for an
@@ -611,8 +605,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_runtest_makereport_attach(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    if call.excinfo is not None:
-        call.excinfo = _at_raise(call.excinfo)
     report = yield
     if call.excinfo is not None and isinstance(call.excinfo.value, TempError):
         report.longrepr = f"temperror: {call.excinfo.value}"
@@ -753,7 +745,7 @@ class _Controller:
         that the resolver has asked each (name, type) once; the workers judge from its
         answers."""
         ctx = self.state.context()
-        pool = ThreadPoolExecutor(max_workers=32)
+        pool = ThreadPoolExecutor(max_workers=CONCURRENCY)
         try:
             list(pool.map(lambda job: evaluate(ctx, *job), jobs))
         finally:
@@ -816,12 +808,12 @@ class _Controller:
         self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
     ) -> None:
         state = self.state
+        questions, sent = state.counts()
         prefix.append(EVIDENCE_CSS)
         prefix.append(
             f"<p><b>Evaluated at</b> {escape(_iso(state.now))} · <b>resolvers</b> "
             f"{escape(', '.join(state.resolvers))} · <b>DNS questions</b> "
-            f"{state.counts()[0]} · <b>queries sent</b> "
-            f"{state.counts()[1]}</p>"
+            f"{questions} · <b>queries sent</b> {sent}</p>"
         )
         if self.large:
             shown = sum(1 for r in state.results.values() if r["outcome"] != "passed")
@@ -840,6 +832,7 @@ class _Controller:
             return  # an interrupted run publishes nothing: the previous reports stay
         if self.config.option.record:
             state.resolver.dump(Path(self.config.option.record), _record_meta(state))
+        questions, sent = state.counts()
         doc = results_document(
             version=__version__,
             started=state.started,
@@ -847,7 +840,7 @@ class _Controller:
             now=_iso(state.now),
             resolvers=state.resolvers,
             inventory={"path": str(state.inventory.path), "sha256": state.inventory.sha256},
-            queries={"questions": state.counts()[0], "sent": state.counts()[1]},
+            queries={"questions": questions, "sent": sent},
             results=list(state.results.values()),
         )
         changes = self._changes()
