@@ -29,7 +29,7 @@ import pytest
 from _pytest._code.code import ExceptionChainRepr, ReprEntry, ReprFileLocation, ReprTraceback
 from _pytest.outcomes import Failed, Skipped, XFailed
 
-from dkimwatch import __version__, history
+from dkimwatch import __version__, heap, history
 from dkimwatch.checks import (
     Context,
     Verdict,
@@ -241,6 +241,10 @@ def pytest_configure(config: pytest.Config) -> None:
         _configure_worker(config, workerinput)
         return
     _configure_controller(config)
+    # Added first, so it runs after the other plugins' cleanups (pytest's unraisable-exception
+    # pass among them): a process that goes on after pytest.main() collects normally again.
+    config.add_cleanup(gc.unfreeze)
+    heap.freeze_at_exit()
 
 
 def _gated(config: pytest.Config, inventory: Inventory) -> Inventory:
@@ -683,6 +687,7 @@ class _Controller:
         self.recorded: str | None = None  # the history record this run adds, when it adds one
         self.not_recorded = ""  # why it adds none
         self.large: bool | None = None  # more tests than LARGE_REPORT_TESTS (decided once)
+        self.settler = heap.Settler()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -708,9 +713,7 @@ class _Controller:
         """One process: the helper resolves and judges what the selected tests need, in
         the order they run (-k, -m, --gate and node ids resolve only their part)."""
         state = self.state
-        # What collection built lives until the end: out of the garbage collector's way, its
-        # full passes (during the run, and pytest's at exit) no longer walk it.
-        gc.freeze()
+        heap.settle()  # what collection built lives until the end
         if state.helper is None or state.helper_jobs:
             return  # xdist (resolved at session start), or a whole-suite run already submitted
         keys: dict[Key, None] = {}
@@ -768,6 +771,8 @@ class _Controller:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # Every report reaches the controller, whether it came from an xdist worker or not.
+        if report.when == "teardown":
+            self.settler.tick()
         final = _final_outcome(report)  # first: most reports decide nothing, skip their JSON
         data = _verdict_of(report) if final is not None else None
         if data is None or final is None:
@@ -934,6 +939,12 @@ class _Controller:
             tr.write_line(f"recorded: {self._history_dir() / self.recorded}")
         else:
             tr.write_line(f"not recorded in {self._history_dir()}: {self.not_recorded}")
+
+    @pytest.hookimpl(tryfirst=True, specname="pytest_unconfigure")
+    def pytest_unconfigure_settle(self, config: pytest.Config) -> None:
+        # Before pytest's own full passes at the end (its search for unraisable exceptions):
+        # one pass here, while its hook still records them, and theirs walk only what is new.
+        heap.settle_fully()
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:

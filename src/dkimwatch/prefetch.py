@@ -34,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from dkimwatch import heap
 from dkimwatch.checks import Context, evaluate
 from dkimwatch.inventory import Domain, Policy
 from dkimwatch.report import evidence_html
@@ -239,7 +240,9 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         pickle.dump(message, stdout, pickle.HIGHEST_PROTOCOL)
         stdout.flush()
 
+    settler = heap.Settler()  # the resolver's answers and the verdicts sent live until the end
     for future in as_completed(futures):
+        settler.tick()
         if future.cancelled():
             continue
         index = futures[future]

@@ -1,0 +1,53 @@
+"""The garbage collector's part in a long run: what survives goes out of its way.
+
+A run keeps almost everything it builds until the end: items, reports, pytest-html's rows,
+verdicts. CPython's collector nevertheless walks all of it on every full pass, and a pass
+comes each time the heap grows by a quarter, and several more at exit (pytest's search for
+unraisable exceptions, then the interpreter's own). Measured at 1,000 domains (9,000 tests,
+replayed): ~2.4 s of a ~9.8 s run. Freezing moves the survivors into the permanent
+generation, which passes skip; garbage still dies by reference counting, and the young
+collection before each freeze catches the cycles among the newest objects.
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+
+SETTLE_EVERY = 1024  # tests between freezes: a young collection each time, cheap
+
+_exit_registered = False
+
+
+def settle() -> None:
+    """Collect the young generations, then freeze everything still alive."""
+    gc.collect(1)
+    gc.freeze()
+
+
+def settle_fully() -> None:
+    """A full collection (so that finalizers of cyclic garbage run now, while pytest still
+    reports unraisable exceptions), then freeze what is left for the passes after it."""
+    gc.collect()
+    gc.freeze()
+
+
+def freeze_at_exit() -> None:
+    """The interpreter's own full pass at exit would walk the whole heap, only to free it."""
+    global _exit_registered
+    if not _exit_registered:
+        atexit.register(gc.freeze)
+        _exit_registered = True
+
+
+class Settler:
+    """Settles the heap every `every` calls of `tick`."""
+
+    def __init__(self, every: int = SETTLE_EVERY) -> None:
+        self.every = every
+        self.count = 0
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.count % self.every == 0:
+            settle()
