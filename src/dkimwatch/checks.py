@@ -8,6 +8,7 @@ could not answer makes the verdict a temperror.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -934,12 +935,21 @@ def check_spf(ctx: Context, domain: Domain) -> Verdict:
 # --- DMARC --------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
+_psl_lock = threading.Lock()
+
+
 def _psl() -> Callable[[str], str | None]:
+    # lru_cache alone would let concurrent first calls each parse the list (~30 ms of CPU
+    # each), and checks run on many threads at once.
+    with _psl_lock:
+        return _parsed_psl()
+
+
+@lru_cache(maxsize=1)
+def _parsed_psl() -> Callable[[str], str | None]:
     from publicsuffixlist import PublicSuffixList
 
-    psl = PublicSuffixList()
-    return psl.privatesuffix
+    return PublicSuffixList().privatesuffix
 
 
 def organisational_domain(name: str) -> str:

@@ -22,13 +22,13 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import queue
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import traceback
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -222,38 +222,56 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     work: Work = pickle.load(stdin)
     resolver = work.client.resolver()
     ctx = Context(resolver=resolver, policy=work.policy, tenant=work.tenant, now=work.now)
-    pool = ThreadPoolExecutor(max_workers=CONCURRENCY)
+    # Workers take the jobs in order as they come free and this thread sends what they
+    # finish, from the first verdict on: the tests wait for the early jobs first.
+    pending = iter(enumerate(work.jobs))
+    take = threading.Lock()
+    stopped = threading.Event()
+    finished: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
 
     def stop_when_asked() -> None:
         stdin.read(1)  # a byte, or the end: the controller stops waiting (-x, Ctrl-C)
-        pool.shutdown(wait=False, cancel_futures=True)
+        stopped.set()  # jobs not started are dropped
+
+    def work_through() -> None:
+        try:
+            while not stopped.is_set():
+                with take:
+                    taken = next(pending, None)
+                if taken is None:
+                    return
+                index, job = taken
+                try:
+                    judged = judge(ctx, job)
+                except Exception as exc:
+                    text = "".join(traceback.format_exception(exc)).strip()
+                    finished.put(("failed", index, f"the check raised an exception:\n{text}"))
+                else:
+                    finished.put(("judged", index, judged.data, judged.html))
+        finally:
+            finished.put(None)
 
     threading.Thread(target=stop_when_asked, daemon=True).start()
-    futures: dict[Future[Judged], int] = {}
-    try:
-        for index, job in enumerate(work.jobs):
-            futures[pool.submit(judge, ctx, job)] = index
-    except RuntimeError:  # shut down while submitting: stop asked
-        pass
+    workers = [
+        threading.Thread(target=work_through, daemon=True)
+        for _ in range(max(1, min(CONCURRENCY, len(work.jobs))))
+    ]
+    for worker in workers:
+        worker.start()
 
     def send(message: tuple[Any, ...]) -> None:
         pickle.dump(message, stdout, pickle.HIGHEST_PROTOCOL)
         stdout.flush()
 
-    settler = heap.Settler()  # the resolver's answers and the verdicts sent live until the end
-    for future in as_completed(futures):
-        settler.tick()
-        if future.cancelled():
+    settler = heap.Settler()  # the resolver's answers live until the end
+    running = len(workers)
+    while running:
+        message = finished.get()
+        if message is None:
+            running -= 1
             continue
-        index = futures[future]
-        exc = future.exception()
-        if exc is None:
-            judged = future.result()
-            send(("judged", index, judged.data, judged.html))
-        else:
-            text = "".join(traceback.format_exception(exc)).strip()
-            send(("failed", index, f"the check raised an exception:\n{text}"))
-    pool.shutdown(wait=True)
+        settler.tick()
+        send(message)
     answers = resolver.answers()
     send(("done", len(answers), resolver.queries_sent(), answers if work.want_answers else None))
 
