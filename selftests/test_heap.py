@@ -27,6 +27,7 @@ def unfrozen() -> Iterator[None]:
     gc.unfreeze()
     yield
     gc.unfreeze()
+    gc.enable()
 
 
 def test_settle_collects_young_cycles_and_freezes_survivors(unfrozen: None) -> None:
@@ -52,6 +53,17 @@ def test_settler_settles_every_nth_tick(unfrozen: None) -> None:
     assert gc.get_freeze_count() > 0
 
 
+def test_hold_and_release_leave_a_disabled_collector_disabled(unfrozen: None) -> None:
+    heap.hold()
+    assert not gc.isenabled()
+    heap.release()
+    assert gc.isenabled()
+    gc.disable()
+    heap.hold()
+    heap.release()
+    assert not gc.isenabled()  # someone else turned it off; not ours to turn back on
+
+
 def test_an_in_process_audit_leaves_the_collector_as_it_found_it(
     pytester: pytest.Pytester, unfrozen: None
 ) -> None:
@@ -70,3 +82,4 @@ def test_an_in_process_audit_leaves_the_collector_as_it_found_it(
     assert result.ret == 1  # the tenant has failing domains
     assert frozen_at_end and frozen_at_end[0] > 0
     assert gc.get_freeze_count() == 0
+    assert gc.isenabled()

@@ -17,6 +17,24 @@ import gc
 SETTLE_EVERY = 1024  # tests between freezes: a young collection each time, cheap
 
 _exit_registered = False
+_held = False  # automatic collection is off because of hold()
+
+
+def hold() -> None:
+    """No automatic collections until release(): for phases that only build what lives
+    until the end (configuration, collection), where every pass would be wasted."""
+    global _held
+    if gc.isenabled():
+        gc.disable()
+        _held = True
+
+
+def release() -> None:
+    """Automatic collection back as hold() found it."""
+    global _held
+    if _held:
+        gc.enable()
+        _held = False
 
 
 def settle() -> None:
@@ -30,6 +48,13 @@ def settle_fully() -> None:
     reports unraisable exceptions), then freeze what is left for the passes after it."""
     gc.collect()
     gc.freeze()
+
+
+def restore() -> None:
+    """The collector as it was before the run: on, and nothing frozen (a process that goes
+    on after pytest.main() collects what the run left behind)."""
+    release()
+    gc.unfreeze()
 
 
 def freeze_at_exit() -> None:

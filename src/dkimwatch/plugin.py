@@ -9,7 +9,6 @@ reaches xdist workers through ``workerinput``; tests then only judge answers, of
 from __future__ import annotations
 
 import dataclasses
-import gc
 import json
 import os
 import pickle
@@ -243,8 +242,9 @@ def pytest_configure(config: pytest.Config) -> None:
     _configure_controller(config)
     # Added first, so it runs after the other plugins' cleanups (pytest's unraisable-exception
     # pass among them): a process that goes on after pytest.main() collects normally again.
-    config.add_cleanup(gc.unfreeze)
+    config.add_cleanup(heap.restore)
     heap.freeze_at_exit()
+    heap.hold()  # until collection is done: it builds what lives until the end
 
 
 def _gated(config: pytest.Config, inventory: Inventory) -> Inventory:
@@ -714,6 +714,7 @@ class _Controller:
         the order they run (-k, -m, --gate and node ids resolve only their part)."""
         state = self.state
         heap.settle()  # what collection built lives until the end
+        heap.release()
         if state.helper is None or state.helper_jobs:
             return  # xdist (resolved at session start), or a whole-suite run already submitted
         keys: dict[Key, None] = {}
@@ -725,6 +726,7 @@ class _Controller:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        heap.release()  # xdist: the controller collects nothing
         try:
             return (yield)
         finally:
@@ -944,6 +946,7 @@ class _Controller:
     def pytest_unconfigure_settle(self, config: pytest.Config) -> None:
         # Before pytest's own full passes at the end (its search for unraisable exceptions):
         # one pass here, while its hook still records them, and theirs walk only what is new.
+        heap.release()
         heap.settle_fully()
 
     @pytest.hookimpl(trylast=True)
