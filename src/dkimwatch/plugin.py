@@ -44,6 +44,7 @@ from dkimwatch.inventory import (
     InventoryError,
     load_inventory,
 )
+from dkimwatch.junit import JUnitXml, default_config
 from dkimwatch.options import separate_path_options
 from dkimwatch.prefetch import (
     CONCURRENCY,
@@ -118,6 +119,7 @@ class _State:
     phases: dict[str, dict[str, str]] = field(default_factory=dict)
     html_auto: bool = False
     xml_auto: bool = False
+    junit: JUnitXml | None = None  # writes junit.xml in place of pytest's writer
     tmpdir: Path | None = None
     # One process: the helper that resolves and judges while the tests run, and the index
     # of each (check, domain, selector) in the work it was given.
@@ -369,8 +371,13 @@ def _configure_controller(config: pytest.Config) -> None:
         opt.htmlpath = str(state.staging / "report.html")
         opt.self_contained_html = True
         state.html_auto = True
-    if not getattr(opt, "xmlpath", None):
-        opt.xmlpath = str(state.staging / "junit.xml")
+    if default_config(config):
+        # pytest's format at a fraction of its cost (junit.py); a --junitxml file is still
+        # pytest's to write.
+        state.junit = JUnitXml()
+        state.xml_auto = True
+    elif not getattr(opt, "xmlpath", None):
+        opt.xmlpath = str(state.staging / "junit.xml")  # JUnit configured: pytest writes it
         state.xml_auto = True
     state.started = _iso(datetime.now(UTC))
     state.spreading_declined = declined
@@ -693,6 +700,8 @@ class _Controller:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Resolve everything once, concurrently, before xdist starts its workers."""
         state = self.state
+        if state.junit is not None:
+            state.junit.started = datetime.now().astimezone()  # as pytest's: the session's
         _metadata(self.config, state)  # pytest-metadata has filled its stash by now
         if not self.config.pluginmanager.has_plugin("dsession"):
             return  # one process: resolve what the selected tests need, after collection
@@ -773,6 +782,8 @@ class _Controller:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # Every report reaches the controller, whether it came from an xdist worker or not.
+        if self.state.junit is not None:
+            self.state.junit.add(report)
         if report.when == "teardown":
             self.settler.tick()
         final = _final_outcome(report)  # first: most reports decide nothing, skip their JSON
@@ -782,6 +793,10 @@ class _Controller:
         data["outcome"] = final
         data["nodeid"] = report.nodeid
         self.state.results[report.nodeid] = data
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if self.state.junit is not None:
+            self.state.junit.add_collect_report(report)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report: Any) -> None:
@@ -876,6 +891,8 @@ class _Controller:
         atomic_write_text(state.staging / "failures.csv", failures_csv(doc["results"]))
         atomic_write_text(state.staging / "results.json", dumps(doc))
         atomic_write_text(state.staging / "badge.svg", badge_svg(doc["summary"]))
+        if state.junit is not None:
+            atomic_write_text(state.staging / "junit.xml", state.junit.document())
 
     # --- history: what changed since the last recorded run -------------------------------
 
@@ -927,6 +944,8 @@ class _Controller:
         if changes is None:
             return
         tr = terminalreporter
+        if self.state.junit is not None and config.get_verbosity() >= 0:
+            tr.write_sep("-", f"generated xml file: {self.state.reports / 'junit.xml'}")
         tr.write_sep("-", "dkimwatch: changes since the last recorded run")
         tr.write_line(changes.headline())
         for title, rows in (("new failure", changes.new_failures), ("fixed", changes.fixed)):
