@@ -619,6 +619,8 @@ def pytest_runtest_makereport_attach(
     report = yield
     if call.excinfo is not None and isinstance(call.excinfo.value, TempError):
         report.longrepr = f"temperror: {call.excinfo.value}"
+    if _final_outcome(report) is None:
+        return report  # a passing setup or teardown: the verdict goes with the other report
     case = _case_of(item)
     judged = case.state.judged.get(case.key) if case is not None else None
     if judged is None:
@@ -645,10 +647,11 @@ def _selects_paths(config: pytest.Config) -> bool:
 
 
 def _verdict_of(report: pytest.TestReport) -> dict[str, Any] | None:
+    """The results data attached to the report (a fresh dict: this report's own)."""
     data = getattr(report, REPORT_ATTR, None)
     if isinstance(data, str):
         return dict(json.loads(data))
-    return dict(data) if data else None
+    return data if data else None
 
 
 def _final_outcome(report: pytest.TestReport) -> str | None:
