@@ -708,6 +708,7 @@ class _Controller:
         _metadata(self.config, state)  # pytest-metadata has filled its stash by now
         if not self.config.pluginmanager.has_plugin("dsession"):
             return  # one process: resolve what the selected tests need, after collection
+        heap.release()  # xdist: this process collects nothing, and resolving makes garbage
         if state.helper is not None:  # xdist spreads after all: the workers need a file
             state.helper.stop()
             state.helper = None
@@ -738,7 +739,7 @@ class _Controller:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
-        heap.release()  # xdist: the controller collects nothing
+        heap.release()  # in case no collection finished (xdist; collection errors)
         try:
             return (yield)
         finally:
