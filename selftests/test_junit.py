@@ -67,6 +67,9 @@ def tenant(pytester: pytest.Pytester) -> pytest.Pytester:
     install_suite(pytester)
     tenantkit.write_tenant(pytester.path)
     (pytester.path / "tests" / "test_custom.py").write_text(CUSTOM_TESTS)
+    (pytester.path / "tests" / "test_later.py").write_text(
+        'import pytest\n\npytest.skip("not this quarter", allow_module_level=True)\n'
+    )
     return pytester
 
 
@@ -81,6 +84,7 @@ def test_junit_xml_is_pytests_own(tenant: pytest.Pytester) -> None:
     # Every kind of outcome took part: the comparison covered them.
     for kind in ("failure", "error", "skipped", "properties"):
         assert suite.find(f"testcase/{kind}") is not None, kind
+    assert suite.find("testcase/skipped[@message='collection skipped']") is not None
     assert int(suite.get("tests", "0")) > 90
     assert "generated xml file" in result.stdout.str()
 

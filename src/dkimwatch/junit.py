@@ -190,17 +190,13 @@ class JUnitXml:
             self.open.pop(nodeid, None)
 
     def add_collect_report(self, report: pytest.CollectReport) -> None:
-        if report.failed:
-            kind, xml = "error", f'<error message="collection failure">{_text(report.longrepr)}'
-            xml += "</error>"
-        elif report.skipped:
-            kind, xml = "skipped", f'<skipped message="collection skipped">{_text(report.longrepr)}'
-            xml += "</skipped>"
-        else:
+        if report.passed:
             return
+        kind, what = ("error", "failure") if report.failed else ("skipped", "skipped")
         case = _Case(report.nodeid)
         self.cases.append(case)
-        self._add(case, kind, xml)
+        text = _text(report.longrepr)
+        self._add(case, kind, f'<{kind} message="collection {what}">{text}</{kind}>')
 
     def document(self) -> str:
         seconds = (datetime.now().astimezone() - self.started).total_seconds()

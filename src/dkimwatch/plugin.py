@@ -117,8 +117,6 @@ class _State:
     spreading_declined: str | None = None  # why -n was not followed (see _decline_spreading)
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     phases: dict[str, dict[str, str]] = field(default_factory=dict)
-    html_auto: bool = False
-    xml_auto: bool = False
     junit: JUnitXml | None = None  # writes junit.xml in place of pytest's writer
     tmpdir: Path | None = None
     # One process: the helper that resolves and judges while the tests run, and the index
@@ -370,15 +368,12 @@ def _configure_controller(config: pytest.Config) -> None:
     if not getattr(opt, "htmlpath", None):
         opt.htmlpath = str(state.staging / "report.html")
         opt.self_contained_html = True
-        state.html_auto = True
     if default_config(config):
         # pytest's format at a fraction of its cost (junit.py); a --junitxml file is still
         # pytest's to write.
         state.junit = JUnitXml()
-        state.xml_auto = True
     elif not getattr(opt, "xmlpath", None):
         opt.xmlpath = str(state.staging / "junit.xml")  # JUnit configured: pytest writes it
-        state.xml_auto = True
     state.started = _iso(datetime.now(UTC))
     state.spreading_declined = declined
     config.stash[_STATE] = state
@@ -739,7 +734,6 @@ class _Controller:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
-        heap.release()  # in case no collection finished (xdist; collection errors)
         try:
             return (yield)
         finally:
