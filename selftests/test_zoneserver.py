@@ -6,6 +6,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import dns.edns
 import dns.flags
 import dns.message
 import dns.query
@@ -13,6 +14,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from dkimwatch.resolver import DnsClient, Resolver, Status
 from dkimwatch.zoneserver import ZoneError, ZoneServer, load_zones
 
 LONG = "p=" + "B" * 900
@@ -187,3 +189,23 @@ def test_stop_frees_the_port(zone_dir: Path) -> None:
     server.stop()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", port))
+
+
+def test_a_name_outside_the_zone_files_says_how_to_serve_it(
+    server: ZoneServer, zone_dir: Path
+) -> None:
+    """REFUSED stays a temperror, but the message names the zone files the name is outside
+    of and the fix (a zone file for it), carried as an extended DNS error (RFC 8914)."""
+    r = ask(server, "spf.protection.outlook.com", "TXT")
+    assert r.rcode() == dns.rcode.REFUSED
+    [ede] = r.extended_errors()
+    assert ede.code == dns.edns.EDECode.NOT_AUTHORITATIVE
+    answer = Resolver(DnsClient([server.address], timeout=2.0, attempts=1)).lookup(
+        "spf.protection.outlook.com", "TXT"
+    )
+    assert answer.status is Status.TEMPERROR
+    assert answer.error == (
+        f"{server.address} answered REFUSED (spf.protection.outlook.com is outside the zone "
+        f"files in {zone_dir}: to serve it, add a zone file holding it there "
+        "(e.g. spf.protection.outlook.com.zone))"
+    )

@@ -58,9 +58,18 @@ from dkimwatch.prefetch import (
 )
 from dkimwatch.report import (
     EVIDENCE_CSS,
+    LIVE_DNS,
+    REPLAY,
+    ZONE_FILES,
+    answers_from_html,
+    answers_from_text,
     atomic_write_text,
     badge_svg,
     changes_html,
+    domain_lines,
+    domain_states,
+    domains_headline,
+    domains_summary,
     dumps,
     failures_csv,
     matrix_html,
@@ -115,6 +124,9 @@ class _State:
     answers_file: Path | None = None
     inventory_file: Path | None = None
     spreading_declined: str | None = None  # why -n was not followed (see _decline_spreading)
+    # Where the answers come from (live DNS, zone files, a saved record): results.json's
+    # answers_from, said wherever the run is reported.
+    answers_from: dict[str, Any] = field(default_factory=dict)
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     phases: dict[str, dict[str, str]] = field(default_factory=dict)
     junit: JUnitXml | None = None  # writes junit.xml in place of pytest's writer
@@ -335,6 +347,9 @@ def _configure_controller(config: pytest.Config) -> None:
         if not opt.now and meta.get("now"):
             state.now = parse_now(str(meta["now"]))
         state.client_spec = ClientSpec((), 0.0, 0, replay=str(opt.replay))
+        state.answers_from = {"kind": REPLAY, "detail": str(opt.replay)}
+        if isinstance(meta.get("answers_from"), dict):
+            state.answers_from["recorded_from"] = meta["answers_from"]
     else:
         state.resolvers, state.server = _nameservers(config, inventory)
         # With --authoritative the recursive servers only find the NS; the answers come
@@ -349,6 +364,10 @@ def _configure_controller(config: pytest.Config) -> None:
         )
         if opt.authoritative:
             state.resolvers = [f"authoritative (NS via {', '.join(state.resolvers)})"]
+        if state.server is not None:
+            state.answers_from = {"kind": ZONE_FILES, "detail": str(state.server.source)}
+        else:
+            state.answers_from = {"kind": LIVE_DNS, "detail": ", ".join(state.resolvers)}
         state.client_spec = spec
         state.resolver = spec.resolver()
     if getattr(opt, "dist", "no") == "no" and not opt.collectonly:
@@ -469,6 +488,7 @@ def _metadata(config: pytest.Config, state: _State) -> None:
     meta["Inventory sha256"] = state.inventory.sha256
     meta["Domains"] = str(len(state.inventory.domains))
     meta["Resolvers"] = ", ".join(state.resolvers)
+    meta["Answers from"] = answers_from_text(state.answers_from)
     meta["Python"] = platform.python_version()
     meta["dnspython"] = dns.version.version
     meta["pytest"] = pytest.__version__
@@ -547,6 +567,7 @@ def _record_meta(state: _State) -> dict[str, Any]:
         "inventory": str(state.inventory.path),
         "inventory_sha256": state.inventory.sha256,
         "dkimwatch": __version__,
+        "answers_from": state.answers_from,
     }
 
 
@@ -766,7 +787,10 @@ class _Controller:
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         declined = self.state.spreading_declined
-        return [f"dkimwatch: {declined}"] if declined else []
+        lines = [f"dkimwatch: {declined}"] if declined else []
+        if self.state.answers_from.get("kind") != LIVE_DNS:
+            lines.append(f"dkimwatch: answers from {answers_from_text(self.state.answers_from)}")
+        return lines
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -830,6 +854,7 @@ class _Controller:
         state = self.state
         questions, sent = state.counts()
         prefix.append(EVIDENCE_CSS)
+        prefix.append(answers_from_html(state.answers_from))
         prefix.append(
             f"<p><b>Evaluated at</b> {escape(_iso(state.now))} · <b>resolvers</b> "
             f"{escape(', '.join(state.resolvers))} · <b>DNS questions</b> "
@@ -862,6 +887,7 @@ class _Controller:
             inventory={"path": str(state.inventory.path), "sha256": state.inventory.sha256},
             queries={"questions": questions, "sent": sent},
             results=list(state.results.values()),
+            answers_from=state.answers_from,
         )
         changes = self._changes()
         self.not_recorded = self._why_not_recorded(session, exitstatus)
@@ -888,7 +914,7 @@ class _Controller:
         }
         atomic_write_text(state.staging / "failures.csv", failures_csv(doc["results"]))
         atomic_write_text(state.staging / "results.json", dumps(doc))
-        atomic_write_text(state.staging / "badge.svg", badge_svg(doc["summary"]))
+        atomic_write_text(state.staging / "badge.svg", badge_svg(doc["domains"]))
         if state.junit is not None:
             atomic_write_text(state.staging / "junit.xml", state.junit.document())
 
@@ -958,6 +984,36 @@ class _Controller:
             tr.write_line(f"recorded: {self._history_dir() / self.recorded}")
         else:
             tr.write_line(f"not recorded in {self._history_dir()}: {self.not_recorded}")
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_terminal_summary")
+    def pytest_terminal_summary_domains(
+        self, terminalreporter: Any, exitstatus: int, config: pytest.Config
+    ) -> Generator[None]:
+        """The last lines before pytest's own: one per failing domain (what is wrong, the
+        first fix), then the domains DNS could not answer. Outermost wrapper, so after
+        pytest's short test summary."""
+        try:
+            return (yield)
+        finally:
+            if self.state.results:
+                tr = terminalreporter
+                states = domain_states(self.state.results.values())
+                tr.write_sep("-", f"dkimwatch: {domains_headline(domains_summary(states))}")
+                for line in domain_lines(states, report=self._report_html()):
+                    tr.write_line(line)
+                if self.state.answers_from.get("kind") != LIVE_DNS:
+                    tr.write_line(f"answers from {answers_from_text(self.state.answers_from)}")
+
+    def _report_html(self) -> str:
+        """Where report.html is once published, as the user would type it."""
+        path = self.state.reports / "report.html"
+        given = Path(getattr(self.config.option, "htmlpath", None) or path)
+        if self.state.staging is None or given.parent != self.state.staging:
+            path = given  # --html=PATH: the user's own report
+        try:
+            return str(path.relative_to(self.config.invocation_params.dir))
+        except ValueError:
+            return str(path)
 
     @pytest.hookimpl(tryfirst=True, specname="pytest_unconfigure")
     def pytest_unconfigure_settle(self, config: pytest.Config) -> None:

@@ -13,11 +13,13 @@ import os
 import shutil
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from dkimwatch.checks import DOMAIN_CHECKS, SELECTOR_CHECKS
+from dkimwatch.inventory import CHECK_IDS
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 _SHORT = {
@@ -60,40 +62,216 @@ def results_document(
     inventory: Mapping[str, Any],
     queries: Mapping[str, int],
     results: Sequence[Mapping[str, Any]],
+    answers_from: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     ordered = sorted(results, key=lambda r: str(r["nodeid"]))
-    return {
+    doc: dict[str, Any] = {
         "tool": "dkimwatch",
         "version": version,
         "started": started,
         "finished": finished,
         "now": now,
         "resolvers": list(resolvers),
-        "inventory": dict(inventory),
-        "queries": dict(queries),
-        "summary": summary(ordered),
-        "results": ordered,
+    }
+    if answers_from is not None:
+        doc["answers_from"] = dict(answers_from)
+    doc.update(
+        {
+            "inventory": dict(inventory),
+            "queries": dict(queries),
+            "summary": summary(ordered),
+            "domains": domains_summary(domain_states(ordered)),
+            "results": ordered,
+        }
+    )
+    return doc
+
+
+# --- where the answers came from ----------------------------------------------------------
+
+LIVE_DNS, ZONE_FILES, REPLAY = "live DNS", "zone files", "replay"
+
+
+def answers_from_text(answers_from: Mapping[str, Any]) -> str:
+    """One sentence for people: where this run's DNS answers came from, and, when that was
+    not live DNS, that the published records were not what was checked."""
+    kind = str(answers_from.get("kind"))
+    detail = str(answers_from.get("detail") or "")
+    if kind == ZONE_FILES:
+        return (
+            f"zone files in {detail}, not live DNS: this run checked those files, "
+            "not the records published on the internet"
+        )
+    if kind == REPLAY:
+        text = f"a saved record ({detail}), not live DNS"
+        recorded = answers_from.get("recorded_from")
+        if isinstance(recorded, Mapping):
+            text += f"; the record was made from {answers_from_text(recorded)}"
+        else:
+            text += ": the records published now were not asked"
+        return text
+    return f"live DNS ({detail})" if detail else "live DNS"
+
+
+def answers_from_html(answers_from: Mapping[str, Any]) -> str:
+    """The report's first line: where the answers came from; boxed when not live DNS, so
+    that an offline run is never taken for a check of the published records."""
+    text = escape(answers_from_text(answers_from))
+    if answers_from.get("kind") == LIVE_DNS:
+        return f'<p class="dkimwatch-answers-from"><b>Answers from</b> {text}</p>'
+    return (
+        '<p class="dkimwatch-answers-from" style="border:2px solid #ef6c00;padding:4px;'
+        f'color:#222"><b>Answers from</b> {text}.</p>'
+    )
+
+
+# --- what a person counts: domains ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DomainState:
+    """One domain's standing: ``failing`` when a check failed (whatever DNS said elsewhere),
+    ``unresolved`` when nothing failed but DNS could not answer a check, else ``passing``.
+    ``first`` is the result to show first: the earliest failed check in check order (a
+    missing CNAME explains the missing key after it) that has a fix, or the earliest
+    failed or unanswered one."""
+
+    domain: str
+    state: str
+    first: Mapping[str, Any] | None
+    failed: int
+    unresolved: int
+
+
+def _check_order(r: Mapping[str, Any]) -> tuple[int, str]:
+    check = str(r.get("check"))
+    rank = CHECK_IDS.index(check) if check in CHECK_IDS else len(CHECK_IDS)
+    return rank, str(r.get("selector") or "")
+
+
+def domain_states(results: Iterable[Mapping[str, Any]]) -> list[DomainState]:
+    """Every domain of ``results``, by name."""
+    by_domain: dict[str, list[Mapping[str, Any]]] = {}
+    for r in results:
+        by_domain.setdefault(str(r.get("domain")), []).append(r)
+    states = []
+    for domain in sorted(by_domain):
+        rows = sorted(by_domain[domain], key=_check_order)
+        failed = [r for r in rows if r.get("outcome") == "failed"]
+        errors = [r for r in rows if r.get("outcome") == "error"]
+        if failed:
+            first = next((r for r in failed if r.get("remediation")), failed[0])
+            state = "failing"
+        elif errors:
+            first, state = errors[0], "unresolved"
+        else:
+            first, state = None, "passing"
+        states.append(DomainState(domain, state, first, len(failed), len(errors)))
+    return states
+
+
+def domains_summary(states: Sequence[DomainState]) -> dict[str, int]:
+    """results.json's ``domains``: how many domains, failing, unresolved, passing."""
+    counts = Counter(s.state for s in states)
+    return {
+        "total": len(states),
+        "failing": counts["failing"],
+        "unresolved": counts["unresolved"],
+        "passing": counts["passing"],
     }
 
 
-def badge_svg(counts: Mapping[str, int]) -> str:
-    """Green when everything holds, red with the failing count, grey when DNS could not answer
-    but nothing failed."""
+def _domains(n: int) -> str:
+    return f"{n} domain{'' if n == 1 else 's'}"
+
+
+def domains_headline(domains: Mapping[str, int]) -> str:
+    """'3 domains failing, 2 unresolved (of 70)', or '70 domains passing'."""
+    failing, unresolved = domains.get("failing", 0), domains.get("unresolved", 0)
+    total = domains.get("total", 0)
+    if not total:
+        return "no domain checked"
+    if failing:
+        text = f"{_domains(failing)} failing"
+        if unresolved:
+            text += f", {unresolved} unresolved"
+        return f"{text} (of {total})"
+    if unresolved:
+        return f"{_domains(unresolved)} unresolved (of {total})"
+    return f"{_domains(total)} passing"
+
+
+def badge_svg(domains: Mapping[str, int]) -> str:
+    """Counted in domains, as a person counts (one missing key fails several checks of one
+    domain): red "3 domains failing, 2 unresolved", grey "2 domains unresolved" when DNS
+    could not answer but nothing failed, green "70 domains passing". The report has the
+    checks."""
     import anybadge
 
-    failing = counts.get("failed", 0) + counts.get("xpassed", 0)
-    errors = counts.get("error", 0)
+    failing, unresolved = domains.get("failing", 0), domains.get("unresolved", 0)
+    total = domains.get("total", 0)
     if failing:
-        value, colour = f"{failing} failing", "red"
-        if errors:
-            value += f", {errors} error"
-    elif errors:
-        value, colour = f"{errors} unresolved", "lightgrey"
+        value, colour = f"{_domains(failing)} failing", "red"
+        if unresolved:
+            value += f", {unresolved} unresolved"
+    elif unresolved:
+        value, colour = f"{_domains(unresolved)} unresolved", "lightgrey"
+    elif total:
+        value, colour = f"{_domains(total)} passing", "green"
     else:
-        judged = counts.get("passed", 0)
-        value, colour = f"{judged} passing", "green"
+        value, colour = "no domain checked", "lightgrey"
     badge = anybadge.Badge(label="dkimwatch", value=value, default_color=colour)
     return str(badge.badge_svg_text)
+
+
+DOMAIN_LINES = 20  # failing and unresolved domains listed at the end of the terminal output
+_LINE_PART = 160  # characters of a message or a fix on such a line
+
+
+def terminal_text(value: object, limit: int = _LINE_PART) -> str:
+    """DNS text made safe for a terminal line: control characters (an escape sequence in a
+    TXT record would drive the terminal) shown as escapes, one line, shortened."""
+    text = "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(value)
+    )
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def domain_lines(
+    states: Sequence[DomainState], report: str, limit: int = DOMAIN_LINES
+) -> list[str]:
+    """One line per failing domain (what is wrong, the first fix), then one per unresolved
+    domain (no fix: DNS did not answer, so nothing is known to be wrong); at most ``limit``,
+    then where the rest are."""
+    shown = [s for s in states if s.state == "failing"]
+    shown += [s for s in states if s.state == "unresolved"]
+    lines = []
+    for s in shown[:limit]:
+        r = s.first or {}
+        where = str(r.get("check"))
+        if r.get("selector"):
+            where += f" {r['selector']}"
+        if s.state == "failing":
+            line = f"FAILING {s.domain}: {where}: {terminal_text(r.get('message', ''))}"
+            if r.get("remediation"):
+                line += f" → fix: {terminal_text(r['remediation'])}"
+            more = s.failed - 1
+            if more:
+                line += f" (+{more} more failing check{'' if more == 1 else 's'})"
+        else:
+            line = (
+                f"UNRESOLVED {s.domain}: DNS gave no answer for {_checks(s.unresolved)} "
+                # DNS's own words (a hint such as a name outside the zone files) get room
+                f"({where}: {terminal_text(r.get('message', ''), 2 * _LINE_PART)})"
+            )
+        lines.append(line)
+    if len(shown) > limit:
+        lines.append(f"… and {len(shown) - limit} more; see {report}")
+    return lines
+
+
+def _checks(n: int) -> str:
+    return f"{n} check{'' if n == 1 else 's'}"
 
 
 def spf_tree_html(tree: Mapping[str, Any]) -> str:
@@ -275,7 +453,8 @@ def matrix_html(results: Sequence[Mapping[str, Any]]) -> str:
     line = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
     return (
         f'{_GOTO_SCRIPT}<div class="dkimwatch-matrix"><h2>Domain × check</h2>'
-        f"<p>{len(domains)} domains, {len(results)} checks: {escape(line)}</p>"
+        f"<p>{escape(domains_headline(domains_summary(domain_states(results))))}; "
+        f"{len(results)} checks: {escape(line)}</p>"
         '<div style="max-height:40em;overflow:auto">'
         '<table border="1" cellpadding="3" '
         'style="border-collapse:collapse;font-size:85%;color:#222">'
@@ -315,7 +494,7 @@ def dumps(doc: Mapping[str, Any]) -> str:
     return "{\n " + ",\n ".join(fields) + "\n}\n"
 
 
-FAILURES_CSV_HEADER = ("domain", "selector", "check", "result", "message")
+FAILURES_CSV_HEADER = ("domain", "selector", "check", "result", "message", "remediation")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -327,17 +506,16 @@ def _csv_cell(value: object) -> str:
 
 
 def failures_csv(results: Iterable[Mapping[str, Any]]) -> str:
-    """failures.csv: one row per failed or error test, in node id order; the selector is
-    empty for domain-level checks."""
+    """failures.csv: one row per failed or error test, in node id order, with its fix; the
+    selector is empty for domain-level checks, the remediation for DNS errors (there is
+    nothing known to fix)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(FAILURES_CSV_HEADER)
     for r in sorted(results, key=lambda r: str(r["nodeid"])):
         if r.get("outcome") not in ("failed", "error"):
             continue
-        writer.writerow(
-            _csv_cell(r.get(k)) for k in ("domain", "selector", "check", "result", "message")
-        )
+        writer.writerow(_csv_cell(r.get(k)) for k in FAILURES_CSV_HEADER)
     return out.getvalue()
 
 

@@ -23,6 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import dns.edns
 import dns.exception
 import dns.flags
 import dns.message
@@ -183,6 +184,20 @@ def _evidence_rdata(rrset: dns.rrset.RRset) -> list[str]:
     return out
 
 
+EDE_TEXT_LIMIT = 300  # characters of a server's extended error text kept in a message
+
+
+def _extended_error(response: dns.message.Message) -> str:
+    """What the server said about its refusal or failure (RFC 8914 extended DNS errors):
+    the embedded zone server names the zone files a name is outside of, and resolvers say
+    why they gave up. Server text, so kept short; it is escaped wherever shown."""
+    parts = []
+    for option in response.extended_errors():
+        text = option.text or f"extended error {dns.edns.EDECode.to_text(option.code)}"
+        parts.append(text[:EDE_TEXT_LIMIT])
+    return "; ".join(parts)
+
+
 def system_nameservers(path: Path = Path("/etc/resolv.conf")) -> list[str]:
     servers = []
     try:
@@ -258,6 +273,9 @@ class DnsClient:
                         return response, evidence, ""
                     bad.add(server)
                     last_error = f"{server} answered {dns.rcode.to_text(rcode)}"
+                    why = _extended_error(response)
+                    if why:
+                        last_error += f" ({why})"
                 else:
                     last_error = f"{server}: {error}"
                     if ev.rcode == "MALFORMED":

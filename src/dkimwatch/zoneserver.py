@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 from types import TracebackType
 
+import dns.edns
 import dns.exception
 import dns.flags
 import dns.message
@@ -129,11 +130,27 @@ def _soa_of(zone: dns.zone.Zone) -> dns.rrset.RRset:
     return made
 
 
+def outside_hint(qname: dns.name.Name, source: Path | None) -> str:
+    """Why a name is REFUSED, and how to serve it: sent as the extended DNS error's text
+    (RFC 8914), which dkimwatch's resolver puts in the temperror message. No resolver
+    stands behind the zone files, so a zone file is the only way."""
+    name = qname.to_text().rstrip(".") or "."
+    if source is None:
+        return f"{name} is outside the zones this server serves: add a zone holding it"
+    return (
+        f"{name} is outside the zone files in {source}: to serve it, add a zone file "
+        f"holding it there (e.g. {name}.zone)"
+    )
+
+
 class _Lookup:
     """Answers one question from the zones; fills the sections of a response."""
 
-    def __init__(self, zones: dict[dns.name.Name, dns.zone.Zone]) -> None:
+    def __init__(
+        self, zones: dict[dns.name.Name, dns.zone.Zone], source: Path | None = None
+    ) -> None:
         self.zones = zones
+        self.source = source
         # Names with no records but with names below them (RFC 8020: they exist: NODATA).
         self._ents: dict[int, set[dns.name.Name]] = {}
         for zone in zones.values():
@@ -161,6 +178,13 @@ class _Lookup:
         zone = self.zone_for(qname)
         if zone is None or question.rdclass != dns.rdataclass.IN:
             response.set_rcode(dns.rcode.REFUSED)
+            if zone is None and query.edns >= 0:
+                hint = outside_hint(qname, self.source)
+                response.use_edns(
+                    0,
+                    payload=EDNS_PAYLOAD,
+                    options=[dns.edns.EDEOption(dns.edns.EDECode.NOT_AUTHORITATIVE, hint)],
+                )
             return
         response.flags |= dns.flags.AA
         seen: set[dns.name.Name] = set()
@@ -281,11 +305,13 @@ class ZoneServer:
         if not _is_loopback(host):
             raise ValueError(f"refusing to listen on {host}: only loopback addresses are allowed")
         self.zones = load_zones(zones) if isinstance(zones, Path) else dict(zones)
+        # The directory served (None: zones given in memory): named in answers and reports.
+        self.source = zones if isinstance(zones, Path) else None
         self.host = host
         self.port = port
         self.queries: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
-        self._lookup = _Lookup(self.zones)
+        self._lookup = _Lookup(self.zones, self.source)
         self._servers: list[socketserver.BaseServer] = []
         self._threads: list[threading.Thread] = []
 
