@@ -16,12 +16,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import idna
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
+
+from dkimwatch.exo_export import ExportError, SigningConfig, load_export
+from dkimwatch.names import parse_nameserver, to_alabel
 
 CHECK_IDS = ("dkim_cname", "dkim_target", "dkim_key", "dkim_rotation", "spf", "dmarc")
 POLICIES = ("none", "quarantine", "reject")
@@ -39,8 +41,6 @@ _DOMAIN_KEYS = (
     "enabled",
 )
 _WAIVER_KEYS = ("domain", "check", "reason", "expires")
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_SERVICE_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,62})$")  # _domainkey, _dmarc
 _SELECTOR = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _TENANT = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
@@ -130,35 +130,6 @@ class Inventory:
             if w.domain == domain and w.check == check:
                 return w
         return None
-
-
-def to_alabel(name: str, *, service_labels: bool = False) -> str:
-    """Normalise a domain name to lower-case A-labels with no trailing dot (IDNA 2008, UTS 46).
-
-    ``service_labels`` admits underscore labels such as ``_domainkey`` (record names, not hosts).
-    """
-    text = name.strip().rstrip(".")
-    if not text:
-        raise ValueError("empty name")
-    if text.isascii():
-        out = text.lower()
-    else:
-        try:
-            out = idna.encode(text, uts46=True).decode("ascii")
-        except idna.IDNAError as exc:
-            raise ValueError(f"not a valid internationalised name ({exc})") from None
-    labels = out.split(".")
-    pattern = _SERVICE_LABEL if service_labels else _LABEL
-    for label in labels:
-        if not pattern.match(label):
-            if len(label.encode()) > 63:
-                raise ValueError(f"label {label[:20]!r}… is longer than 63 bytes")
-            raise ValueError(f"label {label!r} is not a valid host name label")
-    if len(out) > 253:
-        raise ValueError("name is longer than 253 bytes")
-    if len(labels) < 2:
-        raise ValueError("a mail domain needs at least two labels")
-    return out
 
 
 class _YamlMap(dict[Any, Any]):
@@ -536,35 +507,6 @@ def _dns(r: _Reader, root: _YamlMap) -> DnsSettings:
     return DnsSettings(nameservers=nameservers, zones=zones, timeout=timeout, attempts=attempts)
 
 
-def parse_nameserver(text: str) -> str:
-    """Validate ``HOST[:PORT]`` / ``[V6]:PORT`` and return it normalised as ``HOST:PORT``."""
-    import ipaddress
-
-    text = text.strip()
-    host, port = text, 53
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0:
-            raise ValueError(f"expected [IPv6]:PORT, got {text!r}")
-        host, rest = text[1:end], text[end + 1 :]
-        if rest:
-            if not rest.startswith(":") or not rest[1:].isdigit():
-                raise ValueError(f"expected [IPv6]:PORT, got {text!r}")
-            port = int(rest[1:])
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-        if not port_text.isdigit():
-            raise ValueError(f"expected HOST:PORT with a numeric port, got {text!r}")
-        port = int(port_text)
-    try:
-        addr = ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"expected an IP address (optionally :PORT), got {text!r}") from None
-    if not 1 <= port <= 65535:
-        raise ValueError(f"port must be 1..65535, got {port}")
-    return f"[{addr}]:{port}" if addr.version == 6 else f"{addr}:{port}"
-
-
 def _policy(r: _Reader, root: _YamlMap) -> Policy:
     if root.get("policy") is None:
         return Policy()
@@ -818,8 +760,6 @@ def _sources(r: _Reader, root: _YamlMap) -> tuple[tuple[Path, ...], list[Domain]
     inventory) into domains; each entry is a path, or a mapping with path and culture."""
     if root.get("sources") is None:
         return (), []
-    from dkimwatch.exo_export import ExportError, load_export
-
     line = r.key_line(root, "sources")
     seq = r.sequence(root["sources"], line, "sources")
     paths: list[Path] = []
@@ -862,7 +802,7 @@ def _sources(r: _Reader, root: _YamlMap) -> tuple[tuple[Path, ...], list[Domain]
     return tuple(paths), list(domains.values())
 
 
-def _exported_domain(name: str, config: Any, source: str) -> Domain:
+def _exported_domain(name: str, config: SigningConfig, source: str) -> Domain:
     """A domain as Get-DkimSigningConfig describes it."""
     targets = []
     keys = []
