@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from dkimwatch import exo
+from dkimwatch.instants import iso_instant
 from dkimwatch.inventory import Domain, Policy
 from dkimwatch.records.dkim import judge_dkim_key, parse_dkim_key
 from dkimwatch.records.dmarc import (
@@ -558,7 +559,7 @@ def _foresight(ctx: Context, probe: Probe, domain: Domain) -> tuple[str, bool] |
     rotation = domain.rotation
     if rotation is None or ctx.now >= rotation.rotate_on or rotation.after == rotation.before:
         return None
-    when = rotation.rotate_on.strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = iso_instant(rotation.rotate_on)
     nxt = rotation.after
     cname = _judge_cname(ctx, probe, domain, nxt)
     if cname.ok is None:

@@ -35,6 +35,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from dkimwatch.exo import is_initial_domain
+from dkimwatch.instants import iso_instant
 from dkimwatch.names import to_alabel
 
 EXPECTED = (
@@ -839,7 +840,7 @@ def _rotation(config: SigningConfig) -> tuple[list[str], str | None]:
             )
     assert config.rotate_on is not None  # all three checked above
     return [
-        f"    rotate_on: {_iso_z(config.rotate_on)}",
+        f"    rotate_on: {iso_instant(config.rotate_on, 'auto')}",
         f"    selector_before_rotate: {before}",
         f"    selector_after_rotate: {after}",
     ], None
@@ -863,12 +864,6 @@ def _infer_tenant(configs: Sequence[SigningConfig], notes: list[str]) -> str | N
     if len(found) > 1:
         notes.append(f"tenant not set: the export names several ({', '.join(found)})")
     return None
-
-
-def _iso_z(moment: datetime) -> str:
-    moment = moment.astimezone(UTC)
-    spec = "%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return moment.strftime(spec)
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")

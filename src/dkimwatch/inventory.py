@@ -12,7 +12,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from dkimwatch.exo_export import ExportError, SigningConfig, load_export
+from dkimwatch.instants import parse_instant
 from dkimwatch.names import parse_nameserver, to_alabel
 
 CHECK_IDS = ("dkim_cname", "dkim_target", "dkim_key", "dkim_rotation", "spf", "dmarc")
@@ -243,14 +244,6 @@ def _show(value: Any) -> str:
     return _kind(value)
 
 
-def _parse_instant(text: str) -> datetime:
-    """ISO 8601 instant; a value with no offset is taken as UTC (Exchange Online stores UTC)."""
-    value = datetime.fromisoformat(text.strip())
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 _TAG = "tag:yaml.org,2002:"
 _MERGE = _TAG + "merge"
 # The C composer recurses on the C stack per nesting level and crashes the process (SIGSEGV)
@@ -298,7 +291,7 @@ def _may_nest_deeper(text: str, limit: int) -> bool:
 
 class _TreeBuilder:
     """Turns composed YAML nodes into the tree _Reader walks: _YamlMap, _YamlList and plain
-    scalars. Timestamps stay the text written: _parse_instant applies explicit UTC rules."""
+    scalars. Timestamps stay the text written: parse_instant applies explicit UTC rules."""
 
     def __init__(self, path: Path, constructor: SafeConstructor) -> None:
         self.path = path
@@ -678,7 +671,7 @@ def _rotation(
         )
     raw = node["rotate_on"]
     try:
-        rotate_on = _parse_instant(str(raw))
+        rotate_on = parse_instant(str(raw))
     except ValueError:
         raise r.error(
             r.key_line(node, "rotate_on"),

@@ -37,6 +37,7 @@ from dkimwatch.checks import (
     selector_name,
 )
 from dkimwatch.gate import GATE_CHECKS, GateError, gate_domain
+from dkimwatch.instants import iso_instant, parse_instant
 from dkimwatch.inventory import (
     CHECK_IDS,
     Domain,
@@ -89,17 +90,6 @@ class TempError(Failed):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, pytrace=False)
-
-
-def _iso(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def parse_now(text: str) -> datetime:
-    value = datetime.fromisoformat(text.strip())
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 @dataclass
@@ -268,7 +258,7 @@ def _configure_worker(config: pytest.Config, workerinput: dict[str, Any]) -> Non
     resolver, _meta = Resolver.load(Path(workerinput["dkimwatch_answers"]))
     config.stash[_STATE] = _State(
         inventory=inventory,
-        now=parse_now(workerinput["dkimwatch_now"]),
+        now=parse_instant(workerinput["dkimwatch_now"]),
         resolver=resolver,
         resolvers=list(workerinput["dkimwatch_resolvers"]),
         reports=Path(workerinput["dkimwatch_reports"]),
@@ -306,7 +296,7 @@ def _configure_controller(config: pytest.Config) -> None:
     except InventoryError as exc:
         raise _fail(str(exc)) from None
     try:
-        now = parse_now(opt.now) if opt.now else datetime.now(UTC).replace(microsecond=0)
+        now = parse_instant(opt.now) if opt.now else datetime.now(UTC).replace(microsecond=0)
     except ValueError:
         raise _fail(
             f"--now: expected an ISO 8601 instant such as 2026-11-22T09:00:00Z, got {opt.now!r}"
@@ -333,7 +323,7 @@ def _configure_controller(config: pytest.Config) -> None:
             ) from None
         state.resolvers = [f"replay:{opt.replay}", *meta.get("resolvers", [])]
         if not opt.now and meta.get("now"):
-            state.now = parse_now(str(meta["now"]))
+            state.now = parse_instant(str(meta["now"]))
         state.client_spec = ClientSpec((), 0.0, 0, replay=str(opt.replay))
     else:
         state.resolvers, state.server = _nameservers(config, inventory)
@@ -374,7 +364,7 @@ def _configure_controller(config: pytest.Config) -> None:
         state.junit = JUnitXml()
     elif not getattr(opt, "xmlpath", None):
         opt.xmlpath = str(state.staging / "junit.xml")  # JUnit configured: pytest writes it
-    state.started = _iso(datetime.now(UTC))
+    state.started = iso_instant(datetime.now(UTC))
     state.spreading_declined = declined
     config.stash[_STATE] = state
     config.pluginmanager.register(_Controller(config, state), "dkimwatch-controller")
@@ -463,7 +453,7 @@ def _metadata(config: pytest.Config, state: _State) -> None:
     if meta is None:
         return
     meta["dkimwatch"] = __version__
-    meta["Evaluation instant (now)"] = _iso(state.now)
+    meta["Evaluation instant (now)"] = iso_instant(state.now)
     meta["Tenant"] = state.inventory.tenant or "(none)"
     meta["Inventory"] = str(state.inventory.path)
     meta["Inventory sha256"] = state.inventory.sha256
@@ -542,7 +532,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None]:
 
 def _record_meta(state: _State) -> dict[str, Any]:
     return {
-        "now": _iso(state.now),
+        "now": iso_instant(state.now),
         "resolvers": state.resolvers,
         "inventory": str(state.inventory.path),
         "inventory_sha256": state.inventory.sha256,
@@ -774,7 +764,7 @@ class _Controller:
         node.workerinput["dkimwatch_inventory"] = str(state.inventory.path)
         node.workerinput["dkimwatch_inventory_pickle"] = str(state.inventory_file or "")
         node.workerinput["dkimwatch_answers"] = str(state.answers_file)
-        node.workerinput["dkimwatch_now"] = _iso(state.now)
+        node.workerinput["dkimwatch_now"] = iso_instant(state.now)
         node.workerinput["dkimwatch_resolvers"] = list(state.resolvers)
         node.workerinput["dkimwatch_reports"] = str(state.reports)
 
@@ -831,7 +821,7 @@ class _Controller:
         questions, sent = state.counts()
         prefix.append(EVIDENCE_CSS)
         prefix.append(
-            f"<p><b>Evaluated at</b> {escape(_iso(state.now))} · <b>resolvers</b> "
+            f"<p><b>Evaluated at</b> {escape(iso_instant(state.now))} · <b>resolvers</b> "
             f"{escape(', '.join(state.resolvers))} · <b>DNS questions</b> "
             f"{questions} · <b>queries sent</b> {sent}</p>"
         )
@@ -856,8 +846,8 @@ class _Controller:
         doc = results_document(
             version=__version__,
             started=state.started,
-            finished=_iso(datetime.now(UTC)),
-            now=_iso(state.now),
+            finished=iso_instant(datetime.now(UTC)),
+            now=iso_instant(state.now),
             resolvers=state.resolvers,
             inventory={"path": str(state.inventory.path), "sha256": state.inventory.sha256},
             queries={"questions": questions, "sent": sent},

@@ -33,6 +33,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from dkimwatch.instants import iso_instant
 from dkimwatch.names import normalise, parse_nameserver
 
 if TYPE_CHECKING:
@@ -154,7 +155,7 @@ class Answer:
 
 
 def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_instant(datetime.now(UTC), "milliseconds")
 
 
 def rdata_text(rdtype: int, rdata: Any) -> str:
