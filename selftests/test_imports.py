@@ -11,7 +11,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "dkimwatch"
 # Modules every other module may import; they import nothing of dkimwatch themselves.
-LEAVES = ("dkimwatch.names", "dkimwatch.instants")
+LEAVES = ("dkimwatch.names", "dkimwatch.instants", "dkimwatch.standards")
 
 
 def _module_name(path: Path) -> str:

@@ -32,13 +32,13 @@ from dkimwatch.records.spf import dns_name_problem, expand_domain_spec, is_spf_r
 from dkimwatch.records.taglist import clip
 from dkimwatch.resolver import Answer, Evidence, Resolver, Status
 from dkimwatch.rotation import role, signing_selector
+from dkimwatch.standards import RECOMMENDED_TTL, SPF_LOOKUP_LIMIT
 
 Result = Literal["pass", "fail", "permerror", "temperror", "none"]
 Outcome = Literal["passed", "failed", "error", "skipped", "xfailed"]
 
 SELECTOR_CHECKS = ("dkim_cname", "dkim_target", "dkim_key")
 DOMAIN_CHECKS = ("dkim_rotation", "spf", "dmarc")
-SPF_LOOKUP_LIMIT = 10
 SPF_VOID_LIMIT = 2
 
 
@@ -197,7 +197,7 @@ def _suggested_target(ctx: Context, domain: Domain, selector: str) -> str:
 def _create_cname(ctx: Context, domain: Domain, selector: str) -> str:
     return (
         f"Create CNAME {selector_name(domain, selector)} → "
-        f"{_suggested_target(ctx, domain, selector)} (TTL 3600)"
+        f"{_suggested_target(ctx, domain, selector)} (TTL {RECOMMENDED_TTL})"
     )
 
 
@@ -243,7 +243,7 @@ def _judge_cname(ctx: Context, probe: Probe, domain: Domain, selector: str) -> _
             return _CnameFinding(
                 False,
                 f"{qname} is a CNAME to {target}, expected {expected}: {reason}",
-                f"Change CNAME {qname} → {expected} (TTL 3600)",
+                f"Change CNAME {qname} → {expected} (TTL {RECOMMENDED_TTL})",
                 "other_cname",
             )
         problem = exo.judge_target(target, selector, domain.name, ctx.tenant)
@@ -255,7 +255,8 @@ def _judge_cname(ctx: Context, probe: Probe, domain: Domain, selector: str) -> _
         return _CnameFinding(
             False,
             f"{qname} is a CNAME to {target}, but {problem}",
-            f"Change CNAME {qname} → {_suggested_target(ctx, domain, selector)} (TTL 3600)",
+            f"Change CNAME {qname} → {_suggested_target(ctx, domain, selector)}"
+            f" (TTL {RECOMMENDED_TTL})",
             "other_cname",
         )
     # No CNAME: find out what the admin did instead, so the message names the mistake.
@@ -308,9 +309,6 @@ def check_dkim_cname(ctx: Context, domain: Domain, selector: str) -> Verdict:
         return b.passed(finding.message)
     b.details["found_instead"] = finding.found or "nothing"
     return b.failed(finding.message, finding.remediation)
-
-
-RECOMMENDED_TTL = 3600  # Microsoft's advice for the selector CNAMEs
 
 
 def _low_ttl(answer: Answer) -> str | None:
@@ -900,7 +898,7 @@ def check_spf(ctx: Context, domain: Domain) -> Verdict:
     if problems:
         fixes = []
         if walk.lookups > SPF_LOOKUP_LIMIT:
-            fixes.append("Flatten or remove includes to stay within 10 lookups")
+            fixes.append(f"Flatten or remove includes to stay within {SPF_LOOKUP_LIMIT} lookups")
         if walk.voids > SPF_VOID_LIMIT:
             fixes.append("Remove mechanisms that point at names without records")
         return b.permerror("; ".join(problems), "; ".join(fixes) or None)

@@ -25,9 +25,9 @@ from ruamel.yaml.resolver import VersionedResolver
 from dkimwatch.exo_export import ExportError, SigningConfig, load_export
 from dkimwatch.instants import parse_instant
 from dkimwatch.names import parse_nameserver, to_alabel
+from dkimwatch.standards import POLICIES
 
 CHECK_IDS = ("dkim_cname", "dkim_target", "dkim_key", "dkim_rotation", "spf", "dmarc")
-POLICIES = ("none", "quarantine", "reject")
 DEFAULT_SELECTORS: tuple[str, ...] = ("selector1", "selector2")
 
 _TOP_KEYS = ("version", "tenant", "sources", "dns", "policy", "domains", "waivers")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dkimwatch.checks import DOMAIN_CHECKS, SELECTOR_CHECKS
+from dkimwatch.standards import SPF_LOOKUP_LIMIT
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 _SHORT = {
@@ -123,7 +124,8 @@ def spf_tree_html(tree: Mapping[str, Any]) -> str:
 
     total = escape(str(tree.get("total", 0)))
     return (
-        f'<div class="dkimwatch-spf-tree"><b>SPF include tree</b> ({total} of 10 DNS lookups)'
+        f'<div class="dkimwatch-spf-tree"><b>SPF include tree</b>'
+        f" ({total} of {SPF_LOOKUP_LIMIT} DNS lookups)"
         f"<ul>{item(tree, 0)}</ul></div>"
     )
 

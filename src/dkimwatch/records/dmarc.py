@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from dkimwatch.records.taglist import clip, parse_tag_list
+from dkimwatch.standards import POLICIES
 
 __all__ = [
     "POLICIES",
@@ -46,7 +47,6 @@ __all__ = [
     "tree_walk_organisational_domain",
 ]
 
-POLICIES = ("none", "quarantine", "reject")
 _POLICY_WORDS = "none, quarantine or reject"
 _KNOWN_TAGS = (
     "v",
