@@ -24,7 +24,7 @@ from ruamel.yaml.resolver import VersionedResolver
 
 from dkimwatch.exo_export import ExportError, SigningConfig, load_export
 from dkimwatch.instants import parse_instant
-from dkimwatch.names import parse_nameserver, to_alabel
+from dkimwatch.names import infer_tenant, parse_nameserver, tenant_label, to_alabel
 from dkimwatch.standards import POLICIES
 
 CHECK_IDS = ("dkim_cname", "dkim_target", "dkim_key", "dkim_rotation", "spf", "dmarc")
@@ -43,7 +43,6 @@ _DOMAIN_KEYS = (
 )
 _WAIVER_KEYS = ("domain", "check", "reason", "expires")
 _SELECTOR = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-_TENANT = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
 class InventoryError(Exception):
@@ -439,20 +438,16 @@ def _build(r: _Reader, root: Any, sha256: str) -> Inventory:
 
     tenant = None
     if root.get("tenant") is not None:
-        tenant = r.string(root, "tenant", "tenant")
-        if tenant.lower().endswith(".onmicrosoft.com"):
-            tenant = tenant[: -len(".onmicrosoft.com")]
-        if not _TENANT.match(tenant):
-            raise r.error(
-                r.key_line(root, "tenant"),
-                "tenant",
-                f"expected the initial domain label (contoso for contoso.onmicrosoft.com), "
-                f"got {tenant!r}",
-            )
+        try:
+            tenant = tenant_label(r.string(root, "tenant", "tenant"))
+        except ValueError as exc:
+            raise r.error(r.key_line(root, "tenant"), "tenant", str(exc)) from None
 
     sources, exported = _sources(r, root)
     if tenant is None:
-        tenant = _tenant_from_exports(exported)
+        tenant = infer_tenant(
+            (t for d in exported for _, t in d.targets), (d.name for d in exported)
+        )
 
     dns = _dns(r, root)
     policy = _policy(r, root)
@@ -856,19 +851,6 @@ def _merge(listed: tuple[Domain, ...], exported: list[Domain]) -> tuple[Domain, 
         )
     out.extend(by_name.values())
     return tuple(out)
-
-
-def _tenant_from_exports(domains: list[Domain]) -> str | None:
-    """The tenant's initial-domain label, from an *.onmicrosoft.com domain or a CNAME target."""
-    for d in domains:
-        if d.name.endswith(".onmicrosoft.com") and d.name.count(".") == 2:
-            return d.name.split(".")[0]
-    for d in domains:
-        for _, target in d.targets:
-            labels = target.split("._domainkey.", 1)[-1].split(".")
-            if labels and _TENANT.match(labels[0]):
-                return labels[0]
-    return None
 
 
 def iter_selector_cases(inventory: Inventory) -> Iterator[tuple[Domain, str]]:
