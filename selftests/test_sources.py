@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from dkimwatch.checks import Context, check_dkim_key, check_dkim_rotation
-from dkimwatch.exo_export import load_export, to_inventory_yaml
+from dkimwatch.exo_export import load_export
 from dkimwatch.inventory import InventoryError, Policy, load_inventory
+from dkimwatch.inventory_writer import to_inventory_yaml
 from dkimwatch.resolver import DnsClient, Resolver
 from dkimwatch.zoneserver import ZoneServer
 from selftests.tenantkit import rsa_key_b64, target, txt
