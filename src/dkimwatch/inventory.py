@@ -10,7 +10,7 @@ import difflib
 import gc
 import hashlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -851,10 +851,3 @@ def _merge(listed: tuple[Domain, ...], exported: list[Domain]) -> tuple[Domain, 
         )
     out.extend(by_name.values())
     return tuple(out)
-
-
-def iter_selector_cases(inventory: Inventory) -> Iterator[tuple[Domain, str]]:
-    """(domain, selector) pairs in the stable order tests are parametrized in."""
-    for domain in inventory.domains:
-        for selector in domain.selectors:
-            yield domain, selector
