@@ -938,8 +938,8 @@ _psl_lock = threading.Lock()
 
 
 def _psl() -> Callable[[str], str | None]:
-    # lru_cache alone would let concurrent first calls each parse the list (~30 ms of CPU
-    # each), and checks run on many threads at once.
+    # lru_cache alone would let concurrent first calls each parse the list, and checks run
+    # on many threads at once.
     with _psl_lock:
         return _parsed_psl()
 

@@ -254,7 +254,7 @@ _NOT_FLOW = re.compile(r"[^\[\]{}]+")
 
 class _Yaml12Resolver(VersionedResolver):
     """Always the YAML 1.2 rules. ruamel looks the document's %YAML version up per scalar
-    through caught AttributeErrors with the C parser (a quarter of its time), which ignores
+    through caught AttributeErrors with the C parser (a large share of its time), which ignores
     %YAML 1.1 anyway: fixing the version keeps both parsers fast and in agreement."""
 
     @property
@@ -387,7 +387,7 @@ def _load_yaml(path: Path, text: str) -> Any:
     yaml.Resolver = _Yaml12Resolver
     collecting = gc.isenabled()
     # Parsing allocates a dozen objects per line and frees none: collections midway find no
-    # garbage and cost 40% of the time on large inventories.
+    # garbage and cost much of the time on large inventories.
     gc.disable()
     try:
         node = yaml.compose(text)

@@ -266,8 +266,8 @@ def _configure_worker(config: pytest.Config, workerinput: dict[str, Any]) -> Non
 
 
 # Above this many tests report.html lists only the tests that did not pass. pytest-html
-# builds every row in the browser: 9,000 rows with evidence load in ~10 s, but 90,000 rows
-# without any took 140 s and 90,000 with evidence did not load in 12 minutes (bench/RESULTS.md).
+# builds every row in the browser, and a report of tens of thousands of rows no longer loads
+# in useful time, with evidence or without (bench/RESULTS.md).
 LARGE_REPORT_TESTS = 20_000
 
 _AUTO_ONE_PROCESS = (
@@ -280,7 +280,7 @@ _AUTO_ONE_PROCESS = (
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto`` picks no workers. Every DNS question is answered before any test runs,
     so a test only judges answers, which costs less than xdist's transport and reporting of
-    it: -n 2 took 1.3 to 1.5 times as long as one process at 70 and at 1,000 domains.
+    it (bench/RESULTS.md: the -n 2 rows take longer than one process at every size).
     An explicit ``-n N`` still spreads."""
     config.stash[_AUTO_DECLINED] = True
     return 0
@@ -345,8 +345,8 @@ def _configure_controller(config: pytest.Config) -> None:
         # Started now, so that its imports overlap the collection (see prefetch).
         state.helper = Helper()
         if not _selects(config):
-            # The whole suite will run: the helper starts on it while pytest collects
-            # (seconds at 10,000 domains), in the order of the suite's test files.
+            # The whole suite will run: the helper starts on it while pytest collects,
+            # in the order of the suite's test files.
             _submit(config, state, [c.key for k in SUITE_ORDER for c in state.parameters(k)[0]])
 
     # Outputs are staged and published only when the run completes (atomic, see unconfigure).
@@ -662,7 +662,7 @@ def _final_outcome(report: pytest.TestReport) -> str | None:
 def _drop_quiet_teardowns(config: pytest.Config) -> None:
     """pytest's terminal summary finds each failure's teardown report by scanning every
     passed setup/teardown report, a list as long as the run: quadratic with thousands of
-    failing domains (minutes at 10,000 domains). It prints only the captured sections of
+    failing domains. It prints only the captured sections of
     those reports, so keeping just the reports that have sections changes no output."""
     reporter = config.pluginmanager.getplugin("terminalreporter")
     quiet = getattr(reporter, "stats", {}).get("")

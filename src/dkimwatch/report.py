@@ -301,8 +301,8 @@ def publish(staging: Path, target: Path) -> None:
 
 def dumps(doc: Mapping[str, Any]) -> str:
     """results.json: one top-level field per line and one result per line (greppable, and
-    diffs line by line). json.dumps(indent=...) runs the pure-Python encoder, seconds per
-    thousand domains; compact pieces use the C one."""
+    diffs line by line). json.dumps(indent=...) runs the pure-Python encoder, slow at
+    scale; compact pieces use the C one."""
 
     def compact(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
