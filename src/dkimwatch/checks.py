@@ -594,8 +594,8 @@ def _foresight(ctx: Context, probe: Probe, domain: Domain) -> tuple[str, bool] |
 # --- SPF ----------------------------------------------------------------------------------
 
 SPF_MX_LIMIT = 10  # RFC 7208 §4.6.4: an mx term with more than 10 MX records is a permerror
-# Exchange Online's include in the sovereign clouds (exo/FACTS.md, Microsoft's SPF docs for
-# GCC High/DoD and 21Vianet): a tenant there publishes these instead of the worldwide one.
+# Exchange Online's include in the sovereign clouds (docs/exchange-online.md, "SPF, DMARC
+# and MX"): a tenant there publishes these instead of the worldwide one.
 EXO_SPF_INCLUDE = "spf.protection.outlook.com"
 EXO_SOVEREIGN_SPF_INCLUDES = {
     "spf.protection.office365.us": "Microsoft 365 GCC High / DoD",

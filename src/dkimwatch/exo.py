@@ -1,6 +1,6 @@
 """Exchange Online knowledge: the shapes of DKIM CNAME targets and how to judge them.
 
-Targets come in two formats (see shared FACTS):
+Targets come in two formats (docs/exchange-online.md, "DKIM CNAME targets"):
   classic  selector1-contoso-com._domainkey.contoso.onmicrosoft.com
   new      selector1-contoso-com._domainkey.contoso.n-v1.dkim.mail.microsoft
 Neither can be derived safely (labels may drop hyphens or carry a suffix, the partition

@@ -4,7 +4,7 @@ Pure: bytes in, ``SigningConfig`` records out; no DNS, no clock. Every problem i
 ExportError whose text is one line, ``file:line: field: what was expected``, like
 inventory.InventoryError, so the CLI and the plugin can show it as is.
 
-Dialects accepted (shared exo/FACTS.md, "Export formats"):
+Dialects accepted (docs/exchange-online.md, "Export formats"):
 
 - Windows PowerShell 5.1 ``ConvertTo-Json``: ``"\\/Date(ms)\\/"`` dates, DateTime and string
   values wrapped as ``{"value": …, "DisplayHint": 2, "DateTime": …}``, enums as numbers,
