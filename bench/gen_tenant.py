@@ -1,8 +1,8 @@
 """Generate a synthetic Exchange Online tenant: inventory, zone files and expected verdicts.
 
 Every domain gets one *kind* (healthy, active key missing, CNAME appended twice, …) taken
-from the failure modes in ../shared/exo/FACTS.md, and the expected outcome of each test is
-written down from the kind alone (DESIGN.md's outcome table), never by running the suite.
+from the failure modes in docs/exchange-online.md, and the expected outcome of each test is
+written down from the kind alone (docs/design.md's outcome table), never by running the suite.
 That makes the expectations an independent oracle for the suite.
 
     python bench/gen_tenant.py demo                 # domains.yaml + demo/ (the shipped demo)

@@ -45,7 +45,8 @@ import pytest
 from ruamel.yaml import YAML
 
 from dkimwatch.checks import Context, check_dkim_key, check_spf
-from dkimwatch.inventory import Domain, Policy, to_alabel
+from dkimwatch.inventory import Domain, Policy
+from dkimwatch.names import to_alabel
 from dkimwatch.zoneserver import ZoneServer
 from selftests.zonekit import Switchboard, zone_from_text
 

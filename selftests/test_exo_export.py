@@ -16,9 +16,9 @@ from dkimwatch.exo_export import (
     SigningConfig,
     load_export,
     parse_export,
-    to_inventory_yaml,
 )
 from dkimwatch.inventory import Inventory, load_inventory
+from dkimwatch.inventory_writer import to_inventory_yaml
 
 EXPORTS = Path(__file__).parent / "data" / "exports"
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from dkimwatch import inventory
-from dkimwatch.inventory import InventoryError, load_inventory, parse_nameserver, to_alabel
+from dkimwatch.inventory import InventoryError, load_inventory
+from dkimwatch.names import parse_nameserver, to_alabel
 
 FULL = """\
 version: 1

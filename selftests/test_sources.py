@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from dkimwatch.checks import Context, check_dkim_key, check_dkim_rotation
+from dkimwatch.exo_export import load_export
 from dkimwatch.inventory import InventoryError, Policy, load_inventory
+from dkimwatch.inventory_writer import to_inventory_yaml
 from dkimwatch.resolver import DnsClient, Resolver
 from dkimwatch.zoneserver import ZoneServer
 from selftests.tenantkit import rsa_key_b64, target, txt
@@ -143,3 +145,27 @@ def test_published_key_is_compared_with_the_exported_one(served: tuple[Path, str
         assert "not the one Exchange Online signs with" in rotation.message
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("extra", "tenant"),
+    [
+        # A second *.onmicrosoft.com domain of the tenant: the targets' prefix is the tenant.
+        ([{"Domain": "contosomail.onmicrosoft.com"}], "contoso"),
+        # Targets naming two tenants: none is guessed.
+        (
+            [{"Domain": "d.example", "Selector1CNAME": target("selector1", "d.example", "other")}],
+            None,
+        ),
+    ],
+)
+def test_tenant_from_sources_as_import_reads_it(
+    tmp_path: Path, extra: list[dict[str, object]], tenant: str | None
+) -> None:
+    """`sources:` and `dkimwatch import` read one export to the same tenant: the targets'
+    prefix first, an initial domain only when no target names one, none when ambiguous."""
+    rows: list[dict[str, object]] = [*extra, export_row("a.example")]
+    inv = write(tmp_path, rows, "version: 1\nsources: [dkim.json]\n")
+    assert load_inventory(inv).tenant == tenant
+    imported = to_inventory_yaml(load_export(tmp_path / "dkim.json"), tenant=None, source="x")
+    assert (f"\ntenant: {tenant}\n" in imported) if tenant else ("\ntenant:" not in imported)

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from dkimwatch import exo
+from dkimwatch.instants import iso_instant
 from dkimwatch.inventory import Domain, Policy
 from dkimwatch.records.dkim import judge_dkim_key, parse_dkim_key
 from dkimwatch.records.dmarc import (
@@ -31,13 +32,13 @@ from dkimwatch.records.spf import dns_name_problem, expand_domain_spec, is_spf_r
 from dkimwatch.records.taglist import clip
 from dkimwatch.resolver import Answer, Evidence, Resolver, Status
 from dkimwatch.rotation import role, signing_selector
+from dkimwatch.standards import RECOMMENDED_TTL, SPF_LOOKUP_LIMIT
 
 Result = Literal["pass", "fail", "permerror", "temperror", "none"]
 Outcome = Literal["passed", "failed", "error", "skipped", "xfailed"]
 
 SELECTOR_CHECKS = ("dkim_cname", "dkim_target", "dkim_key")
 DOMAIN_CHECKS = ("dkim_rotation", "spf", "dmarc")
-SPF_LOOKUP_LIMIT = 10
 SPF_VOID_LIMIT = 2
 
 
@@ -196,7 +197,7 @@ def _suggested_target(ctx: Context, domain: Domain, selector: str) -> str:
 def _create_cname(ctx: Context, domain: Domain, selector: str) -> str:
     return (
         f"Create CNAME {selector_name(domain, selector)} → "
-        f"{_suggested_target(ctx, domain, selector)} (TTL 3600)"
+        f"{_suggested_target(ctx, domain, selector)} (TTL {RECOMMENDED_TTL})"
     )
 
 
@@ -242,7 +243,7 @@ def _judge_cname(ctx: Context, probe: Probe, domain: Domain, selector: str) -> _
             return _CnameFinding(
                 False,
                 f"{qname} is a CNAME to {target}, expected {expected}: {reason}",
-                f"Change CNAME {qname} → {expected} (TTL 3600)",
+                f"Change CNAME {qname} → {expected} (TTL {RECOMMENDED_TTL})",
                 "other_cname",
             )
         problem = exo.judge_target(target, selector, domain.name, ctx.tenant)
@@ -254,7 +255,8 @@ def _judge_cname(ctx: Context, probe: Probe, domain: Domain, selector: str) -> _
         return _CnameFinding(
             False,
             f"{qname} is a CNAME to {target}, but {problem}",
-            f"Change CNAME {qname} → {_suggested_target(ctx, domain, selector)} (TTL 3600)",
+            f"Change CNAME {qname} → {_suggested_target(ctx, domain, selector)}"
+            f" (TTL {RECOMMENDED_TTL})",
             "other_cname",
         )
     # No CNAME: find out what the admin did instead, so the message names the mistake.
@@ -307,9 +309,6 @@ def check_dkim_cname(ctx: Context, domain: Domain, selector: str) -> Verdict:
         return b.passed(finding.message)
     b.details["found_instead"] = finding.found or "nothing"
     return b.failed(finding.message, finding.remediation)
-
-
-RECOMMENDED_TTL = 3600  # Microsoft's advice for the selector CNAMEs
 
 
 def _low_ttl(answer: Answer) -> str | None:
@@ -558,7 +557,7 @@ def _foresight(ctx: Context, probe: Probe, domain: Domain) -> tuple[str, bool] |
     rotation = domain.rotation
     if rotation is None or ctx.now >= rotation.rotate_on or rotation.after == rotation.before:
         return None
-    when = rotation.rotate_on.strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = iso_instant(rotation.rotate_on)
     nxt = rotation.after
     cname = _judge_cname(ctx, probe, domain, nxt)
     if cname.ok is None:
@@ -595,8 +594,8 @@ def _foresight(ctx: Context, probe: Probe, domain: Domain) -> tuple[str, bool] |
 # --- SPF ----------------------------------------------------------------------------------
 
 SPF_MX_LIMIT = 10  # RFC 7208 §4.6.4: an mx term with more than 10 MX records is a permerror
-# Exchange Online's include in the sovereign clouds (exo/FACTS.md, Microsoft's SPF docs for
-# GCC High/DoD and 21Vianet): a tenant there publishes these instead of the worldwide one.
+# Exchange Online's include in the sovereign clouds (docs/exchange-online.md, "SPF, DMARC
+# and MX"): a tenant there publishes these instead of the worldwide one.
 EXO_SPF_INCLUDE = "spf.protection.outlook.com"
 EXO_SOVEREIGN_SPF_INCLUDES = {
     "spf.protection.office365.us": "Microsoft 365 GCC High / DoD",
@@ -899,7 +898,7 @@ def check_spf(ctx: Context, domain: Domain) -> Verdict:
     if problems:
         fixes = []
         if walk.lookups > SPF_LOOKUP_LIMIT:
-            fixes.append("Flatten or remove includes to stay within 10 lookups")
+            fixes.append(f"Flatten or remove includes to stay within {SPF_LOOKUP_LIMIT} lookups")
         if walk.voids > SPF_VOID_LIMIT:
             fixes.append("Remove mechanisms that point at names without records")
         return b.permerror("; ".join(problems), "; ".join(fixes) or None)
@@ -939,8 +938,8 @@ _psl_lock = threading.Lock()
 
 
 def _psl() -> Callable[[str], str | None]:
-    # lru_cache alone would let concurrent first calls each parse the list (~30 ms of CPU
-    # each), and checks run on many threads at once.
+    # lru_cache alone would let concurrent first calls each parse the list, and checks run
+    # on many threads at once.
     with _psl_lock:
         return _parsed_psl()
 

@@ -50,7 +50,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from dkimwatch.exo_export import ExportError, load_export, to_inventory_yaml
+    from dkimwatch.exo_export import ExportError, load_export
+    from dkimwatch.inventory_writer import to_inventory_yaml
     from dkimwatch.report import atomic_write_text
 
     try:

@@ -1,6 +1,6 @@
 """Exchange Online knowledge: the shapes of DKIM CNAME targets and how to judge them.
 
-Targets come in two formats (see shared FACTS):
+Targets come in two formats (docs/exchange-online.md, "DKIM CNAME targets"):
   classic  selector1-contoso-com._domainkey.contoso.onmicrosoft.com
   new      selector1-contoso-com._domainkey.contoso.n-v1.dkim.mail.microsoft
 Neither can be derived safely (labels may drop hyphens or carry a suffix, the partition
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from dkimwatch.names import normalise
 
 _CLASSIC = re.compile(
     r"^(?P<label>[a-z0-9-]+)\._domainkey\.(?P<tenant>[a-z0-9-]+)\.onmicrosoft\.com$"
@@ -33,10 +35,6 @@ class TargetShape:
     @property
     def format(self) -> str:
         return "classic" if self.partition is None else f"{self.partition}-v1.dkim.mail.microsoft"
-
-
-def normalise(name: str) -> str:
-    return name.strip().rstrip(".").lower()
 
 
 def same_name(a: str, b: str) -> bool:

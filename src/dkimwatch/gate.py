@@ -14,8 +14,10 @@ from datetime import datetime
 
 from dkimwatch import exo
 from dkimwatch.checks import Context, Verdict, check_dkim_cname, selector_name
-from dkimwatch.inventory import Domain, Inventory, to_alabel
+from dkimwatch.inventory import Domain, Inventory
+from dkimwatch.names import to_alabel
 from dkimwatch.resolver import AuthoritativeClient, DnsClient, Resolver
+from dkimwatch.standards import RECOMMENDED_TTL
 
 GATE_CHECKS = ("dkim_cname",)
 
@@ -33,7 +35,7 @@ class RecordFix:
     fqdn: str
     rtype: str
     value: str
-    ttl: int = 3600
+    ttl: int = RECOMMENDED_TTL
 
     def zone_line(self) -> str:
         value = f"{self.value}." if self.rtype == "CNAME" else self.value

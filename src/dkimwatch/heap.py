@@ -3,8 +3,8 @@
 A run keeps almost everything it builds until the end: items, reports, pytest-html's rows,
 verdicts. CPython's collector nevertheless walks all of it on every full pass, and a pass
 comes each time the heap grows by a quarter, and several more at exit (pytest's search for
-unraisable exceptions, then the interpreter's own). Measured at 1,000 domains (9,000 tests,
-replayed): ~2.4 s of a ~9.8 s run. Freezing moves the survivors into the permanent
+unraisable exceptions, then the interpreter's own): a large share of a long run
+(bench/RESULTS.md). Freezing moves the survivors into the permanent
 generation, which passes skip; garbage still dies by reference counting, and the young
 collection before each freeze catches the cycles among the newest objects.
 """

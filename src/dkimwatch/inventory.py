@@ -10,21 +10,24 @@ import difflib
 import gc
 import hashlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import idna
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
+from dkimwatch.exo_export import ExportError, SigningConfig, load_export
+from dkimwatch.instants import parse_instant
+from dkimwatch.names import infer_tenant, parse_nameserver, tenant_label, to_alabel
+from dkimwatch.standards import POLICIES
+
 CHECK_IDS = ("dkim_cname", "dkim_target", "dkim_key", "dkim_rotation", "spf", "dmarc")
-POLICIES = ("none", "quarantine", "reject")
 DEFAULT_SELECTORS: tuple[str, ...] = ("selector1", "selector2")
 
 _TOP_KEYS = ("version", "tenant", "sources", "dns", "policy", "domains", "waivers")
@@ -39,10 +42,7 @@ _DOMAIN_KEYS = (
     "enabled",
 )
 _WAIVER_KEYS = ("domain", "check", "reason", "expires")
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_SERVICE_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,62})$")  # _domainkey, _dmarc
 _SELECTOR = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-_TENANT = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
 class InventoryError(Exception):
@@ -130,35 +130,6 @@ class Inventory:
             if w.domain == domain and w.check == check:
                 return w
         return None
-
-
-def to_alabel(name: str, *, service_labels: bool = False) -> str:
-    """Normalise a domain name to lower-case A-labels with no trailing dot (IDNA 2008, UTS 46).
-
-    ``service_labels`` admits underscore labels such as ``_domainkey`` (record names, not hosts).
-    """
-    text = name.strip().rstrip(".")
-    if not text:
-        raise ValueError("empty name")
-    if text.isascii():
-        out = text.lower()
-    else:
-        try:
-            out = idna.encode(text, uts46=True).decode("ascii")
-        except idna.IDNAError as exc:
-            raise ValueError(f"not a valid internationalised name ({exc})") from None
-    labels = out.split(".")
-    pattern = _SERVICE_LABEL if service_labels else _LABEL
-    for label in labels:
-        if not pattern.match(label):
-            if len(label.encode()) > 63:
-                raise ValueError(f"label {label[:20]!r}… is longer than 63 bytes")
-            raise ValueError(f"label {label!r} is not a valid host name label")
-    if len(out) > 253:
-        raise ValueError("name is longer than 253 bytes")
-    if len(labels) < 2:
-        raise ValueError("a mail domain needs at least two labels")
-    return out
 
 
 class _YamlMap(dict[Any, Any]):
@@ -272,14 +243,6 @@ def _show(value: Any) -> str:
     return _kind(value)
 
 
-def _parse_instant(text: str) -> datetime:
-    """ISO 8601 instant; a value with no offset is taken as UTC (Exchange Online stores UTC)."""
-    value = datetime.fromisoformat(text.strip())
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 _TAG = "tag:yaml.org,2002:"
 _MERGE = _TAG + "merge"
 # The C composer recurses on the C stack per nesting level and crashes the process (SIGSEGV)
@@ -291,7 +254,7 @@ _NOT_FLOW = re.compile(r"[^\[\]{}]+")
 
 class _Yaml12Resolver(VersionedResolver):
     """Always the YAML 1.2 rules. ruamel looks the document's %YAML version up per scalar
-    through caught AttributeErrors with the C parser (a quarter of its time), which ignores
+    through caught AttributeErrors with the C parser (a large share of its time), which ignores
     %YAML 1.1 anyway: fixing the version keeps both parsers fast and in agreement."""
 
     @property
@@ -327,7 +290,7 @@ def _may_nest_deeper(text: str, limit: int) -> bool:
 
 class _TreeBuilder:
     """Turns composed YAML nodes into the tree _Reader walks: _YamlMap, _YamlList and plain
-    scalars. Timestamps stay the text written: _parse_instant applies explicit UTC rules."""
+    scalars. Timestamps stay the text written: parse_instant applies explicit UTC rules."""
 
     def __init__(self, path: Path, constructor: SafeConstructor) -> None:
         self.path = path
@@ -424,7 +387,7 @@ def _load_yaml(path: Path, text: str) -> Any:
     yaml.Resolver = _Yaml12Resolver
     collecting = gc.isenabled()
     # Parsing allocates a dozen objects per line and frees none: collections midway find no
-    # garbage and cost 40% of the time on large inventories.
+    # garbage and cost much of the time on large inventories.
     gc.disable()
     try:
         node = yaml.compose(text)
@@ -475,20 +438,16 @@ def _build(r: _Reader, root: Any, sha256: str) -> Inventory:
 
     tenant = None
     if root.get("tenant") is not None:
-        tenant = r.string(root, "tenant", "tenant")
-        if tenant.lower().endswith(".onmicrosoft.com"):
-            tenant = tenant[: -len(".onmicrosoft.com")]
-        if not _TENANT.match(tenant):
-            raise r.error(
-                r.key_line(root, "tenant"),
-                "tenant",
-                f"expected the initial domain label (contoso for contoso.onmicrosoft.com), "
-                f"got {tenant!r}",
-            )
+        try:
+            tenant = tenant_label(r.string(root, "tenant", "tenant"))
+        except ValueError as exc:
+            raise r.error(r.key_line(root, "tenant"), "tenant", str(exc)) from None
 
     sources, exported = _sources(r, root)
     if tenant is None:
-        tenant = _tenant_from_exports(exported)
+        tenant = infer_tenant(
+            (t for d in exported for _, t in d.targets), (d.name for d in exported)
+        )
 
     dns = _dns(r, root)
     policy = _policy(r, root)
@@ -534,35 +493,6 @@ def _dns(r: _Reader, root: _YamlMap) -> DnsSettings:
     timeout = r.number(node, "timeout", "dns.timeout", 0.05, 60) if "timeout" in node else 2.0
     attempts = r.integer(node, "attempts", "dns.attempts", 1, 10) if "attempts" in node else 3
     return DnsSettings(nameservers=nameservers, zones=zones, timeout=timeout, attempts=attempts)
-
-
-def parse_nameserver(text: str) -> str:
-    """Validate ``HOST[:PORT]`` / ``[V6]:PORT`` and return it normalised as ``HOST:PORT``."""
-    import ipaddress
-
-    text = text.strip()
-    host, port = text, 53
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0:
-            raise ValueError(f"expected [IPv6]:PORT, got {text!r}")
-        host, rest = text[1:end], text[end + 1 :]
-        if rest:
-            if not rest.startswith(":") or not rest[1:].isdigit():
-                raise ValueError(f"expected [IPv6]:PORT, got {text!r}")
-            port = int(rest[1:])
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-        if not port_text.isdigit():
-            raise ValueError(f"expected HOST:PORT with a numeric port, got {text!r}")
-        port = int(port_text)
-    try:
-        addr = ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"expected an IP address (optionally :PORT), got {text!r}") from None
-    if not 1 <= port <= 65535:
-        raise ValueError(f"port must be 1..65535, got {port}")
-    return f"[{addr}]:{port}" if addr.version == 6 else f"{addr}:{port}"
 
 
 def _policy(r: _Reader, root: _YamlMap) -> Policy:
@@ -736,7 +666,7 @@ def _rotation(
         )
     raw = node["rotate_on"]
     try:
-        rotate_on = _parse_instant(str(raw))
+        rotate_on = parse_instant(str(raw))
     except ValueError:
         raise r.error(
             r.key_line(node, "rotate_on"),
@@ -818,8 +748,6 @@ def _sources(r: _Reader, root: _YamlMap) -> tuple[tuple[Path, ...], list[Domain]
     inventory) into domains; each entry is a path, or a mapping with path and culture."""
     if root.get("sources") is None:
         return (), []
-    from dkimwatch.exo_export import ExportError, load_export
-
     line = r.key_line(root, "sources")
     seq = r.sequence(root["sources"], line, "sources")
     paths: list[Path] = []
@@ -862,7 +790,7 @@ def _sources(r: _Reader, root: _YamlMap) -> tuple[tuple[Path, ...], list[Domain]
     return tuple(paths), list(domains.values())
 
 
-def _exported_domain(name: str, config: Any, source: str) -> Domain:
+def _exported_domain(name: str, config: SigningConfig, source: str) -> Domain:
     """A domain as Get-DkimSigningConfig describes it."""
     targets = []
     keys = []
@@ -923,23 +851,3 @@ def _merge(listed: tuple[Domain, ...], exported: list[Domain]) -> tuple[Domain, 
         )
     out.extend(by_name.values())
     return tuple(out)
-
-
-def _tenant_from_exports(domains: list[Domain]) -> str | None:
-    """The tenant's initial-domain label, from an *.onmicrosoft.com domain or a CNAME target."""
-    for d in domains:
-        if d.name.endswith(".onmicrosoft.com") and d.name.count(".") == 2:
-            return d.name.split(".")[0]
-    for d in domains:
-        for _, target in d.targets:
-            labels = target.split("._domainkey.", 1)[-1].split(".")
-            if labels and _TENANT.match(labels[0]):
-                return labels[0]
-    return None
-
-
-def iter_selector_cases(inventory: Inventory) -> Iterator[tuple[Domain, str]]:
-    """(domain, selector) pairs in the stable order tests are parametrized in."""
-    for domain in inventory.domains:
-        for selector in domain.selectors:
-            yield domain, selector

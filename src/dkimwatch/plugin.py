@@ -37,6 +37,7 @@ from dkimwatch.checks import (
     selector_name,
 )
 from dkimwatch.gate import GATE_CHECKS, GateError, gate_domain
+from dkimwatch.instants import iso_instant, parse_instant
 from dkimwatch.inventory import (
     CHECK_IDS,
     Domain,
@@ -98,17 +99,6 @@ class TempError(Failed):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, pytrace=False)
-
-
-def _iso(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def parse_now(text: str) -> datetime:
-    value = datetime.fromisoformat(text.strip())
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 @dataclass
@@ -280,7 +270,7 @@ def _configure_worker(config: pytest.Config, workerinput: dict[str, Any]) -> Non
     resolver, _meta = Resolver.load(Path(workerinput["dkimwatch_answers"]))
     config.stash[_STATE] = _State(
         inventory=inventory,
-        now=parse_now(workerinput["dkimwatch_now"]),
+        now=parse_instant(workerinput["dkimwatch_now"]),
         resolver=resolver,
         resolvers=list(workerinput["dkimwatch_resolvers"]),
         reports=Path(workerinput["dkimwatch_reports"]),
@@ -288,8 +278,8 @@ def _configure_worker(config: pytest.Config, workerinput: dict[str, Any]) -> Non
 
 
 # Above this many tests report.html lists only the tests that did not pass. pytest-html
-# builds every row in the browser: 9,000 rows with evidence load in ~10 s, but 90,000 rows
-# without any took 140 s and 90,000 with evidence did not load in 12 minutes (bench/RESULTS.md).
+# builds every row in the browser, and a report of tens of thousands of rows no longer loads
+# in useful time, with evidence or without (bench/RESULTS.md).
 LARGE_REPORT_TESTS = 20_000
 
 _AUTO_ONE_PROCESS = (
@@ -302,7 +292,7 @@ _AUTO_ONE_PROCESS = (
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto`` picks no workers. Every DNS question is answered before any test runs,
     so a test only judges answers, which costs less than xdist's transport and reporting of
-    it: -n 2 took 1.3 to 1.5 times as long as one process at 70 and at 1,000 domains.
+    it (bench/RESULTS.md: the -n 2 rows take longer than one process at every size).
     An explicit ``-n N`` still spreads."""
     config.stash[_AUTO_DECLINED] = True
     return 0
@@ -318,7 +308,7 @@ def _configure_controller(config: pytest.Config) -> None:
     except InventoryError as exc:
         raise _fail(str(exc)) from None
     try:
-        now = parse_now(opt.now) if opt.now else datetime.now(UTC).replace(microsecond=0)
+        now = parse_instant(opt.now) if opt.now else datetime.now(UTC).replace(microsecond=0)
     except ValueError:
         raise _fail(
             f"--now: expected an ISO 8601 instant such as 2026-11-22T09:00:00Z, got {opt.now!r}"
@@ -345,7 +335,7 @@ def _configure_controller(config: pytest.Config) -> None:
             ) from None
         state.resolvers = [f"replay:{opt.replay}", *meta.get("resolvers", [])]
         if not opt.now and meta.get("now"):
-            state.now = parse_now(str(meta["now"]))
+            state.now = parse_instant(str(meta["now"]))
         state.client_spec = ClientSpec((), 0.0, 0, replay=str(opt.replay))
         state.answers_from = {"kind": REPLAY, "detail": str(opt.replay)}
         if isinstance(meta.get("answers_from"), dict):
@@ -374,8 +364,8 @@ def _configure_controller(config: pytest.Config) -> None:
         # Started now, so that its imports overlap the collection (see prefetch).
         state.helper = Helper()
         if not _selects(config):
-            # The whole suite will run: the helper starts on it while pytest collects
-            # (seconds at 10,000 domains), in the order of the suite's test files.
+            # The whole suite will run: the helper starts on it while pytest collects,
+            # in the order of the suite's test files.
             _submit(config, state, [c.key for k in SUITE_ORDER for c in state.parameters(k)[0]])
 
     # Outputs are staged and published only when the run completes (atomic, see unconfigure).
@@ -393,7 +383,7 @@ def _configure_controller(config: pytest.Config) -> None:
         state.junit = JUnitXml()
     elif not getattr(opt, "xmlpath", None):
         opt.xmlpath = str(state.staging / "junit.xml")  # JUnit configured: pytest writes it
-    state.started = _iso(datetime.now(UTC))
+    state.started = iso_instant(datetime.now(UTC))
     state.spreading_declined = declined
     config.stash[_STATE] = state
     config.pluginmanager.register(_Controller(config, state), "dkimwatch-controller")
@@ -482,7 +472,7 @@ def _metadata(config: pytest.Config, state: _State) -> None:
     if meta is None:
         return
     meta["dkimwatch"] = __version__
-    meta["Evaluation instant (now)"] = _iso(state.now)
+    meta["Evaluation instant (now)"] = iso_instant(state.now)
     meta["Tenant"] = state.inventory.tenant or "(none)"
     meta["Inventory"] = str(state.inventory.path)
     meta["Inventory sha256"] = state.inventory.sha256
@@ -562,7 +552,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None]:
 
 def _record_meta(state: _State) -> dict[str, Any]:
     return {
-        "now": _iso(state.now),
+        "now": iso_instant(state.now),
         "resolvers": state.resolvers,
         "inventory": str(state.inventory.path),
         "inventory_sha256": state.inventory.sha256,
@@ -693,7 +683,7 @@ def _final_outcome(report: pytest.TestReport) -> str | None:
 def _drop_quiet_teardowns(config: pytest.Config) -> None:
     """pytest's terminal summary finds each failure's teardown report by scanning every
     passed setup/teardown report, a list as long as the run: quadratic with thousands of
-    failing domains (minutes at 10,000 domains). It prints only the captured sections of
+    failing domains. It prints only the captured sections of
     those reports, so keeping just the reports that have sections changes no output."""
     reporter = config.pluginmanager.getplugin("terminalreporter")
     quiet = getattr(reporter, "stats", {}).get("")
@@ -798,7 +788,7 @@ class _Controller:
         node.workerinput["dkimwatch_inventory"] = str(state.inventory.path)
         node.workerinput["dkimwatch_inventory_pickle"] = str(state.inventory_file or "")
         node.workerinput["dkimwatch_answers"] = str(state.answers_file)
-        node.workerinput["dkimwatch_now"] = _iso(state.now)
+        node.workerinput["dkimwatch_now"] = iso_instant(state.now)
         node.workerinput["dkimwatch_resolvers"] = list(state.resolvers)
         node.workerinput["dkimwatch_reports"] = str(state.reports)
 
@@ -856,7 +846,7 @@ class _Controller:
         prefix.append(EVIDENCE_CSS)
         prefix.append(answers_from_html(state.answers_from))
         prefix.append(
-            f"<p><b>Evaluated at</b> {escape(_iso(state.now))} · <b>resolvers</b> "
+            f"<p><b>Evaluated at</b> {escape(iso_instant(state.now))} · <b>resolvers</b> "
             f"{escape(', '.join(state.resolvers))} · <b>DNS questions</b> "
             f"{questions} · <b>queries sent</b> {sent}</p>"
         )
@@ -881,8 +871,8 @@ class _Controller:
         doc = results_document(
             version=__version__,
             started=state.started,
-            finished=_iso(datetime.now(UTC)),
-            now=_iso(state.now),
+            finished=iso_instant(datetime.now(UTC)),
+            now=iso_instant(state.now),
             resolvers=state.resolvers,
             inventory={"path": str(state.inventory.path), "sha256": state.inventory.sha256},
             queries={"questions": questions, "sent": sent},

@@ -1,6 +1,6 @@
 """Resolving and judging in a helper process, while the tests run.
 
-At scale the work is CPU: dnspython spends ~0.3 ms of it per query, the checks some more,
+At scale the work is CPU: dnspython spends some on every query, the checks some more,
 and pytest's own per-test machinery more again. The controller therefore starts one helper
 process (before collection, so its imports overlap it) that owns the run's resolver: it
 resolves and judges the selected cases with bounded concurrency, in the order the tests

@@ -20,6 +20,7 @@ from typing import Any
 
 from dkimwatch.checks import DOMAIN_CHECKS, SELECTOR_CHECKS
 from dkimwatch.inventory import CHECK_IDS
+from dkimwatch.standards import SPF_LOOKUP_LIMIT
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 _SHORT = {
@@ -301,7 +302,8 @@ def spf_tree_html(tree: Mapping[str, Any]) -> str:
 
     total = escape(str(tree.get("total", 0)))
     return (
-        f'<div class="dkimwatch-spf-tree"><b>SPF include tree</b> ({total} of 10 DNS lookups)'
+        f'<div class="dkimwatch-spf-tree"><b>SPF include tree</b>'
+        f" ({total} of {SPF_LOOKUP_LIMIT} DNS lookups)"
         f"<ul>{item(tree, 0)}</ul></div>"
     )
 
@@ -478,8 +480,8 @@ def publish(staging: Path, target: Path) -> None:
 
 def dumps(doc: Mapping[str, Any]) -> str:
     """results.json: one top-level field per line and one result per line (greppable, and
-    diffs line by line). json.dumps(indent=...) runs the pure-Python encoder, seconds per
-    thousand domains; compact pieces use the C one."""
+    diffs line by line). json.dumps(indent=...) runs the pure-Python encoder, slow at
+    scale; compact pieces use the C one."""
 
     def compact(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)

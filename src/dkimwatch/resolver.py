@@ -34,7 +34,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from dkimwatch.inventory import parse_nameserver
+from dkimwatch.instants import iso_instant
+from dkimwatch.names import normalise, parse_nameserver
 
 if TYPE_CHECKING:
     from dkimwatch.inventory import Inventory
@@ -155,11 +156,7 @@ class Answer:
 
 
 def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _norm(name: str) -> str:
-    return name.strip().rstrip(".").lower()
+    return iso_instant(datetime.now(UTC), "milliseconds")
 
 
 def rdata_text(rdtype: int, rdata: Any) -> str:
@@ -168,13 +165,13 @@ def rdata_text(rdtype: int, rdata: Any) -> str:
     if rdtype == dns.rdatatype.TXT:
         return b"".join(rdata.strings).decode("utf-8", errors="backslashreplace")
     if rdtype == dns.rdatatype.CNAME:
-        return _norm(rdata.target.to_text())
+        return normalise(rdata.target.to_text())
     return str(rdata.to_text())
 
 
 def _evidence_rdata(rrset: dns.rrset.RRset) -> list[str]:
     out = []
-    owner = _norm(rrset.name.to_text())
+    owner = normalise(rrset.name.to_text())
     kind = dns.rdatatype.to_text(rrset.rdtype)
     for rdata in rrset:
         text = rdata.to_text()
@@ -392,7 +389,7 @@ class AuthoritativeClient(DnsClient):
 
     def servers_for(self, qname: str) -> tuple[list[str], str]:
         """(HOST:PORT of the servers of the zone holding qname, or [] with the reason)."""
-        labels = _norm(qname).split(".")
+        labels = normalise(qname).split(".")
         for i in range(len(labels) - 1):
             zone = ".".join(labels[i:])
             with self._lock:
@@ -446,10 +443,10 @@ class Resolver:
 
     @staticmethod
     def key(qname: str, rdtype: str) -> str:
-        return f"{_norm(qname)}|{rdtype.upper()}"
+        return f"{normalise(qname)}|{rdtype.upper()}"
 
     def lookup(self, qname: str, rdtype: str) -> Answer:
-        return self._lookup(_norm(qname), rdtype.upper(), depth=0)
+        return self._lookup(normalise(qname), rdtype.upper(), depth=0)
 
     def _lookup(self, qname: str, rdtype: str, depth: int) -> Answer:
         key = self.key(qname, rdtype)
@@ -503,7 +500,7 @@ class Resolver:
         by_owner: dict[tuple[str, int], dns.rrset.RRset] = {}
         for rrset in response.answer:
             if rrset.rdclass == dns.rdataclass.IN:
-                by_owner[(_norm(rrset.name.to_text()), rrset.rdtype)] = rrset
+                by_owner[(normalise(rrset.name.to_text()), rrset.rdtype)] = rrset
         current = qname
         chain: list[tuple[str, str]] = []
         seen = {qname}
@@ -511,7 +508,7 @@ class Resolver:
             cname = by_owner.get((current, dns.rdatatype.CNAME))
             if cname is None:
                 break
-            target = _norm(cname[0].target.to_text())
+            target = normalise(cname[0].target.to_text())
             chain.append((current, target))
             if target in seen or len(chain) > MAX_CHAIN:
                 return Answer(

@@ -6,11 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from dkimwatch.instants import iso_instant
 from dkimwatch.inventory import Domain
-
-
-def _when(instant: datetime) -> str:
-    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -32,10 +29,10 @@ def signing_selector(domain: Domain, now: datetime) -> tuple[str, str] | None:
         return None
     selector = rotation.active_selector(now)
     if now >= rotation.rotate_on:
-        why = f"{selector} signs since the rotation on {_when(rotation.rotate_on)}"
+        why = f"{selector} signs since the rotation on {iso_instant(rotation.rotate_on)}"
     else:
         why = (
-            f"{selector} signs until the rotation on {_when(rotation.rotate_on)}, "
+            f"{selector} signs until the rotation on {iso_instant(rotation.rotate_on)}, "
             f"then {rotation.after}"
         )
     return selector, why

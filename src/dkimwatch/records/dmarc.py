@@ -32,7 +32,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from dkimwatch.names import normalise
 from dkimwatch.records.taglist import clip, parse_tag_list
+from dkimwatch.standards import POLICIES
 
 __all__ = [
     "POLICIES",
@@ -46,7 +48,6 @@ __all__ = [
     "tree_walk_organisational_domain",
 ]
 
-POLICIES = ("none", "quarantine", "reject")
 _POLICY_WORDS = "none, quarantine or reject"
 _KNOWN_TAGS = (
     "v",
@@ -173,7 +174,7 @@ def tree_walk_names(domain: str) -> tuple[str, ...]:
     then drops one label at a time down to the top-level domain: eight queries at most,
     the Author Domain's own included.
     """
-    labels = [label for label in domain.strip().rstrip(".").lower().split(".") if label]
+    labels = [label for label in normalise(domain).split(".") if label]
     count = len(labels)
     first = _TREE_WALK_MAX_QUERIES - 1 if count >= _TREE_WALK_MAX_QUERIES else count - 1
     return tuple(".".join(labels[-n:]) for n in range(first, 0, -1))
@@ -187,7 +188,7 @@ def tree_walk_organisational_domain(
     own if it has one): the first with psd=n; one label below the first with psd=y
     (unless that is the Author Domain itself); else the one with the fewest labels.
     None when the walk found no record."""
-    author_labels = author.strip().rstrip(".").lower().split(".")
+    author_labels = normalise(author).split(".")
     for name, record in found:
         if record.psd == "n":
             return name

@@ -43,9 +43,9 @@ __all__ = [
 ]
 
 MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")
-# The mechanisms that cost a DNS query and count toward the limit of 10 (§4.6.4).
+# The mechanisms that cost a DNS query and count toward the lookup limit (§4.6.4,
+# standards.SPF_LOOKUP_LIMIT).
 DNS_MECHANISMS = ("include", "a", "mx", "ptr", "exists")
-LOOKUP_LIMIT = 10
 
 _ALL_MACRO_LETTERS = frozenset("slodiphcrtv")
 # c, r and t are only for explanation text (§7.1), never in a domain-spec.
