@@ -29,7 +29,7 @@ from dkimwatch.records.dmarc import (
 )
 from dkimwatch.records.spf import dns_name_problem, expand_domain_spec, is_spf_record, parse_spf
 from dkimwatch.records.taglist import clip
-from dkimwatch.resolver import Answer, Evidence, Resolver, Status
+from dkimwatch.resolver import MAX_CHAIN, Answer, Evidence, Resolver, Status
 from dkimwatch.rotation import role, signing_selector
 
 Result = Literal["pass", "fail", "permerror", "temperror", "none"]
@@ -218,10 +218,58 @@ class _CnameFinding:
     message: str
     remediation: str | None = None
     found: WrongRecord = ""  # "": nothing at all
+    # Names the selector's CNAME leads through when it reaches its target only by a chain
+    # (the selector's name first), and the warning such a pass carries.
+    chain: tuple[str, ...] = ()
+    warning: str = ""
 
     @property
     def txt_instead(self) -> bool:
         return self.found == "txt"
+
+
+@dataclass(frozen=True)
+class _Hops:
+    """Where the selector's CNAME leads: ``targets`` in order (the first is its own)."""
+
+    targets: tuple[str, ...]
+    loop: bool = False
+    temperror: str = ""
+
+
+def _follow_cnames(
+    probe: Probe, qname: str, first: str, expected: str | None, limit: int = MAX_CHAIN
+) -> _Hops:
+    """Follow a CNAME chain hop by hop, as receivers do (RFC 1034 §3.6.2), until the
+    expected target, a name shaped like an Exchange Online target (Microsoft's zone: not
+    the customer's to chain further), or a name without a CNAME."""
+    targets = [first]
+    seen = {exo.normalise(qname), exo.normalise(first)}
+    while True:
+        current = targets[-1]
+        if expected and exo.same_name(current, expected):
+            return _Hops(tuple(targets))
+        if exo.parse_target(current) is not None:
+            return _Hops(tuple(targets))
+        nxt = probe.ask(current, "CNAME")
+        if nxt.status is Status.TEMPERROR:
+            return _Hops(tuple(targets), temperror=nxt.describe())
+        if not nxt.ok:
+            return _Hops(tuple(targets))
+        target = nxt.records[0]
+        targets.append(target)
+        if exo.normalise(target) in seen or len(targets) > limit:
+            return _Hops(tuple(targets), loop=True)
+        seen.add(exo.normalise(target))
+
+
+def _chain_warning(qname: str, hops: tuple[str, ...]) -> str:
+    return (
+        f"{qname} reaches its target only through a chain of CNAMEs "
+        f"({' → '.join((qname, *hops))}): receivers follow chains (RFC 1034 §3.6.2), but "
+        "Microsoft's own check (the pre-check of Set-DkimSigningConfig -Enabled $true, and "
+        f"Get-DkimSigningConfig Status) may not; point {qname} straight at {hops[-1]} to be sure"
+    )
 
 
 def _judge_cname(ctx: Context, probe: Probe, domain: Domain, selector: str) -> _CnameFinding:
@@ -233,29 +281,65 @@ def _judge_cname(ctx: Context, probe: Probe, domain: Domain, selector: str) -> _
         return _CnameFinding(None, answer.describe())
     expected = _expected_target(ctx, domain, selector)
     if answer.ok:
-        target = answer.records[0]
+        hops = _follow_cnames(probe, qname, answer.records[0], expected)
+        if hops.temperror:
+            return _CnameFinding(None, f"{qname} is a CNAME to {hops.targets[0]}; {hops.temperror}")
+        target = hops.targets[-1]
+        chained = len(hops.targets) > 1
+        shown = " → ".join(hops.targets)
+        chain = (qname, *hops.targets) if chained else ()
+        warning = _chain_warning(qname, hops.targets) if chained else ""
+        fix_to = expected or _suggested_target(ctx, domain, selector)
+        if hops.loop:
+            return _CnameFinding(
+                False,
+                f"the CNAME chain from {qname} does not end: {qname} → {shown}",
+                f"Change CNAME {qname} → {fix_to} (TTL 3600)",
+                "other_cname",
+                chain,
+            )
         if expected:
             if exo.same_name(target, expected):
+                if chained:
+                    return _CnameFinding(
+                        True,
+                        f"{qname} reaches {target} through a chain of CNAMEs ({shown}), as "
+                        "expected",
+                        chain=chain,
+                        warning=warning,
+                    )
                 return _CnameFinding(True, f"{qname} is a CNAME to {target}, as expected")
             why = exo.judge_target(target, selector, domain.name, ctx.tenant)
             reason = why or "it differs from the expected target"
+            where = f"leads through {shown}, to {target}" if chained else f"is a CNAME to {target}"
             return _CnameFinding(
                 False,
-                f"{qname} is a CNAME to {target}, expected {expected}: {reason}",
+                f"{qname} {where}, expected {expected}: {reason}",
                 f"Change CNAME {qname} → {expected} (TTL 3600)",
                 "other_cname",
+                chain,
             )
         problem = exo.judge_target(target, selector, domain.name, ctx.tenant)
         if problem is None:
             whose = f"tenant {ctx.tenant}" if ctx.tenant else "an Exchange Online tenant"
+            if chained:
+                return _CnameFinding(
+                    True,
+                    f"{qname} reaches {target} through a chain of CNAMEs ({shown}), a plausible "
+                    f"target of {whose}",
+                    chain=chain,
+                    warning=warning,
+                )
             return _CnameFinding(
                 True, f"{qname} is a CNAME to {target}, a plausible target of {whose}"
             )
+        where = f"leads through {shown}, to {target}" if chained else f"is a CNAME to {target}"
         return _CnameFinding(
             False,
-            f"{qname} is a CNAME to {target}, but {problem}",
-            f"Change CNAME {qname} → {_suggested_target(ctx, domain, selector)} (TTL 3600)",
+            f"{qname} {where}, but {problem}",
+            f"Change CNAME {qname} → {fix_to} (TTL 3600)",
             "other_cname",
+            chain,
         )
     # No CNAME: find out what the admin did instead, so the message names the mistake.
     doubled = probe.ask(f"{qname}.{domain.name}", "CNAME")
@@ -300,7 +384,11 @@ def check_dkim_cname(ctx: Context, domain: Domain, selector: str) -> Verdict:
     finding = _judge_cname(ctx, probe, domain, selector)
     if finding.ok is None:
         return b.temperror(finding.message)
+    if finding.chain:
+        b.details["cname_chain"] = list(finding.chain)
     if finding.ok:
+        if finding.warning:
+            b.warnings.append(finding.warning)
         low = _low_ttl(probe.ask(selector_name(domain, selector), "CNAME"))
         if low:
             b.warnings.append(low)
@@ -521,6 +609,8 @@ def _signing_problem(
         )
     if cname.txt_instead:
         b.warnings.append(f"{selector}'s key is published as TXT instead of the CNAME")
+    if cname.warning:
+        b.warnings.append(cname.warning)
     records = [r for r in txt.records if r.strip()] if txt.ok else []
     if not records:
         what = txt.describe() if not txt.ok else "only an empty TXT record"

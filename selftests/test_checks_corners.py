@@ -1,0 +1,171 @@
+"""Corners of the DKIM checks, through real DNS: zones served by the embedded authoritative
+server on loopback, asked by dkimwatch's own resolver.
+
+CNAME chains in the customer's zone, revoked keys on the selector that does not sign, and
+what dkim_target says when neither selector has a key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from dkimwatch.checks import (
+    Context,
+    Verdict,
+    check_dkim_cname,
+    check_dkim_key,
+    check_dkim_rotation,
+    check_dkim_target,
+)
+from dkimwatch.inventory import Domain, Policy, Rotation
+from selftests.tenantkit import key_record
+from selftests.zonekit import Switchboard, zones_from_text
+
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+DOMAIN = "example.com"
+TENANT = "contoso"
+TENANT_ZONE = f"{TENANT}.onmicrosoft.com"
+
+
+def target(selector: str) -> str:
+    return f"{selector}-example-com._domainkey.{TENANT_ZONE}"
+
+
+def owner(selector: str) -> str:
+    """The target's owner name relative to the tenant's zone."""
+    return target(selector)[: -len(TENANT_ZONE) - 1]
+
+
+@pytest.fixture(scope="module")
+def board() -> Iterator[Switchboard]:
+    with Switchboard() as server:
+        yield server
+
+
+def domain(
+    *, expected: bool = True, signing: str | None = None, enabled: bool | None = None
+) -> Domain:
+    """example.com; ``expected``: the export's targets are known; ``signing``: rotation data
+    saying this selector signs now."""
+    targets = tuple((s, target(s)) for s in ("selector1", "selector2")) if expected else ()
+    rotation = None
+    if signing is not None:
+        other = "selector2" if signing == "selector1" else "selector1"
+        rotation = Rotation(datetime(2026, 5, 4, 10, 0, tzinfo=UTC), other, signing)
+    return Domain(DOMAIN, DOMAIN, targets=targets, rotation=rotation, enabled=enabled)
+
+
+def judge(
+    board: Switchboard,
+    customer: str,
+    microsoft: str,
+    dom: Domain,
+    *,
+    tenant: str | None = TENANT,
+) -> dict[str, Verdict]:
+    """Every DKIM verdict of ``dom`` whose zone holds ``customer`` (zone-file lines) and
+    Microsoft's zone ``microsoft``; keyed "check/selector" (selector checks) or "check"."""
+    zones = zones_from_text({DOMAIN: customer, TENANT_ZONE: microsoft})
+    out: dict[str, Verdict] = {}
+    with board.serving(zones) as resolver:
+        ctx = Context(resolver=resolver, policy=Policy(), tenant=tenant, now=NOW)
+        for s in dom.selectors:
+            out[f"dkim_cname/{s}"] = check_dkim_cname(ctx, dom, s)
+            out[f"dkim_target/{s}"] = check_dkim_target(ctx, dom, s)
+            out[f"dkim_key/{s}"] = check_dkim_key(ctx, dom, s)
+        out["dkim_rotation"] = check_dkim_rotation(ctx, dom)
+    return out
+
+
+# --- CNAME chains in the customer's zone ---------------------------------------------------
+
+CHAINED = f"""
+selector1._domainkey IN CNAME s1.alias.example.com.
+s1.alias IN CNAME {target("selector1")}.
+selector2._domainkey IN CNAME {target("selector2")}.
+"""
+
+
+@pytest.mark.parametrize("expected", [True, False], ids=["expected-target", "plausible-target"])
+def test_cname_chain_reaching_the_target_passes_with_a_warning(
+    board: Switchboard, expected: bool
+) -> None:
+    v = judge(
+        board,
+        CHAINED,
+        f"{owner('selector1')} IN TXT {key_record()}\n",
+        domain(expected=expected, signing="selector1"),
+    )
+    cname = v["dkim_cname/selector1"]
+    assert cname.outcome == "passed", cname.message
+    assert "not an Exchange Online DKIM target" not in cname.message
+    assert "through a chain of CNAMEs" in cname.message
+    assert target("selector1") in cname.message
+    (warning,) = [w for w in cname.warnings if "chain" in w]
+    assert "RFC 1034 §3.6.2" in warning and "Set-DkimSigningConfig" in warning
+    assert cname.details["cname_chain"] == [
+        "selector1._domainkey.example.com",
+        "s1.alias.example.com",
+        target("selector1"),
+    ]
+    # Every hop asked is evidence of the verdict.
+    asked = {(e.qname, e.rdtype) for e in cname.evidence}
+    assert ("s1.alias.example.com", "CNAME") in asked
+    # The other checks agree: the key is reached through the chain and is valid.
+    assert v["dkim_target/selector1"].outcome == "passed"
+    assert "s1.alias.example.com" in v["dkim_target/selector1"].message
+    assert v["dkim_key/selector1"].outcome == "passed"
+    assert not any("directly" in w for w in v["dkim_key/selector1"].warnings)
+    rotation = v["dkim_rotation"]
+    assert rotation.outcome == "passed", rotation.message
+    assert any("chain" in w for w in rotation.warnings)
+    # The straight CNAME of selector2 is a plain pass without the warning.
+    assert v["dkim_cname/selector2"].outcome == "passed"
+    assert not any("chain" in w for w in v["dkim_cname/selector2"].warnings)
+
+
+def test_cname_chain_to_the_wrong_exchange_online_target_is_judged_at_its_end(
+    board: Switchboard,
+) -> None:
+    wrong = target("selector1").replace(TENANT, "fabrikamcorp")
+    customer = f"""
+selector1._domainkey IN CNAME s1.alias.example.com.
+s1.alias IN CNAME {wrong}.
+selector2._domainkey IN CNAME {target("selector2")}.
+"""
+    v = judge(board, customer, "", domain(signing="selector1"))
+    cname = v["dkim_cname/selector1"]
+    assert cname.outcome == "failed"
+    assert "not an Exchange Online DKIM target" not in cname.message
+    assert "belongs to tenant 'fabrikamcorp'" in cname.message
+    assert "s1.alias.example.com" in cname.message
+    assert cname.remediation == (
+        f"Change CNAME selector1._domainkey.example.com → {target('selector1')} (TTL 3600)"
+    )
+
+
+def test_cname_chain_ending_nowhere_is_not_an_exchange_online_target(board: Switchboard) -> None:
+    customer = f"""
+selector1._domainkey IN CNAME s1.alias.example.com.
+s1.alias IN CNAME keys.example.com.
+selector2._domainkey IN CNAME {target("selector2")}.
+"""
+    cname = judge(board, customer, "", domain())["dkim_cname/selector1"]
+    assert cname.outcome == "failed"
+    assert "leads through s1.alias.example.com → keys.example.com" in cname.message
+    assert "not an Exchange Online DKIM target" in cname.message
+
+
+def test_cname_loop_in_the_customer_zone_fails(board: Switchboard) -> None:
+    customer = f"""
+selector1._domainkey IN CNAME s1.alias.example.com.
+s1.alias IN CNAME s1.back.example.com.
+s1.back IN CNAME s1.alias.example.com.
+selector2._domainkey IN CNAME {target("selector2")}.
+"""
+    cname = judge(board, customer, "", domain())["dkim_cname/selector1"]
+    assert cname.outcome == "failed"
+    assert "does not end" in cname.message
