@@ -169,3 +169,108 @@ selector2._domainkey IN CNAME {target("selector2")}.
     cname = judge(board, customer, "", domain())["dkim_cname/selector1"]
     assert cname.outcome == "failed"
     assert "does not end" in cname.message
+
+
+# --- a revoked key on the selector that does not sign ------------------------------------
+
+STRAIGHT = f"""
+selector1._domainkey IN CNAME {target("selector1")}.
+selector2._domainkey IN CNAME {target("selector2")}.
+"""
+REVOKED = '"v=DKIM1; k=rsa; p="'
+
+
+def keys(selector1: str | None, selector2: str | None) -> str:
+    """Microsoft's zone: the TXT behind each selector's target (None: nothing)."""
+    lines = [
+        f"{owner(s)} IN TXT {value}\n"
+        for s, value in (("selector1", selector1), ("selector2", selector2))
+        if value is not None
+    ]
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("rotation", [True, False], ids=["rotation-data", "presumed"])
+def test_revoked_key_on_the_selector_that_does_not_sign_is_a_retirement(
+    board: Switchboard, rotation: bool
+) -> None:
+    v = judge(
+        board,
+        STRAIGHT,
+        keys(key_record(), REVOKED),
+        domain(signing="selector1" if rotation else None),
+    )
+    key = v["dkim_key/selector2"]
+    assert (key.outcome, key.result) == ("xfailed", "none"), key.message
+    assert "revoked" in key.message and "RFC 6376 §3.6.1" in key.message
+    if rotation:
+        assert "selector1 signs since the rotation" in key.message
+    else:
+        assert "selector1 has a key, so selector2 is presumed inactive" in key.message
+    # The record is there: dkim_target holds, and says what it is.
+    target_verdict = v["dkim_target/selector2"]
+    assert target_verdict.outcome == "passed"
+    assert "revoked" in target_verdict.message
+    # The signing selector is unaffected: its key is valid, and so is the rotation.
+    assert v["dkim_target/selector1"].outcome == "passed"
+    assert v["dkim_key/selector1"].outcome == "passed"
+    assert v["dkim_rotation"].outcome == "passed", v["dkim_rotation"].message
+    assert v["dkim_rotation"].message.startswith("selector1 signs now")
+
+
+def test_revoked_key_on_the_selector_that_signs_stays_a_failure(board: Switchboard) -> None:
+    v = judge(board, STRAIGHT, keys(REVOKED, key_record()), domain(signing="selector1"))
+    key = v["dkim_key/selector1"]
+    assert (key.outcome, key.result) == ("failed", "fail")
+    assert "key revoked (empty p=)" in key.message
+    assert "selector1 signs mail now (selector1 signs since the rotation" in key.message
+    assert v["dkim_key/selector2"].outcome == "passed"
+    assert v["dkim_rotation"].outcome == "failed"
+
+
+def test_revoked_key_does_not_count_as_a_key_for_the_presumption(board: Switchboard) -> None:
+    """Without rotation data a revoked selector1 and a missing selector2: neither has a
+    usable key, so neither is presumed inactive, and neither verdict claims to know which
+    one signs."""
+    v = judge(board, STRAIGHT, keys(REVOKED, None), domain())
+    key = v["dkim_key/selector1"]
+    assert (key.outcome, key.result) == ("failed", "fail")
+    assert "cannot tell which one signs" in key.message
+    assert "signs mail now" not in key.message
+    missing = v["dkim_target/selector2"]
+    assert (missing.outcome, missing.result) == ("failed", "fail")
+    assert "signs mail now" not in missing.message
+
+
+def test_revoked_key_on_a_disabled_domain_is_expected(board: Switchboard) -> None:
+    v = judge(board, STRAIGHT, keys(REVOKED, None), domain(enabled=False))
+    key = v["dkim_key/selector1"]
+    assert (key.outcome, key.result) == ("xfailed", "none"), key.message
+
+
+# --- neither selector has a key --------------------------------------------------------------
+
+
+def test_no_key_on_either_selector_without_rotation_data_says_it_cannot_tell(
+    board: Switchboard,
+) -> None:
+    v = judge(board, STRAIGHT, "", domain())
+    for s in ("selector1", "selector2"):
+        verdict = v[f"dkim_target/{s}"]
+        assert (verdict.outcome, verdict.result) == ("failed", "fail")
+        assert "signs mail now" not in verdict.message
+        assert "cannot tell which one signs" in verdict.message
+        assert "whichever signs, receivers reject its signatures" in verdict.message
+    assert v["dkim_rotation"].outcome == "failed"
+
+
+def test_no_key_on_either_selector_with_rotation_data_names_the_one_that_signs(
+    board: Switchboard,
+) -> None:
+    v = judge(board, STRAIGHT, "", domain(signing="selector2"))
+    signing = v["dkim_target/selector2"]
+    assert signing.outcome == "failed"
+    assert signing.message.startswith("selector2 signs mail now (selector2 signs since")
+    other = v["dkim_target/selector1"]
+    assert (other.outcome, other.result) == ("xfailed", "none")
+    assert "signs mail now" not in other.message

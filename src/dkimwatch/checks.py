@@ -30,7 +30,7 @@ from dkimwatch.records.dmarc import (
 from dkimwatch.records.spf import dns_name_problem, expand_domain_spec, is_spf_record, parse_spf
 from dkimwatch.records.taglist import clip
 from dkimwatch.resolver import MAX_CHAIN, Answer, Evidence, Resolver, Status
-from dkimwatch.rotation import role, signing_selector
+from dkimwatch.rotation import Role, role, signing_selector
 
 Result = Literal["pass", "fail", "permerror", "temperror", "none"]
 Outcome = Literal["passed", "failed", "error", "skipped", "xfailed"]
@@ -201,10 +201,18 @@ def _create_cname(ctx: Context, domain: Domain, selector: str) -> str:
 
 
 def _key_published(answer: Answer) -> bool | None:
-    """Whether a non-empty TXT is published (None when DNS could not tell)."""
+    """Whether a usable key is published: a non-empty TXT that is not a revoked key (None
+    when DNS could not tell). A revoked key (empty p=, RFC 6376 §3.6.1) is a retired one:
+    for telling which selector signs, it counts as no key."""
     if answer.status is Status.TEMPERROR:
         return None
-    return answer.ok and any(r.strip() for r in answer.records)
+    return answer.ok and any(r.strip() and not _revoked(r) for r in answer.records)
+
+
+def _revoked(record: str) -> bool:
+    """A well-formed key record whose only statement is that the key is revoked."""
+    parsed = parse_dkim_key(record)
+    return parsed.revoked and not parsed.errors
 
 
 # What stands at a selector's name in place of the right CNAME; a failed dkim_cname
@@ -419,9 +427,8 @@ def _published(probe: Probe, domain: Domain) -> dict[str, bool | None]:
     return {s: _key_published(probe.ask(selector_name(domain, s), "TXT")) for s in domain.selectors}
 
 
-def _roles(ctx: Context, probe: Probe, domain: Domain, selector: str) -> tuple[bool | None, str]:
-    r = role(domain, selector, ctx.now, _published(probe, domain))
-    return r.active, r.reason
+def _role(ctx: Context, probe: Probe, domain: Domain, selector: str) -> Role:
+    return role(domain, selector, ctx.now, _published(probe, domain))
 
 
 def check_dkim_target(ctx: Context, domain: Domain, selector: str) -> Verdict:
@@ -439,7 +446,10 @@ def check_dkim_target(ctx: Context, domain: Domain, selector: str) -> Verdict:
                 "key published as TXT directly instead of the Exchange Online CNAME: it will "
                 "not follow Microsoft's key rotation"
             )
-        return b.passed(f"{qname}{via} answers with {len(answer.records)} TXT record(s)")
+        revoked = ""
+        if all(_revoked(r) for r in answer.records if r.strip()):
+            revoked = ": a revoked key (empty p=), see dkim_key"
+        return b.passed(f"{qname}{via} answers with {len(answer.records)} TXT record(s){revoked}")
     if answer.status is Status.LOOP:
         what = f"the CNAME chain from {qname} does not end ({answer.error})"
     elif answer.ok:
@@ -453,7 +463,8 @@ def check_dkim_target(ctx: Context, domain: Domain, selector: str) -> Verdict:
             f"no key{via}: {what}; DKIM signing is disabled for this domain, so Microsoft "
             "publishes no key yet",
         )
-    active, why = _roles(ctx, probe, domain, selector)
+    r = _role(ctx, probe, domain, selector)
+    active, why = r.active, r.reason
     if active is None:
         return b.temperror(f"no key{via}: {what}; and {why}")
     if not active:
@@ -473,6 +484,12 @@ def check_dkim_target(ctx: Context, domain: Domain, selector: str) -> Verdict:
         )
     else:
         remediation = cname.remediation
+    if not r.known:
+        return b.failed(
+            f"no key is published for {selector}{via}: {what}; {why}: whichever signs, "
+            "receivers reject its signatures ('DKIM invalid key')",
+            remediation,
+        )
     return b.failed(
         f"{selector} signs mail now ({why}), but no key is published{via}: {what}; receivers "
         "reject its signatures ('DKIM invalid key')",
@@ -523,6 +540,12 @@ def check_dkim_key(ctx: Context, domain: Domain, selector: str) -> Verdict:
         b.details["matches_export"] = True
     if judgement.result == "pass":
         return b.passed(f"{answer.final_name}: {judgement.message}")
+    why_fails = ""
+    if record.revoked and not record.errors:
+        retired = _revoked_key_verdict(ctx, probe, b, domain, selector, answer.final_name)
+        if isinstance(retired, Verdict):
+            return retired
+        why_fails = retired
     fix = (
         f"Microsoft publishes this key: Rotate-DkimSigningConfig -Identity {domain.name}, or "
         "open a support case if it stays"
@@ -532,7 +555,34 @@ def check_dkim_key(ctx: Context, domain: Domain, selector: str) -> Verdict:
     )
     if judgement.result == "permerror":
         return b.permerror(f"{answer.final_name}: {judgement.message}", fix)
-    return b.failed(f"{answer.final_name}: {judgement.message}", fix)
+    return b.failed(f"{answer.final_name}: {judgement.message}{why_fails}", fix)
+
+
+def _revoked_key_verdict(
+    ctx: Context, probe: Probe, b: _Builder, domain: Domain, selector: str, where: str
+) -> Verdict | str:
+    """A revoked key (empty p=, RFC 6376 §3.6.1) on a selector that does not sign is a
+    legitimate retirement, expected like an unpublished key (xfailed). On the selector
+    that signs (or may sign) it stays a failure: then the words that say why."""
+    if domain.enabled is False:
+        return b.make(
+            "none",
+            "xfailed",
+            f"{where}: key revoked (empty p=); DKIM signing is disabled for this domain, so "
+            "nothing signs with it",
+        )
+    r = _role(ctx, probe, domain, selector)
+    if r.active is None:
+        return b.temperror(f"{where}: key revoked (empty p=); {r.reason}")
+    if r.active and r.known:
+        return f"; {selector} signs mail now ({r.reason}): receivers reject its signatures"
+    if r.active:
+        return f"; {r.reason}: whichever signs, receivers reject its signatures"
+    return b.make(
+        "none",
+        "xfailed",
+        f"{where}: key revoked (empty p=, RFC 6376 §3.6.1), a retired key; expected: {r.reason}",
+    )
 
 
 def _key_mismatch(published: str | None, expected_record: str) -> str | None:
