@@ -1,8 +1,9 @@
-"""Corners of the DKIM checks, through real DNS: zones served by the embedded authoritative
+"""Corners of the checks, through real DNS: zones served by the embedded authoritative
 server on loopback, asked by dkimwatch's own resolver.
 
-CNAME chains in the customer's zone, revoked keys on the selector that does not sign, and
-what dkim_target says when neither selector has a key.
+CNAME chains in the customer's zone, revoked keys on the selector that does not sign, what
+dkim_target says when neither selector has a key, and DMARC records whose policy is
+weakened by t=y or pct= or whose tag names are upper-case.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dkimwatch.checks import (
     check_dkim_key,
     check_dkim_rotation,
     check_dkim_target,
+    check_dmarc,
 )
 from dkimwatch.inventory import Domain, Policy, Rotation
 from selftests.tenantkit import key_record
@@ -274,3 +276,75 @@ def test_no_key_on_either_selector_with_rotation_data_names_the_one_that_signs(
     other = v["dkim_target/selector1"]
     assert (other.outcome, other.result) == ("xfailed", "none")
     assert "signs mail now" not in other.message
+
+
+# --- DMARC: weakened policies and upper-case tag names ------------------------------------
+
+
+def dmarc(board: Switchboard, record: str, minimum: str) -> Verdict:
+    zones = zones_from_text({DOMAIN: f'_dmarc IN TXT "{record}"\n'})
+    with board.serving(zones) as resolver:
+        ctx = Context(
+            resolver=resolver, policy=Policy(dmarc_min_policy=minimum), tenant=None, now=NOW
+        )
+        return check_dmarc(ctx, Domain(DOMAIN, DOMAIN))
+
+
+@pytest.mark.parametrize(
+    ("record", "minimum", "message", "remediation"),
+    [
+        (
+            "v=DMARC1; p=quarantine; t=y",
+            "quarantine",
+            "policy quarantine, but t=y asks RFC 9989 receivers to apply none instead, which "
+            "is weaker than the required quarantine",
+            "Remove t=y from _dmarc.example.com once tested",
+        ),
+        (
+            "v=DMARC1; p=reject; pct=50",
+            "reject",
+            "policy reject, but pct=50 has RFC 7489 receivers apply quarantine to 50% of "
+            "failing mail, which is weaker than the required reject",
+            "Remove pct= from _dmarc.example.com once tested",
+        ),
+        (
+            "v=DMARC1; p=none; t=y",
+            "quarantine",
+            "policy none is weaker than the required quarantine",
+            "Set p=quarantine in _dmarc.example.com, and remove t=y once tested",
+        ),
+        (
+            "v=DMARC1; p=none",
+            "reject",
+            "policy none is weaker than the required reject",
+            "Set p=reject in _dmarc.example.com",
+        ),
+    ],
+    ids=["t=y", "pct", "none-with-t=y", "none"],
+)
+def test_weakened_policy_reads_as_a_sentence(
+    board: Switchboard, record: str, minimum: str, message: str, remediation: str
+) -> None:
+    verdict = dmarc(board, record, minimum)
+    assert verdict.outcome == "failed"
+    assert verdict.message == message
+    assert verdict.remediation == remediation
+
+
+def test_weakened_policy_that_still_meets_the_minimum_says_why_in_brackets(
+    board: Switchboard,
+) -> None:
+    verdict = dmarc(board, "v=DMARC1; p=reject; t=y", "quarantine")
+    assert verdict.outcome == "passed"
+    assert verdict.message == (
+        '"v=DMARC1; p=reject; t=y": policy reject (t=y asks RFC 9989 receivers to apply '
+        "quarantine instead)"
+    )
+
+
+def test_upper_case_version_tag_passes_with_the_fix_as_a_warning(board: Switchboard) -> None:
+    verdict = dmarc(board, "V=DMARC1; p=reject", "none")
+    assert verdict.outcome == "passed", verdict.message
+    (warning,) = [w for w in verdict.warnings if "upper-case" in w]
+    assert "some receivers do not see the record" in warning
+    assert warning.endswith('write it in lower case: "v=DMARC1; p=reject"')

@@ -1193,18 +1193,31 @@ def _describe_discovery(d: _Discovery) -> str:
     return "; ".join(parts)
 
 
-def _enforced(record: DmarcRecord, policy: str) -> tuple[str, str]:
-    """(the policy all failing mail gets, why it is weaker than ``policy`` or "")."""
-    if policy == "none":
-        return policy, ""
+@dataclass(frozen=True)
+class _Enforced:
+    """What failing mail gets under a published policy: ``policy`` as published,
+    ``enforced`` after t=y or pct=, ``why`` a clause saying how they differ (or "") and
+    ``fix`` the change that removes the difference."""
+
+    policy: str
+    enforced: str
+    why: str = ""
+    fix: str = ""
+
+
+def _enforced(record: DmarcRecord, policy: str) -> _Enforced:
+    lower = lower_policy(policy)
+    # Under p=none they change nothing now, but would weaken a stronger policy set later.
     if record.t == "y":
-        return lower_policy(policy), f"t=y asks RFC 9989 receivers to apply {lower_policy(policy)}"
+        why = f"t=y asks RFC 9989 receivers to apply {lower} instead"
+        return _Enforced(policy, lower, "" if policy == "none" else why, "remove t=y")
     if record.pct is not None and record.pct < 100:
-        return lower_policy(policy), (
-            f"pct={record.pct} has RFC 7489 receivers apply {lower_policy(policy)} to "
+        why = (
+            f"pct={record.pct} has RFC 7489 receivers apply {lower} to "
             f"{100 - record.pct}% of failing mail"
         )
-    return policy, ""
+        return _Enforced(policy, lower, "" if policy == "none" else why, "remove pct=")
+    return _Enforced(policy, policy)
 
 
 def _report_authorisation(
@@ -1301,7 +1314,7 @@ def check_dmarc(ctx: Context, domain: Domain) -> Verdict:
     if len(chosen) > 1:
         b.details["records"] = {f"_dmarc.{s}": t for s, t, _ in chosen}
         b.warnings.append(f"receivers disagree on the policy of {domain.name}{inherited}")
-    weakest: tuple[int, str, str] | None = None  # (rank, policy, explanation)
+    weakest: tuple[_Enforced, str, str] | None = None  # (what applies, shown, where)
     problems: list[str] = []
     fixes: list[str] = []
     for source, text, how in chosen:
@@ -1321,28 +1334,39 @@ def check_dmarc(ctx: Context, domain: Domain) -> Verdict:
             return b.permerror(
                 f'DMARC record "{clip(text, 600)}" at _dmarc.{source} states no policy'
             )
-        enforced, why = _enforced(record, policy)
-        shown = policy + (" (sp=)" if how != "own" and record.sp else "")
-        shown += f"; {why}" if why else ""
-        if weakest is None or policy_rank(enforced) < weakest[0]:
-            weakest = (policy_rank(enforced), policy, shown)
+        applied = _enforced(record, policy)
+        tag = "sp" if how != "own" and record.sp else "p"
+        shown = policy + (" (sp=)" if tag == "sp" else "")
+        if weakest is None or policy_rank(applied.enforced) < policy_rank(weakest[0].enforced):
+            weakest = (applied, shown, f"{tag}=")
         missing, more_fixes, temp = _report_authorisation(probe, b, record, source)
         if temp is not None:
             return b.temperror(temp)
         problems.extend(missing)
         fixes.extend(more_fixes)
     assert weakest is not None
-    rank, policy, shown = weakest
-    b.details["policy"] = policy
+    applied, shown, tag = weakest
+    b.details["policy"] = applied.policy
     minimum = ctx.policy.dmarc_min_policy
-    if rank < policy_rank(minimum):
-        return b.failed(
-            f"policy {shown}{inherited} is weaker than the required {minimum}",
-            f"Set p={minimum} in {b.details['source']} (and remove pct=/t=y once tested)",
-        )
+    if policy_rank(applied.enforced) < policy_rank(minimum):
+        if applied.why:
+            message = (
+                f"policy {shown}{inherited}, but {applied.why}, which is weaker than the "
+                f"required {minimum}"
+            )
+        else:
+            message = f"policy {shown}{inherited} is weaker than the required {minimum}"
+        source = b.details["source"]
+        if policy_rank(applied.policy) >= policy_rank(minimum):
+            fix = f"{applied.fix.capitalize()} from {source} once tested"
+        else:
+            fix = f"Set {tag}{minimum} in {source}"
+            fix += f", and {applied.fix} once tested" if applied.fix else ""
+        return b.failed(message, fix)
     if problems:
         return b.failed("; ".join(problems), "; ".join(dict.fromkeys(fixes)))
-    return b.passed(f'"{clip(chosen[0][1], 600)}"{inherited}: policy {shown}')
+    why = f" ({applied.why})" if applied.why else ""
+    return b.passed(f'"{clip(chosen[0][1], 600)}"{inherited}: policy {shown}{why}')
 
 
 # --- dispatch -----------------------------------------------------------------------------
