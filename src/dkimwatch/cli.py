@@ -73,7 +73,7 @@ def _import(args: argparse.Namespace) -> int:
 def _gate(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from dkimwatch.gate import GateError, render, run_gate
+    from dkimwatch.gate import GateError, gate_domain, render, run_gate
     from dkimwatch.resolver import servers_to_ask
 
     try:
@@ -83,9 +83,16 @@ def _gate(args: argparse.Namespace) -> int:
         return USAGE_ERROR
     server = None
     try:
-        servers, server = servers_to_ask(
-            inventory, args.nameserver, Path(args.zones) if args.zones else None
-        )
+        gate_domain(inventory, args.domain)  # an unknown domain: no DNS server started
+        zones = Path(args.zones) if args.zones else None
+        servers, server = servers_to_ask(inventory, args.nameserver, zones)
+        if args.nameserver:
+            note = "--nameserver"
+        elif server is not None:
+            note = f"the embedded server over {zones or inventory.dns.zones}"
+        else:
+            system = " (system: /etc/resolv.conf)" if "system" in inventory.dns.nameservers else ""
+            note = f"dns.nameservers of {inventory.path}{system}"
         report = run_gate(
             inventory,
             args.domain,
@@ -93,6 +100,7 @@ def _gate(args: argparse.Namespace) -> int:
             datetime.now(UTC),
             authoritative=args.authoritative,
             authoritative_port=args.authoritative_port,
+            resolvers_note=note,
         )
     except (GateError, ValueError) as exc:
         print(f"dkimwatch gate: {exc}", file=sys.stderr)
