@@ -91,7 +91,11 @@ def _gate(args: argparse.Namespace) -> int:
         elif server is not None:
             note = f"the embedded server over {zones or inventory.dns.zones}"
         else:
-            system = " (system: /etc/resolv.conf)" if "system" in inventory.dns.nameservers else ""
+            system = (
+                ", 'system' read from /etc/resolv.conf"
+                if "system" in inventory.dns.nameservers
+                else ""
+            )
             note = f"dns.nameservers of {inventory.path}{system}"
         report = run_gate(
             inventory,

@@ -174,11 +174,13 @@ def run_gate(
     for view, resolver in views:
         ctx = Context(resolver=resolver, policy=inventory.policy, tenant=inventory.tenant, now=now)
         verdicts: list[Verdict] = []
-        for check in GATE_CHECKS:
-            if check == "dkim_rotation":
-                verdicts.append(evaluate(ctx, check, domain))
-            else:
-                verdicts.extend(evaluate(ctx, check, domain, s) for s in domain.selectors)
+        cases = [(c, s) for c in GATE_CHECKS if c != "dkim_rotation" for s in domain.selectors]
+        for check, selector in [*cases, ("dkim_rotation", None)]:
+            verdicts.append(evaluate(ctx, check, domain, selector))
+            if verdicts[-1].outcome == "error":
+                # The answer is "DNS did not answer" already; each further question to a
+                # dead server would only wait out its timeout.
+                break
         report.views[view] = verdicts
     report.fixes = _fixes(inventory, domain, report.deciding)
     return report
