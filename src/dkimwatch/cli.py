@@ -144,10 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     gate = sub.add_parser(
         "gate",
-        help="may DKIM be enabled for DOMAIN? prints the command or the records to create",
+        help="may DKIM be enabled for DOMAIN? prints the command, or what to fix and where",
     )
     gate.add_argument("domain")
-    gate.add_argument("--domains", default="domains.yaml", metavar="PATH", help="inventory")
+    gate.add_argument(
+        "--domains", default="domains.yaml", metavar="PATH", help="inventory (./domains.yaml)"
+    )
     gate.add_argument(
         "--nameserver", action="append", default=[], metavar="HOST[:PORT]", help="resolver"
     )
