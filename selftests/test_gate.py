@@ -451,3 +451,18 @@ def test_shown_escapes_raw_control_characters_visibly() -> None:
     """Evidence from a replayed record file is not dnspython's escaped text: the gate
     escapes what it prints itself."""
     assert shown("a\x1b[2Jb\r\n\x07\u202ec") == "a\\x1b[2Jb\\r\\n\\x07\\u202ec"
+
+
+def test_pytest_gate_option_judges_a_disabled_domain_as_once_enabled(
+    pytester: pytest.Pytester, gate_inventory: Path
+) -> None:
+    """The suite expects no key of a disabled domain (xfail); the gate asks about the
+    moment after enabling, so pytest --gate fails as `dkimwatch gate` does."""
+    root = Path(__file__).resolve().parents[1]
+    (pytester.path / "conftest.py").write_text((root / "conftest.py").read_text())
+    (pytester.path / "test_dkim.py").write_text((root / "tests" / "test_dkim.py").read_text())
+    result = pytester.runpytest_subprocess(
+        f"--domains={gate_inventory}", "--gate", "disabled-no-key.example", "-p", "no:cacheprovider"
+    )
+    # CNAMEs pass; selector1 (signs) has no key: dkim_target and dkim_rotation fail
+    result.assert_outcomes(passed=2, failed=2, xfailed=1, skipped=2)
