@@ -54,7 +54,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--gate",
         default=None,
         metavar="DOMAIN",
-        help="only the enable gate of DOMAIN: its selector CNAMEs (see `dkimwatch gate`)",
+        help="only the enable gate of DOMAIN: its DKIM checks, judged as once enabled "
+        "(see `dkimwatch gate`)",
     )
     group.addoption(
         "--record", default=None, metavar="PATH", help="save every DNS answer of the run"
