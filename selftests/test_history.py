@@ -91,7 +91,13 @@ def test_diff_sorts_tests_into_new_fixed_still_and_not_run() -> None:
     assert ids(changes.still_failing) == ["spf[c]"]
     assert changes.still_failing[0]["since"] == T1
     assert ids(changes.not_run) == ["spf[e]"]
-    assert changes.counts() == {"new_failures": 3, "fixed": 2, "still_failing": 1, "not_run": 1}
+    assert changes.counts() == {
+        "new_failures": 3,
+        "fixed": 2,
+        "still_failing": 1,
+        "not_run": 1,
+        "inventory_changes": 0,
+    }
     assert changes.headline() == (
         f"since {T1}: 3 new failures, 2 fixed, 1 still failing, 1 failing before not run"
     )
@@ -126,7 +132,7 @@ def test_first_run_has_no_previous() -> None:
     )
     assert changes.previous is None
     assert ids(changes.new_failures) == ["spf[a]"]
-    assert changes.headline() == "first recorded run: 1 failing"
+    assert changes.headline() == "first recorded run of this inventory: 1 failing"
 
 
 def test_record_files_names_order_and_pruning(tmp_path: Path) -> None:
@@ -219,9 +225,21 @@ def test_changes_html_escapes_dns_text() -> None:
 
 
 def run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
-    res = pytester.runpytest_subprocess("--now", tenantkit.NOW, *args)
+    """A run at the real time: a --now run is a what-if and adds no record. (The tenant's
+    rotation lies in the past, and nothing else in it depends on the time.)"""
+    res = pytester.runpytest_subprocess(*args)
     doc = json.loads((pytester.path / "reports" / "results.json").read_text())
     return res, doc
+
+
+def all_records(pytester: pytest.Pytester) -> list[Path]:
+    """Every history record under reports/, whichever inventory's."""
+    return sorted((pytester.path / "reports" / "history").rglob("*.json"))
+
+
+def history_dir(pytester: pytest.Pytester, doc: dict[str, Any]) -> Path:
+    """The history folder of the inventory that the run of ``doc`` audited."""
+    return pytester.path / "reports" / doc["changes"]["history"]
 
 
 def failing(doc: dict[str, Any]) -> set[str]:
@@ -241,9 +259,16 @@ def test_second_run_reports_what_changed(pytester: pytest.Pytester) -> None:
     first, doc1 = run(pytester)
     assert first.ret == pytest.ExitCode.TESTS_FAILED
     assert doc1["changes"]["previous"] is None
-    assert doc1["changes"]["recorded"] == f"history/{history.record_name(doc1['started'])}"
+    folder = history_dir(pytester, doc1)
+    assert folder.parent == reports / "history"
+    assert doc1["changes"]["inventory"] == {"tenant": "contoso", "inventory": "domains.yaml"}
+    assert doc1["changes"]["recorded"] == (
+        f"{doc1['changes']['history']}/{history.record_name(doc1['started'])}"
+    )
     first.stdout.fnmatch_lines(["*dkimwatch: changes since the last recorded run*"])
-    first.stdout.fnmatch_lines([f"first recorded run: {len(failing(doc1))} failing"])
+    first.stdout.fnmatch_lines(
+        [f"first recorded run of this inventory: {len(failing(doc1))} failing"]
+    )
     assert SPF_NODE in failing(doc1)
     assert DMARC_NODE not in failing(doc1)
 
@@ -272,6 +297,7 @@ def test_second_run_reports_what_changed(pytester: pytest.Pytester) -> None:
         "fixed": 1,
         "still_failing": still,
         "not_run": 0,
+        "inventory_changes": 0,
     }
     assert [r["nodeid"] for r in changes["new_failures"]] == [DMARC_NODE]
     assert changes["new_failures"][0]["since"] == doc2["started"]
@@ -281,10 +307,10 @@ def test_second_run_reports_what_changed(pytester: pytest.Pytester) -> None:
     assert {r["nodeid"] for r in changes["still_failing"]} == failing(doc1) - {SPF_NODE}
     assert {r["since"] for r in changes["still_failing"]} == {doc1["started"]}
     assert changes["previous"]["started"] == doc1["started"]
-    assert changes["previous"]["record"] == doc1["changes"]["recorded"].removeprefix("history/")
+    assert changes["previous"]["record"] == doc1["changes"]["recorded"].rsplit("/")[-1]
 
-    records = history.records(reports / "history")
-    assert [f"history/{p.name}" for p in records] == [
+    records = history.records(folder)
+    assert [f"{doc2['changes']['history']}/{p.name}" for p in records] == [
         doc1["changes"]["recorded"],
         changes["recorded"],
     ]
@@ -318,9 +344,11 @@ def test_second_run_reports_what_changed(pytester: pytest.Pytester) -> None:
     # A selection (-k) shows its changes but is no baseline: no record is added.
     third, doc3 = run(pytester, "-k", "healthy.example")
     third.stdout.fnmatch_lines(["since *: 0 new failures, 0 fixed, 1 still failing, * not run"])
-    assert re.search(r"not recorded in .*history: partial run", third.stdout.str())
+    assert re.search(
+        r"not recorded in .*history/contoso_domains.yaml-\w+: partial run", third.stdout.str()
+    )
     assert doc3["changes"]["recorded"] is None
-    assert history.records(reports / "history") == records
+    assert history.records(folder) == records
 
     # The next full run carries each failure's start forward.
     _, doc4 = run(pytester)
@@ -328,34 +356,191 @@ def test_second_run_reports_what_changed(pytester: pytest.Pytester) -> None:
     assert since[DMARC_NODE] == doc2["started"]
     assert {v for k, v in since.items() if k != DMARC_NODE} == {doc1["started"]}
     assert doc4["changes"]["counts"]["new_failures"] == 0
-    assert len(history.records(reports / "history")) == 3
+    assert len(history.records(folder)) == 3
 
 
 def test_only_a_complete_run_adds_a_record(pytester: pytest.Pytester) -> None:
     install_suite(pytester)
     tenantkit.write_tenant(pytester.path)
-    folder = pytester.path / "reports" / "history"
     _, full = run(pytester)
-    assert len(history.records(folder)) == 1
+    assert len(all_records(pytester)) == 1
 
     # Stopped at the first failure: reports are published, but it is no baseline.
     stopped, doc = run(pytester, "-x")
     assert stopped.ret == pytest.ExitCode.TESTS_FAILED
     assert doc["changes"]["not_recorded"] == "run stopped early"
     assert doc["changes"]["counts"]["not_run"] > 0
-    assert len(history.records(folder)) == 1
+    assert len(all_records(pytester)) == 1
+
+    # A what-if at another instant is compared, but is not the next night's baseline.
+    what_if, doc = run(pytester, "--now", tenantkit.NOW)
+    assert what_if.ret == pytest.ExitCode.TESTS_FAILED
+    assert doc["changes"]["recorded"] is None
+    assert doc["changes"]["not_recorded"] == (
+        "what-if run (--now): not the baseline of the next run"
+    )
+    assert doc["changes"]["previous"]["started"] == full["started"]
+    what_if.stdout.fnmatch_lines(["not recorded in *history/*: what-if run (--now)*"])
+    assert len(all_records(pytester)) == 1
 
     # Interrupted (xdist stops the session at --maxfail): nothing is published at all.
     csv_before = (pytester.path / "reports" / "failures.csv").read_bytes()
-    res = pytester.runpytest_subprocess("--now", tenantkit.NOW, "-n", "2", "--maxfail=1")
+    res = pytester.runpytest_subprocess("-n", "2", "--maxfail=1")
     assert res.ret == pytest.ExitCode.INTERRUPTED
-    assert len(history.records(folder)) == 1
+    assert len(all_records(pytester)) == 1
     assert (pytester.path / "reports" / "failures.csv").read_bytes() == csv_before
+
+    # Ctrl-C (KeyboardInterrupt in the middle of the run): the line says why.
+    interrupt = pytester.path / "tests" / "test_zz_interrupt.py"
+    interrupt.write_text("def test_ctrl_c():\n    raise KeyboardInterrupt\n")
+    res = pytester.runpytest_subprocess()
+    assert res.ret == pytest.ExitCode.INTERRUPTED
+    res.stdout.fnmatch_lines(["not recorded in *history/*: run interrupted (nothing is published)"])
+    assert len(all_records(pytester)) == 1
+    assert (pytester.path / "reports" / "failures.csv").read_bytes() == csv_before
+    interrupt.unlink()
 
     # Bad input: a usage error, nothing written.
     (pytester.path / "domains.yaml").write_text("version: 1\ndomains:\n  - name: [x\n")
-    res = pytester.runpytest_subprocess("--now", tenantkit.NOW)
+    res = pytester.runpytest_subprocess()
     assert res.ret == pytest.ExitCode.USAGE_ERROR
-    assert len(history.records(folder)) == 1
+    assert len(all_records(pytester)) == 1
     assert (pytester.path / "reports" / "failures.csv").read_bytes() == csv_before
-    assert full["changes"]["recorded"] == f"history/{history.records(folder)[0].name}"
+    [record] = all_records(pytester)
+    assert full["changes"]["recorded"] == record.relative_to(pytester.path / "reports").as_posix()
+
+
+def test_each_inventory_has_its_own_history(pytester: pytest.Pytester) -> None:
+    """Two inventories audited in one checkout: each run compares with its own inventory's
+    last run, never with the other's."""
+    install_suite(pytester)
+    tenantkit.write_tenant(pytester.path)
+    reports = pytester.path / "reports"
+    # A second inventory over the same zones: two of the domains, one of them failing SPF.
+    entries = {c.domain: c.inventory for c in tenantkit.cases()}
+    other = pytester.path / "inventories" / "small.yaml"
+    other.parent.mkdir()
+    other.write_text(
+        "version: 1\ntenant: contoso\ndns:\n  zones: ../zones\n  timeout: 2.0\n"
+        "  attempts: 2\ndomains:\n" + entries["healthy.example"] + entries["no-spf.example"]
+    )
+
+    _, a1 = run(pytester)
+    b1_res, b1 = run(pytester, f"--domains={other}")
+    # B's first run is B's first: A's failures are not "not run", B's are not compared.
+    assert b1["changes"]["counts"]["not_run"] == 0
+    assert b1["changes"]["previous"] is None
+    b1_res.stdout.fnmatch_lines(["first recorded run of this inventory: 1 failing"])
+    assert failing(b1) == {SPF_NODE}
+    assert b1["changes"]["inventory"] == {
+        "tenant": "contoso",
+        "inventory": "inventories/small.yaml",
+    }
+    assert b1["changes"]["history"] != a1["changes"]["history"]
+
+    # A again, then B again (named another way: the same file is the same inventory).
+    _, a2 = run(pytester)
+    assert a2["changes"]["previous"]["started"] == a1["started"]
+    assert a2["changes"]["counts"]["not_run"] == 0
+    assert a2["changes"]["counts"]["new_failures"] == 0
+    assert a2["changes"]["counts"]["still_failing"] == len(failing(a1))
+    b2_res, b2 = run(pytester, "--domains=inventories/../inventories/small.yaml")
+    assert b2["changes"]["previous"]["started"] == b1["started"]
+    assert b2["changes"]["counts"] == {
+        "new_failures": 0,
+        "fixed": 0,
+        "still_failing": 1,
+        "not_run": 0,
+        "inventory_changes": 0,
+    }
+    b2_res.stdout.fnmatch_lines(
+        [f"since {b1['started']}: 0 new failures, 0 fixed, 1 still failing"]
+    )
+    assert len(history.records(reports / a2["changes"]["history"])) == 2
+    assert len(history.records(reports / b2["changes"]["history"])) == 2
+    # The records say whose they are.
+    record = json.loads(history.records(reports / b2["changes"]["history"])[-1].read_text())
+    assert record["identity"] == b2["changes"]["inventory"]
+
+
+def edit_entry(inventory: Path, domain: str, old: str, new: str) -> None:
+    """Replace ``old`` by ``new`` in the inventory entry of ``domain`` (its lines up to the
+    next entry)."""
+    text = inventory.read_text()
+    start = text.index(f"- name: {domain}\n")
+    end = text.find("\n  - ", start + 1)
+    end = len(text) if end < 0 else end
+    assert old in text[start:end]
+    inventory.write_text(text[:start] + text[start:end].replace(old, new) + text[end:])
+
+
+OTHER = "other-tenant.example"
+
+
+def test_inventory_edits_are_inventory_changes_not_fixed_or_new(pytester: pytest.Pytester) -> None:
+    install_suite(pytester)
+    inventory = tenantkit.write_tenant(pytester.path)
+    zones = pytester.path / "zones"
+    _, doc1 = run(pytester)
+    before = failing(doc1)
+
+    # The inventory changes: one failing domain disabled, one failing check waived, one
+    # failing domain removed, one new domain (no zone: DNS cannot answer) added...
+    edit_entry(inventory, "active-key-missing.example", "enabled: true", "enabled: false")
+    removed_entry = next(c.inventory for c in tenantkit.cases() if c.domain == OTHER)
+    inventory.write_text(
+        inventory.read_text().replace(removed_entry, "")
+        + "  - added.example\n"
+        + "waivers:\n  - domain: no-dmarc.example\n    check: dmarc\n    reason: moving\n"
+    )
+    # ... and, the same night, DNS changes: no-spf.example gets its SPF record.
+    spf_zone = zones / "no-spf.example.zone"
+    spf_zone.write_text(spf_zone.read_text() + tenantkit.SPF)
+
+    second, doc2 = run(pytester)
+    changes = doc2["changes"]
+    # Only the DNS change is fixed; nothing is new, and removed tests are not "not run".
+    assert [r["nodeid"] for r in changes["fixed"]] == [SPF_NODE]
+    assert changes["new_failures"] == []
+    assert changes["not_run"] == []
+    why = {r["nodeid"]: (r["before"], r["outcome"], r["why"]) for r in changes["inventory_changes"]}
+    disabled = "disabled (enabled: false)"
+    added = {n for n in failing(doc2) if "added.example" in n}
+    removed = {n for n in before if OTHER in n}
+    assert added and removed
+    assert why == {
+        "tests/test_dkim.py::test_dkim_target[selector2._domainkey.active-key-missing.example]": (
+            "failed",
+            "xfailed",
+            disabled,
+        ),
+        "tests/test_dkim.py::test_dkim_rotation[active-key-missing.example]": (
+            "failed",
+            "xfailed",
+            disabled,
+        ),
+        "tests/test_dmarc.py::test_dmarc[no-dmarc.example]": ("failed", "xfailed", "waived"),
+        **{n: ("failed", None, "domain removed from the inventory") for n in removed},
+        **{
+            n: (
+                None,
+                next(r["outcome"] for r in doc2["results"] if r["nodeid"] == n),
+                "domain added to the inventory",
+            )
+            for n in added
+        },
+    }
+    still = before - {SPF_NODE} - removed - {n for n in why if n in before}
+    assert {r["nodeid"] for r in changes["still_failing"]} == still
+    n = len(why)
+    second.stdout.fnmatch_lines(
+        [
+            f"since {doc1['started']}: 0 new failures, 1 fixed, {len(still)} still failing, "
+            f"{n} inventory changes",
+            "  inventory change: tests/test_dkim.py::test_dkim_rotation[added.example] "
+            "(absent → error): domain added to the inventory",
+        ]
+    )
+    html = (pytester.path / "reports" / "report.html").read_text()
+    assert f"Inventory changes ({n})" in html
+    assert "domain removed from the inventory" in html
