@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from dkimwatch import history
+from dkimwatch.inventory import load_inventory
 from dkimwatch.report import changes_html, failures_csv
 from selftests import tenantkit
 from selftests.test_plugin import install_suite
@@ -219,6 +220,250 @@ def test_changes_html_escapes_dns_text() -> None:
     assert "New failures (1)" in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<img" not in html
+
+
+# --- which inventory, and each test's inventory inputs (pure) ------------------------------
+
+INVENTORY = """\
+version: 1
+tenant: contoso
+policy:
+  min_key_bits: 1024
+  dmarc_min_policy: none
+domains:
+  - name: a.example
+    selector1_cname: selector1-a-example._domainkey.contoso.onmicrosoft.com
+    selector2_cname: selector2-a-example._domainkey.contoso.onmicrosoft.com
+    rotate_on: 2026-05-04T10:00:00Z
+    selector_before_rotate: selector1
+    selector_after_rotate: selector2
+  - b.example
+waivers:
+  - domain: b.example
+    check: spf
+    reason: moving to a new provider
+    expires: 2027-01-31
+"""
+
+
+def inputs_after(tmp_path: Path, old: str, new: str) -> tuple[dict[Any, str], dict[Any, str]]:
+    """The inputs of INVENTORY, and of INVENTORY with ``old`` replaced by ``new``."""
+    assert old in INVENTORY
+    path = tmp_path / "domains.yaml"
+    path.write_text(INVENTORY)
+    before = history.inventory_inputs(load_inventory(path))
+    path.write_text(INVENTORY.replace(old, new))
+    return before, history.inventory_inputs(load_inventory(path))
+
+
+def changed(before: dict[Any, str], after: dict[Any, str]) -> dict[Any, str]:
+    """The tests whose inputs differ, and why."""
+    return {
+        k: history.inputs_changed(before[k], after[k])
+        for k in before.keys() & after.keys()
+        if before[k] != after[k]
+    }
+
+
+def test_inputs_change_only_for_the_tests_that_read_the_edited_field(tmp_path: Path) -> None:
+    s2_cname = "selector2_cname: selector2-a-example._domainkey.contoso.onmicrosoft.com"
+    before, after = inputs_after(tmp_path, s2_cname, s2_cname.replace("contoso", "fabrikam"))
+    expected = "expected values changed (selectors, CNAME targets, rotation or public key)"
+    assert changed(before, after) == {
+        ("dkim_cname", "a.example", "selector2"): expected,
+        ("dkim_target", "a.example", "selector2"): expected,
+        ("dkim_key", "a.example", "selector2"): expected,
+        ("dkim_rotation", "a.example", None): expected,
+    }
+    assert len(before) == 2 * 9  # every test of the inventory has its inputs
+
+    before, after = inputs_after(tmp_path, "rotate_on: 2026-05-04", "rotate_on: 2026-06-04")
+    assert {k[0] for k in changed(before, after)} == {
+        "dkim_cname",
+        "dkim_target",
+        "dkim_key",
+        "dkim_rotation",
+    }
+    assert {k[1] for k in changed(before, after)} == {"a.example"}
+
+    before, after = inputs_after(
+        tmp_path, "  - b.example\n", "  - name: b.example\n    enabled: false\n"
+    )
+    got = changed(before, after)
+    assert {k[0] for k in got} == {"dkim_cname", "dkim_target", "dkim_key", "dkim_rotation"}
+    assert set(got.values()) == {"disabled (enabled: false)"}
+
+    before, after = inputs_after(tmp_path, "dmarc_min_policy: none", "dmarc_min_policy: reject")
+    assert changed(before, after) == {
+        ("dmarc", "a.example", None): "policy changed",
+        ("dmarc", "b.example", None): "policy changed",
+    }
+
+    before, after = inputs_after(tmp_path, "min_key_bits: 1024", "min_key_bits: 2048")
+    assert {k[0] for k in changed(before, after)} == {
+        "dkim_cname",
+        "dkim_target",
+        "dkim_key",
+        "dkim_rotation",
+    }
+
+    # A waiver: its expiry is an input, its reason is not.
+    before, after = inputs_after(tmp_path, "reason: moving", "reason: still moving")
+    assert before == after
+    before, after = inputs_after(tmp_path, "expires: 2027-01-31", "expires: 2027-03-31")
+    assert changed(before, after) == {
+        ("spf", "b.example", None): "waiver's expiry changed to 2027-03-31"
+    }
+    before, after = inputs_after(tmp_path, "check: spf", "check: dmarc")
+    assert changed(before, after) == {
+        ("spf", "b.example", None): "waiver removed",
+        ("dmarc", "b.example", None): "waived until 2027-01-31",
+    }
+
+    # Layout, comments and the order of domains are no inputs.
+    text = INVENTORY.replace("  - b.example\n", "")
+    text = text.replace("domains:\n", "domains:\n  - b.example   # moved up\n")
+    before, after = inputs_after(tmp_path, INVENTORY, text)
+    assert before == after
+
+
+def test_identity_is_the_tenant_and_the_inventory_path_in_the_project(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    (root / "inventories").mkdir(parents=True)
+    one = history.identity("Contoso", root / "domains.yaml", root)
+    assert one == history.Identity("contoso", "domains.yaml")
+    # The same file named another way (.., a symlinked folder) is the same inventory.
+    (tmp_path / "link").symlink_to(root)
+    assert history.identity("contoso", root / "inventories" / ".." / "domains.yaml", root) == one
+    assert history.identity("contoso", tmp_path / "link" / "domains.yaml", root) == one
+    # Another file, another tenant, no tenant: other inventories, other folders.
+    others = [
+        history.identity("contoso", root / "inventories" / "domains.yaml", root),
+        history.identity("fabrikam", root / "domains.yaml", root),
+        history.identity(None, root / "domains.yaml", root),
+        history.identity("contoso", tmp_path / "elsewhere.yaml", root),
+    ]
+    assert others[0].inventory == "inventories/domains.yaml"
+    assert others[3].inventory == (tmp_path / "elsewhere.yaml").resolve().as_posix()
+    slugs = [i.slug for i in (one, *others)]
+    assert len(set(slugs)) == len(slugs)
+    assert one.slug.startswith("contoso_domains.yaml-")
+    assert others[1].slug.startswith("fabrikam_domains.yaml-")
+    assert others[2].slug.startswith("no-tenant_domains.yaml-")
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]{1,80}", s) for s in slugs)
+
+
+def test_load_previous_reads_only_its_own_inventory(tmp_path: Path) -> None:
+    folder = tmp_path / "history" / "x"
+    folder.mkdir(parents=True)
+    mine, theirs = history.Identity("contoso", "domains.yaml"), history.Identity(None, "b.yaml")
+    for started, who in ((T1, mine), (T2, theirs)):
+        rec = history.make_record(
+            [result("spf[a]", "failed")],
+            started=started,
+            finished=started,
+            now=started,
+            version="0",
+            inventory_sha256="x",
+            previous=None,
+            identity=who,
+        )
+        (folder / history.record_name(started)).write_text(history.dumps_record(rec))
+    # A record of before history was kept per inventory (format 1): never compared with.
+    (folder / history.record_name(T3)).write_text('{"format": 1, "results": {}}')
+    previous, name = history.load_previous(folder, mine)
+    assert previous is not None and previous["started"] == T1
+    assert name == history.record_name(T1)
+    assert history.load_previous(folder, history.Identity("contoso", "c.yaml")) == (None, None)
+
+
+def keyed(
+    nodeid: str, outcome: str, check: str, domain: str, selector: str | None = None
+) -> dict[str, Any]:
+    return {**result(nodeid, outcome, check, selector), "domain": domain}
+
+
+def test_diff_tells_inventory_changes_from_dns_changes() -> None:
+    k = "dkim_key"
+    inputs_before = {
+        (k, "a", "s1"): "e1 p1 y -",  # the key: fixed, same inputs
+        (k, "a", "s2"): "e1 p1 y -",  # disabled
+        ("spf", "a", None): "- p2 - -",  # waived
+        ("spf", "b", None): "- p2 - -",  # the domain is removed
+        ("dmarc", "a", None): "- p3 - -",  # a new failure, same inputs
+        ("dmarc", "c", None): "- p3 - -",  # failing, inputs changed, still failing
+    }
+    inputs_now = {
+        (k, "a", "s1"): "e1 p1 y -",
+        (k, "a", "s2"): "e1 p1 n -",
+        (k, "a", "s3"): "e2 p1 y -",  # a selector added
+        ("spf", "a", None): "- p2 - w2027-01-31",
+        ("dmarc", "a", None): "- p3 - -",
+        ("dmarc", "c", None): "- p4 - -",
+        ("dkim_new", "a", None): "e1 p1 y -",  # a check new in dkimwatch: not the inventory
+        ("spf", "d", None): "- p2 - -",  # a domain added
+    }
+    before_rows = [
+        keyed("key[s1.a]", "failed", k, "a", "s1"),
+        keyed("key[s2.a]", "failed", k, "a", "s2"),
+        keyed("spf[a]", "failed", "spf", "a"),
+        keyed("spf[b]", "failed", "spf", "b"),
+        keyed("dmarc[a]", "passed", "dmarc", "a"),
+        keyed("dmarc[c]", "failed", "dmarc", "c"),
+    ]
+    previous = history.make_record(
+        before_rows,
+        started=T1,
+        finished=T1,
+        now=T1,
+        version="0",
+        inventory_sha256="x",
+        previous=None,
+        inputs=inputs_before,
+    )
+    assert previous["results"]["key[s2.a]"]["inputs"] == "e1 p1 y -"
+    now = [
+        keyed("key[s1.a]", "passed", k, "a", "s1"),
+        keyed("key[s2.a]", "skipped", k, "a", "s2"),
+        keyed("key[s3.a]", "failed", k, "a", "s3"),
+        keyed("spf[a]", "xfailed", "spf", "a"),
+        keyed("dmarc[a]", "failed", "dmarc", "a"),
+        keyed("dmarc[c]", "failed", "dmarc", "c"),
+        keyed("new[a]", "failed", "dkim_new", "a"),
+        keyed("spf[d]", "error", "spf", "d"),
+    ]
+    changes = history.diff(previous, now, started=T2, inputs=inputs_now)
+    assert ids(changes.fixed) == ["key[s1.a]"]
+    assert ids(changes.new_failures) == ["dmarc[a]", "new[a]"]
+    assert ids(changes.still_failing) == ["dmarc[c]"]
+    assert changes.not_run == []
+    assert {
+        r["nodeid"]: (r["before"], r["outcome"], r["why"]) for r in changes.inventory_changes
+    } == {
+        "key[s2.a]": ("failed", "skipped", "disabled (enabled: false)"),
+        "key[s3.a]": (None, "failed", "selector added to the inventory"),
+        "spf[a]": ("failed", "xfailed", "waived until 2027-01-31"),
+        "spf[b]": ("failed", None, "domain removed from the inventory"),
+        "spf[d]": (None, "error", "domain added to the inventory"),
+    }
+    assert changes.headline() == (
+        f"since {T1}: 2 new failures, 1 fixed, 1 still failing, 5 inventory changes"
+    )
+    doc = changes.to_json()
+    assert doc["counts"]["inventory_changes"] == 5
+    assert json.loads(json.dumps(doc)) == doc
+    html = changes_html(doc)
+    assert "Inventory changes (5)" in html and "waived until 2027-01-31" in html
+    assert "5 inventory changes" in html
+
+    # A selection (-k): a failing test of the inventory that did not run is "not run".
+    changes = history.diff(previous, now[:1], started=T2, inputs=inputs_now)
+    assert ids(changes.not_run) == ["dmarc[c]", "key[s2.a]", "spf[a]"]
+    assert ids(changes.inventory_changes) == ["spf[b]"]
+    # Without the inventory's inputs nothing is put down to the inventory.
+    changes = history.diff(previous, now, started=T2)
+    assert changes.inventory_changes == []
+    assert ids(changes.not_run) == ["spf[b]"]
 
 
 # --- end to end: the real suite, twice, with a zone changed in between -----------------------
