@@ -116,10 +116,10 @@ def inventory_inputs(inventory: Inventory) -> dict[Key, str]:
     """
     policy = inventory.policy
     tenant = (inventory.tenant or "").lower()
-    by_check = {
-        "dkim": _short("dkim", tenant, policy.min_key_bits),
-        "spf": _short("spf", policy.spf_require_include or ""),
-        "dmarc": _short("dmarc", policy.dmarc_min_policy),
+    dkim = _short("dkim", tenant, policy.min_key_bits)
+    others = {
+        "spf": f"- {_short('spf', policy.spf_require_include or '')} - ",
+        "dmarc": f"- {_short('dmarc', policy.dmarc_min_policy)} - ",
     }
     waivers = {
         (w.domain, w.check): "w" + (w.expires.isoformat() if w.expires else "")
@@ -127,17 +127,13 @@ def inventory_inputs(inventory: Inventory) -> dict[Key, str]:
     }
     out: dict[Key, str] = {}
     for domain in inventory.domains:
-        entries = _dkim_entries(domain)
+        name = domain.name
         enabled = "-" if domain.enabled is None else "y" if domain.enabled else "n"
+        # All but the waiver part, per selector (None: the domain's own checks).
+        heads = {s: f"{e} {dkim} {enabled} " for s, e in _dkim_entries(domain).items()}
         for check, selector in cases(domain):
-            family = check.split("_")[0]
-            if family == "dkim":
-                entry = entries.get(selector, entries[None]) if selector else entries[None]
-                on = enabled
-            else:
-                entry, on = "-", "-"
-            waiver = waivers.get((domain.name, check), "-")
-            out[(check, domain.name, selector)] = f"{entry} {by_check[family]} {on} {waiver}"
+            head = others.get(check) or heads[selector]
+            out[(check, name, selector)] = head + waivers.get((name, check), "-")
     return out
 
 
