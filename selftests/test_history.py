@@ -353,6 +353,21 @@ def test_identity_is_the_tenant_and_the_inventory_path_in_the_project(tmp_path: 
     assert all(re.fullmatch(r"[A-Za-z0-9._-]{1,80}", s) for s in slugs)
 
 
+def test_only_a_tenant_the_file_names_is_part_of_the_identity(tmp_path: Path) -> None:
+    """A tenant read from the exports comes and goes with export data: the file is the same
+    inventory all the same."""
+    export = tmp_path / "dkim.json"
+    export.write_text('[{"Domain": "a.example"}, {"Domain": "northwind.onmicrosoft.com"}]')
+    path = tmp_path / "domains.yaml"
+    path.write_text("version: 1\nsources: [dkim.json]\n")
+    inferred = load_inventory(path)
+    assert inferred.tenant == "northwind"
+    assert history.inventory_identity(inferred, tmp_path) == history.Identity(None, "domains.yaml")
+    path.write_text("version: 1\ntenant: northwind\nsources: [dkim.json]\n")
+    named = history.inventory_identity(load_inventory(path), tmp_path)
+    assert named == history.Identity("northwind", "domains.yaml")
+
+
 def test_load_previous_reads_only_its_own_inventory(tmp_path: Path) -> None:
     folder = tmp_path / "history" / "x"
     folder.mkdir(parents=True)

@@ -13,15 +13,16 @@ selector, check, the test's inventory inputs (``inputs``: see ``inventory_inputs
 for a failing test the start time of the first run in which it failed (``since``), carried
 forward from record to record.
 
-"Failing" means what makes pytest fail the run: the outcomes ``failed`` and ``error``. A
-test that stops failing is "fixed" whatever it became (passed, waived, skipped); the
-change says what it became. A test that failed last time and did not run this time (a
-selection with ``-k``) is "not run", never fixed. When a test started or stopped failing
-and its inventory inputs changed too (a domain or selector added or removed, disabled,
-waived, its expected values or the policy changed), the inventory is the cause: it is an
-"inventory change", neither new nor fixed.
+"Failing" means what makes pytest fail the run: the outcomes ``failed`` and ``error``. When
+a test starts or stops failing and its inventory inputs changed too (its domain or selector
+added or removed, disabled, waived, its expected values or the policy changed), the
+inventory is the cause: it is an "inventory change". Otherwise DNS is: a test that starts
+failing is a "new failure", one that stops is "fixed" whatever it became (passed, skipped,
+xfailed); the change says what it became. A test of the inventory that failed last time and
+did not run this time (a selection with ``-k``) is "not run", never fixed.
 
-Everything here is pure except the small file functions at the end.
+Everything here is pure except ``identity`` (it resolves paths) and the file functions at
+the end.
 """
 
 from __future__ import annotations
@@ -58,9 +59,9 @@ def is_failing(outcome: object) -> bool:
 
 @dataclass(frozen=True)
 class Identity:
-    """Which inventory a history belongs to: its tenant (lower case; None when the
-    inventory names none and its exports show none) and the path of its file, relative to
-    the project's root directory ("/"-separated), or absolute when it lies outside it."""
+    """Which inventory a history belongs to: the tenant its file names (lower case; None
+    when it names none) and the path of the file, relative to the project's root directory
+    ("/"-separated), or absolute when it lies outside it."""
 
     tenant: str | None
     inventory: str
@@ -76,6 +77,12 @@ class Identity:
 
     def to_json(self) -> dict[str, Any]:
         return {"tenant": self.tenant, "inventory": self.inventory}
+
+
+def inventory_identity(inventory: Inventory, root: Path) -> Identity:
+    """The identity of ``inventory`` in a project rooted at ``root``. Its tenant counts only
+    when the file names it: one read from the exports comes and goes with export data."""
+    return identity(inventory.tenant if inventory.tenant_given else None, inventory.path, root)
 
 
 def identity(tenant: str | None, inventory: Path, root: Path) -> Identity:

@@ -903,8 +903,7 @@ class _Controller:
 
     def _identity(self) -> history.Identity:
         """Which inventory this run audits: its history is kept apart from other ones'."""
-        inventory = self.state.inventory
-        return history.identity(inventory.tenant, inventory.path, self.config.rootpath)
+        return history.inventory_identity(self.state.inventory, self.config.rootpath)
 
     def _history_folder(self) -> str:
         """This inventory's history folder, relative to the reports folder."""
