@@ -118,6 +118,7 @@ class Inventory:
     policy: Policy = field(default_factory=Policy)
     domains: tuple[Domain, ...] = ()
     waivers: tuple[Waiver, ...] = ()
+    tenant_given: bool = False  # named by `tenant:` (else read from the exports, if at all)
 
     def domain(self, name: str) -> Domain:
         for d in self.domains:
@@ -462,6 +463,7 @@ def _build(r: _Reader, root: Any, sha256: str) -> Inventory:
         policy=policy,
         domains=domains,
         waivers=waivers,
+        tenant_given=root.get("tenant") is not None,
     )
 
 

@@ -699,6 +699,7 @@ class _Controller:
         self.state = state
         self.changes: history.Changes | None = None
         self.previous: dict[str, Any] | None = None
+        self.inputs: dict[Key, str] | None = None  # each test's inventory inputs (history)
         self.deselected = 0
         self.recorded: str | None = None  # the history record this run adds, when it adds one
         self.not_recorded = ""  # why it adds none
@@ -864,6 +865,7 @@ class _Controller:
         state = self.state
         _drop_quiet_teardowns(self.config)
         if exitstatus == pytest.ExitCode.INTERRUPTED or state.staging is None:
+            self.not_recorded = self._why_not_recorded(session, exitstatus)
             return  # an interrupted run publishes nothing: the previous reports stay
         if self.config.option.record:
             state.resolver.dump(Path(self.config.option.record), _record_meta(state))
@@ -893,13 +895,18 @@ class _Controller:
                 version=__version__,
                 inventory_sha256=state.inventory.sha256,
                 previous=self.previous,
+                identity=self._identity(),
+                inputs=self._inputs(),
             )
             atomic_write_text(
-                state.staging / history.HISTORY_DIR / self.recorded, history.dumps_record(record)
+                state.staging / self._history_folder() / self.recorded,
+                history.dumps_record(record),
             )
         doc["changes"] = {
             **changes.to_json(),
-            "recorded": f"{history.HISTORY_DIR}/{self.recorded}" if self.recorded else None,
+            "inventory": self._identity().to_json(),
+            "history": self._history_folder(),
+            "recorded": f"{self._history_folder()}/{self.recorded}" if self.recorded else None,
             "not_recorded": self.not_recorded or None,
         }
         atomic_write_text(state.staging / "failures.csv", failures_csv(doc["results"]))
@@ -910,19 +917,35 @@ class _Controller:
 
     # --- history: what changed since the last recorded run -------------------------------
 
+    def _identity(self) -> history.Identity:
+        """Which inventory this run audits: its history is kept apart from other ones'."""
+        return history.inventory_identity(self.state.inventory, self.config.rootpath)
+
+    def _history_folder(self) -> str:
+        """This inventory's history folder, relative to the reports folder."""
+        return f"{history.HISTORY_DIR}/{self._identity().slug}"
+
     def _history_dir(self) -> Path:
-        return self.state.reports / history.HISTORY_DIR
+        return self.state.reports / self._history_folder()
+
+    def _inputs(self) -> dict[Key, str] | None:
+        """Every test's inventory inputs; None with --gate, whose inventory is one domain of
+        the real one (the others' tests are then not run, not removed)."""
+        if self.inputs is None and not self.config.option.gate:
+            self.inputs = history.inventory_inputs(self.state.inventory)
+        return self.inputs
 
     def _changes(self) -> history.Changes:
-        """This run against the newest record in reports/history (read once, when the
-        results are complete: at session finish)."""
+        """This run against the newest record of its inventory's history (read once, when
+        the results are complete: at session finish)."""
         if self.changes is None:
-            self.previous, name = history.load_previous(self._history_dir())
+            self.previous, name = history.load_previous(self._history_dir(), self._identity())
             self.changes = history.diff(
                 self.previous,
                 list(self.state.results.values()),
                 started=self.state.started,
                 previous_name=name,
+                inputs=self._inputs(),
             )
         return self.changes
 
@@ -933,12 +956,16 @@ class _Controller:
         """A history record is the baseline of the next run: only a complete audit of the
         whole suite makes one. Empty when this run does."""
         opt = self.config.option
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            return "run interrupted (nothing is published)"
         if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             return f"pytest exit status {int(exitstatus)}"
         if not self.state.results:
             return "no test ran"
         if opt.replay:
             return "replayed run"
+        if opt.now:
+            return "what-if run (--now): not the baseline of the next run"
         if getattr(opt, "keyword", "") or getattr(opt, "markexpr", ""):
             return "partial run (-k/-m selection)"
         if getattr(opt, "gate", None):
@@ -962,14 +989,21 @@ class _Controller:
             tr.write_sep("-", f"generated xml file: {self.state.reports / 'junit.xml'}")
         tr.write_sep("-", "dkimwatch: changes since the last recorded run")
         tr.write_line(changes.headline())
-        for title, rows in (("new failure", changes.new_failures), ("fixed", changes.fixed)):
+        lists = (
+            ("new failure", "new failures", changes.new_failures),
+            ("fixed", "fixed", changes.fixed),
+            ("inventory change", "inventory changes", changes.inventory_changes),
+        )
+        for title, titles, rows in lists:
             if title == "new failure" and changes.previous is None:
                 continue
+            absent = "absent" if rows is changes.inventory_changes else "not run"
             for row in rows[:10]:
-                was = row["before"] or "not run"
-                tr.write_line(f"  {title}: {row['nodeid']} ({was} → {row['outcome']})")
+                was, now = row["before"] or absent, row["outcome"] or "removed"
+                why = f": {row['why']}" if row.get("why") else ""
+                tr.write_line(f"  {title}: {row['nodeid']} ({was} → {now}){why}")
             if len(rows) > 10:
-                tr.write_line(f"  … and {len(rows) - 10} more {title}s (results.json: changes)")
+                tr.write_line(f"  … and {len(rows) - 10} more {titles} (results.json: changes)")
         if self.recorded:
             tr.write_line(f"recorded: {self._history_dir() / self.recorded}")
         else:

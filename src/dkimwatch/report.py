@@ -539,11 +539,13 @@ def changes_html(changes: Mapping[str, Any]) -> str:
     else:
         parts.append(
             "<h2>Changes since the last run</h2>"
-            f"<p>No earlier run recorded: {int(counts.get('new_failures', 0))} failing now.</p>"
+            f"<p>No earlier run of this inventory recorded: "
+            f"{int(counts.get('new_failures', 0))} failing now.</p>"
         )
     lists = (
         ("new_failures", "New failures", "#c62828", "since"),
         ("fixed", "Fixed", "#2e7d32", "failing_since"),
+        ("inventory_changes", "Inventory changes", "#1565c0", "failing_since"),
         ("not_run", "Failing last time, not run this time", "#757575", "since"),
         ("still_failing", "Still failing", "#c62828", "since"),
     )
@@ -551,7 +553,7 @@ def changes_html(changes: Mapping[str, Any]) -> str:
         rows = list(changes.get(key) or ())
         if not rows or (key == "new_failures" and not previous):
             continue
-        table = _changes_table(rows, since_key)
+        table = _changes_table(rows, since_key, why=key == "inventory_changes")
         label = f"{escape(title)} ({len(rows)})"
         if key == "still_failing":
             parts.append(f"<details><summary><b>{label}</b></summary>{table}</details>")
@@ -567,27 +569,33 @@ def _change_line(counts: Mapping[str, Any]) -> str:
         f"{new} new failure{'' if new == 1 else 's'}, {int(counts.get('fixed', 0))} fixed, "
         f"{int(counts.get('still_failing', 0))} still failing"
     )
+    inventory = int(counts.get("inventory_changes") or 0)
+    if inventory:
+        line += f", {inventory} inventory change{'' if inventory == 1 else 's'}"
     if counts.get("not_run"):
         line += f", {int(counts['not_run'])} failing before not run"
     return line
 
 
-def _changes_table(rows: Sequence[Mapping[str, Any]], since_key: str) -> str:
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("domain", "check", "selector", "before", "now", "failing since", "message")
-    )
+def _changes_table(rows: Sequence[Mapping[str, Any]], since_key: str, *, why: bool = False) -> str:
+    columns = ["domain", "check", "selector", "before", "now", "failing since", "message"]
+    if why:
+        columns.insert(5, "why")
+    head = "".join(f"<th>{h}</th>" for h in columns)
     body = []
     for r in rows[:CHANGES_ROWS]:
-        cells = (
+        now = r.get("outcome") or ("removed" if why else "not run")
+        cells = [
             r.get("domain"),
             r.get("check"),
             r.get("selector") or "",
             r.get("before") or "—",
-            r.get("outcome") or "not run",
-            r.get(since_key) or "",
+            now,
+            r.get(since_key) or r.get("since") or "",
             r.get("message") or "",
-        )
+        ]
+        if why:
+            cells.insert(5, r.get("why") or "")
         tds = [f'<td style="white-space:nowrap">{escape(str(c))}</td>' for c in cells[:-1]]
         tds.append(f"<td>{escape(str(cells[-1]))}</td>")  # the message may wrap
         body.append(f"<tr>{''.join(tds)}</tr>")
