@@ -8,6 +8,7 @@ reaches xdist workers through ``workerinput``; tests then only judge answers, of
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -15,7 +16,7 @@ import pickle
 import platform
 import shutil
 import tempfile
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -110,7 +111,11 @@ class _State:
     resolvers: list[str]
     reports: Path
     staging: Path | None = None
+    # Tests the whole suite has for the inventory (before --gate narrows it): a run that
+    # reports fewer is partial.
+    suite_size: int = 0
     started: str = ""
+    staged_html: bool = False  # report.html is ours to publish (no --html of the user's)
     server: Any = None
     answers_file: Path | None = None
     inventory_file: Path | None = None
@@ -302,9 +307,10 @@ def _configure_controller(config: pytest.Config) -> None:
     _check_rootdir(config)
     declined = _AUTO_ONE_PROCESS if config.stash.get(_AUTO_DECLINED, False) else None
     try:
-        inventory = _gated(config, load_inventory(path))
+        whole = load_inventory(path)
     except InventoryError as exc:
         raise _fail(str(exc)) from None
+    inventory = _gated(config, whole)
     try:
         now = parse_now(opt.now) if opt.now else datetime.now(UTC).replace(microsecond=0)
     except ValueError:
@@ -323,6 +329,7 @@ def _configure_controller(config: pytest.Config) -> None:
         resolvers=[],
         reports=reports,
         tmpdir=tmpdir,
+        suite_size=sum(len(cases(d)) for d in whole.domains),
     )
     if opt.replay:
         try:
@@ -368,6 +375,7 @@ def _configure_controller(config: pytest.Config) -> None:
     if not getattr(opt, "htmlpath", None):
         opt.htmlpath = str(state.staging / "report.html")
         opt.self_contained_html = True
+        state.staged_html = True
     if default_config(config):
         # pytest's format at a fraction of its cost (junit.py); a --junitxml file is still
         # pytest's to write.
@@ -411,11 +419,75 @@ def _submit(config: pytest.Config, state: _State, keys: list[Key]) -> None:
 
 
 def _remove_stale_staging(reports: Path) -> None:
-    """Drop staging folders of runs that were killed before they could publish."""
-    for folder in reports.glob(".staging-*"):
-        pid = folder.name.removeprefix(".staging-")
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
+    """Drop staging folders (and replaced partial outputs) of runs that were killed before
+    they could finish publishing."""
+    for prefix in (".staging-", _OLD_PARTIAL):
+        for folder in reports.glob(f"{prefix}*"):
+            pid = folder.name.removeprefix(prefix)
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+PARTIAL_DIR = "partial"  # a partial run's outputs, inside the reports folder
+_OLD_PARTIAL = ".partial-old-"
+
+
+def _replace_folder(staging: Path, target: Path) -> None:
+    """Put ``staging`` in the place of ``target`` as a whole (no file of an older run stays):
+    the old folder is renamed away first, then removed."""
+    old = target.with_name(f"{_OLD_PARTIAL}{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)
+    with contextlib.suppress(FileNotFoundError):
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _selection(config: pytest.Config) -> list[str]:
+    """What on the command line (or in addopts) chose only part of the suite."""
+    opt = config.option
+    why: list[str] = []
+    if getattr(opt, "keyword", ""):
+        why.append(f"-k {opt.keyword}")
+    if getattr(opt, "markexpr", ""):
+        why.append(f"-m {opt.markexpr}")
+    if getattr(opt, "gate", None):
+        why.append(f"--gate {opt.gate}")
+    for name, flag in (("deselect", "--deselect"), ("ignore", "--ignore")):
+        for value in getattr(opt, name, None) or ():
+            why.append(f"{flag} {value}")
+    for value in getattr(opt, "ignore_glob", None) or ():
+        why.append(f"--ignore-glob {value}")
+    if _selects_paths(config):
+        why.append(f"test paths {' '.join(config.args)}")
+    return why
+
+
+def _partial(
+    config: pytest.Config, session: pytest.Session, exitstatus: int, ran: int, suite_size: int
+) -> dict[str, Any] | None:
+    """None for a complete run: the whole suite ran to its end. Otherwise how much ran of
+    how much, and why only that: {"selected": N, "total": M, "why": "..."}."""
+    opt = config.option
+    why = _selection(config)
+    if getattr(opt, "collectonly", False):
+        why.append("--collect-only")
+    if getattr(opt, "stepwise", False):
+        why.append("--stepwise")
+    if ran < suite_size and getattr(opt, "lf", False):
+        why.append("--lf: the last run's failures only")
+    stopped = session.shouldfail or session.shouldstop
+    if stopped:
+        why.append(f"stopped early ({stopped})" if isinstance(stopped, str) else "stopped early")
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        why.append("no test ran")
+    elif exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        why.append(f"pytest exit status {int(exitstatus)}")
+    if ran < suite_size and not why:
+        why.append(f"{suite_size - ran} of the suite's tests did not run")
+    if not why:
+        return None
+    return {"selected": ran, "total": suite_size, "why": "; ".join(why)}
 
 
 def _alive(pid: int) -> bool:
@@ -533,7 +605,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None]:
         # the file for) on every call: the message is the whole story.
         raise XFailed(data["message"], pytrace=False)
     if outcome == "skipped":
-        raise Skipped(data["message"])  # raised here: the report points at this line
+        raise Skipped(data["message"])  # reported at the test (pytest_runtest_makereport)
     text, active = case.state.waiver_text(case.check, case.domain)
     if active:
         item.add_marker(pytest.mark.xfail(reason=f"waived: {text}", strict=False))
@@ -587,7 +659,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     path, line = shown.tb_frame.f_code.co_filename, shown.tb_lineno
     longrepr: Any
     if skipped:
-        longrepr = (path, line, excinfo.exconly(tryshort=True))
+        # The skip is raised in this plugin, for the test: report the test's own place
+        # (as pytest does for a skip marker), not the plugin's line.
+        where, at = item.reportinfo()[:2]
+        longrepr = (os.fspath(where), (at or 0) + 1, excinfo.exconly(tryshort=True))
     else:
         entry = ReprEntry(str(value).split("\n"), None, None, None, "value")
         crash = ReprFileLocation(path, line, excinfo.exconly(tryshort=True))
@@ -669,6 +744,19 @@ def _final_outcome(report: pytest.TestReport) -> str | None:
     return None
 
 
+def _partial_text(partial: Mapping[str, Any]) -> str:
+    return f"partial run: {partial['selected']:,} of {partial['total']:,} checks ({partial['why']})"
+
+
+def _is_html_report(plugin: object) -> bool:
+    """Whether plugin is pytest-html's report writer (the one holding its output path)."""
+    try:
+        from pytest_html.basereport import BaseReport
+    except ImportError:  # pragma: no cover - pytest-html is a dependency
+        return False
+    return isinstance(plugin, BaseReport)
+
+
 def _drop_quiet_teardowns(config: pytest.Config) -> None:
     """pytest's terminal summary finds each failure's teardown report by scanning every
     passed setup/teardown report, a list as long as the run: quadratic with thousands of
@@ -692,6 +780,9 @@ class _Controller:
         self.recorded: str | None = None  # the history record this run adds, when it adds one
         self.not_recorded = ""  # why it adds none
         self.large: bool | None = None  # more tests than LARGE_REPORT_TESTS (decided once)
+        # Set at session finish: None for a complete run, else what ran of what (_partial).
+        self.partial: dict[str, Any] | None = None
+        self.published: Path | None = None  # where this run's outputs go, once written
         self.settler = heap.Settler()
 
     @pytest.hookimpl(tryfirst=True)
@@ -830,6 +921,13 @@ class _Controller:
         state = self.state
         questions, sent = state.counts()
         prefix.append(EVIDENCE_CSS)
+        if self.partial is not None:
+            prefix.append(
+                f'<p class="dkimwatch-partial" style="font-size:120%"><b>'
+                f"{escape(_partial_text(self.partial))}</b>: this report covers only "
+                f"these checks; the last complete run's report stays in the reports "
+                f"folder.</p>"
+            )
         prefix.append(
             f"<p><b>Evaluated at</b> {escape(_iso(state.now))} · <b>resolvers</b> "
             f"{escape(', '.join(state.resolvers))} · <b>DNS questions</b> "
@@ -853,6 +951,9 @@ class _Controller:
         if self.config.option.record:
             state.resolver.dump(Path(self.config.option.record), _record_meta(state))
         questions, sent = state.counts()
+        self.partial = _partial(
+            self.config, session, exitstatus, len(state.results), state.suite_size
+        )
         doc = results_document(
             version=__version__,
             started=state.started,
@@ -863,8 +964,14 @@ class _Controller:
             queries={"questions": questions, "sent": sent},
             results=list(state.results.values()),
         )
+        results = doc.pop("results")
+        doc["partial"] = self.partial
+        doc["results"] = results
         changes = self._changes()
-        self.not_recorded = self._why_not_recorded(session, exitstatus)
+        if self.partial is not None:
+            self.not_recorded = f"partial run: {self.partial['why']}"
+        else:
+            self.not_recorded = self._why_not_recorded(session, exitstatus)
         if not self.not_recorded:
             self.recorded = history.record_name(
                 state.started, (p.name for p in history.records(self._history_dir()))
@@ -888,9 +995,24 @@ class _Controller:
         }
         atomic_write_text(state.staging / "failures.csv", failures_csv(doc["results"]))
         atomic_write_text(state.staging / "results.json", dumps(doc))
-        atomic_write_text(state.staging / "badge.svg", badge_svg(doc["summary"]))
+        atomic_write_text(state.staging / "badge.svg", badge_svg(doc["summary"], self.partial))
         if state.junit is not None:
             atomic_write_text(state.staging / "junit.xml", state.junit.document())
+        self.published = state.reports / PARTIAL_DIR if self.partial else state.reports
+
+    @pytest.hookimpl(wrapper=True, trylast=True, specname="pytest_sessionfinish")
+    def pytest_sessionfinish_html(
+        self, session: pytest.Session, exitstatus: int
+    ) -> Generator[None, object, object]:
+        """pytest-html wrote report.html into staging (its sessionfinish runs inside this
+        wrapper) and would print that staging path, gone once published: it leaves, and
+        pytest_terminal_summary names the published file."""
+        result = yield
+        if self.state.staged_html:
+            for plugin in self.config.pluginmanager.get_plugins():
+                if _is_html_report(plugin):
+                    self.config.pluginmanager.unregister(plugin)
+        return result
 
     # --- history: what changed since the last recorded run -------------------------------
 
@@ -927,7 +1049,7 @@ class _Controller:
             return "partial run (-k/-m selection)"
         if getattr(opt, "gate", None):
             return "partial run (--gate)"
-        if self.deselected or getattr(opt, "lf", False) or getattr(opt, "failedfirst", False):
+        if self.deselected:
             return "partial run (tests deselected)"
         if session.shouldfail or session.shouldstop:
             return "run stopped early"
@@ -938,12 +1060,21 @@ class _Controller:
     def pytest_terminal_summary(
         self, terminalreporter: Any, exitstatus: int, config: pytest.Config
     ) -> None:
+        tr = terminalreporter
+        published = self.published
+        if published is not None and config.get_verbosity() >= 0:
+            if self.state.junit is not None:
+                tr.write_sep("-", f"generated xml file: {published / 'junit.xml'}")
+            if self.state.staged_html:
+                tr.write_sep("-", f"Generated html report: {(published / 'report.html').as_uri()}")
+        if published is not None and self.partial is not None:
+            tr.write_line(
+                f"dkimwatch: {_partial_text(self.partial)}: outputs in {published}; "
+                f"{self.state.reports} keeps the last complete run's"
+            )
         changes = self.changes
         if changes is None:
             return
-        tr = terminalreporter
-        if self.state.junit is not None and config.get_verbosity() >= 0:
-            tr.write_sep("-", f"generated xml file: {self.state.reports / 'junit.xml'}")
         tr.write_sep("-", "dkimwatch: changes since the last recorded run")
         tr.write_line(changes.headline())
         for title, rows in (("new failure", changes.new_failures), ("fixed", changes.fixed)):
@@ -975,7 +1106,10 @@ class _Controller:
         if state.server is not None:
             state.server.stop()
         if state.staging is not None and state.staging.exists():
-            if (state.staging / "results.json").exists():
+            if (state.staging / "results.json").exists() and self.partial is not None:
+                # A partial run leaves the complete run's outputs (and history) alone.
+                _replace_folder(state.staging, state.reports / PARTIAL_DIR)
+            elif (state.staging / "results.json").exists():
                 publish(state.staging, state.reports)
                 history.prune(self._history_dir())
             else:

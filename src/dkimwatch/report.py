@@ -76,9 +76,9 @@ def results_document(
     }
 
 
-def badge_svg(counts: Mapping[str, int]) -> str:
+def badge_svg(counts: Mapping[str, int], partial: Mapping[str, Any] | None = None) -> str:
     """Green when everything holds, red with the failing count, grey when DNS could not answer
-    but nothing failed."""
+    but nothing failed. A partial run's badge says so in its label, with how much it ran."""
     import anybadge
 
     failing = counts.get("failed", 0) + counts.get("xpassed", 0)
@@ -92,7 +92,12 @@ def badge_svg(counts: Mapping[str, int]) -> str:
     else:
         judged = counts.get("passed", 0)
         value, colour = f"{judged} passing", "green"
-    badge = anybadge.Badge(label="dkimwatch", value=value, default_color=colour)
+    label = "dkimwatch"
+    if partial is not None:
+        label = f"dkimwatch partial run: {partial['selected']:,} of {partial['total']:,} checks"
+        if not partial["selected"]:
+            value, colour = "nothing ran", "lightgrey"
+    badge = anybadge.Badge(label=label, value=value, default_color=colour)
     return str(badge.badge_svg_text)
 
 
