@@ -15,7 +15,10 @@ import os
 import pickle
 import platform
 import shutil
+import sys
 import tempfile
+import threading
+import time
 from collections.abc import Generator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -114,6 +117,7 @@ class _State:
     # Tests the whole suite has for the inventory (before --gate narrows it): a run that
     # reports fewer is partial.
     suite_size: int = 0
+    progress: _Progress | None = None  # a large run's lines until its first test
     started: str = ""
     staged_html: bool = False  # report.html is ours to publish (no --html of the user's)
     server: Any = None
@@ -301,16 +305,90 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return 0
 
 
+# A run of at least this many domains says on the terminal what it does before its first
+# test (reading, collecting, resolving): at 10,000 domains that takes tens of seconds.
+PROGRESS_DOMAINS = 1_000
+PROGRESS_BYTES = 1_000_000  # an inventory file this large is announced before it is read
+PROGRESS_EVERY = 5.0  # seconds between "still …" lines of one long step
+
+
+class _Progress:
+    """One line on the terminal per step of a large run's preparation, and a "still …" line
+    every few seconds while one step lasts; quiet once the first test starts."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.quiet = config.get_verbosity() < -1
+        self.large = False  # PROGRESS_DOMAINS or more: each step gets its lines
+        self.step = ""
+        self.since = 0.0
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def say(self, line: str) -> None:
+        if self.quiet:
+            return
+        # pytest configures this plugin before its terminal reporter exists.
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        with self.lock:
+            if reporter is None:
+                sys.stdout.write(f"dkimwatch: {line}\n")
+                sys.stdout.flush()
+            else:
+                reporter.write_line(f"dkimwatch: {line}")
+                reporter.flush()
+
+    def start(self, step: str, line: str) -> None:
+        """Announce a step; until the next (or stop), a line every PROGRESS_EVERY seconds."""
+        self.say(line)
+        self.step, self.since = step, time.monotonic()
+        if self.thread is None and not self.quiet:
+            self.thread = threading.Thread(target=self._tick, name="dkimwatch-progress")
+            self.thread.daemon = True
+            self.thread.start()
+
+    def _tick(self) -> None:
+        while not self.stopped.wait(PROGRESS_EVERY):
+            step, since = self.step, self.since
+            if step:
+                self.say(f"still {step} ({time.monotonic() - since:.0f} s)")
+
+    def stop(self) -> None:
+        self.step = ""
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+
+
 def _configure_controller(config: pytest.Config) -> None:
     opt = config.option
     path = Path(opt.domains) if opt.domains else Path(config.rootpath) / "domains.yaml"
     _check_rootdir(config)
     declined = _AUTO_ONE_PROCESS if config.stash.get(_AUTO_DECLINED, False) else None
+    progress = _Progress(config)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # load_inventory says what is wrong with it
+    if size >= PROGRESS_BYTES:
+        progress.start(f"reading {path}", f"reading {path} ({size / 1e6:.1f} MB)")
     try:
         whole = load_inventory(path)
     except InventoryError as exc:
+        progress.stop()
         raise _fail(str(exc)) from None
     inventory = _gated(config, whole)
+    suite_size = sum(len(cases(d)) for d in whole.domains)
+    if len(inventory.domains) >= PROGRESS_DOMAINS:
+        progress.large = True
+        progress.start(
+            "collecting",
+            f"{len(inventory.domains):,} domains, {suite_size:,} tests: collecting",
+        )
+    else:
+        progress.stop()
     try:
         now = parse_now(opt.now) if opt.now else datetime.now(UTC).replace(microsecond=0)
     except ValueError:
@@ -329,7 +407,8 @@ def _configure_controller(config: pytest.Config) -> None:
         resolvers=[],
         reports=reports,
         tmpdir=tmpdir,
-        suite_size=sum(len(cases(d)) for d in whole.domains),
+        suite_size=suite_size,
+        progress=progress,
     )
     if opt.replay:
         try:
@@ -825,6 +904,8 @@ class _Controller:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        if self.state.progress is not None:
+            self.state.progress.stop()  # the tests show their own progress from here
         try:
             return (yield)
         finally:
@@ -848,9 +929,18 @@ class _Controller:
         that the resolver has asked each (name, type) once; the workers judge from its
         answers."""
         ctx = self.state.context()
+        progress = self.state.progress
+        large = progress is not None and progress.large
+        if progress is not None and large:
+            progress.start("resolving", f"resolving {len(jobs):,} checks before the workers start")
         pool = ThreadPoolExecutor(max_workers=CONCURRENCY)
         try:
-            list(pool.map(lambda job: evaluate(ctx, *job), jobs))
+            shown = 0
+            for done, _ in enumerate(pool.map(lambda job: evaluate(ctx, *job), jobs), 1):
+                tenth = done * 10 // len(jobs)
+                if progress is not None and large and tenth > shown:
+                    shown = tenth
+                    progress.say(f"resolved {done:,} of {len(jobs):,} checks ({tenth * 10}%)")
         finally:
             # On Ctrl-C, drop the checks not started rather than asking all their questions.
             pool.shutdown(wait=False, cancel_futures=True)
@@ -1101,6 +1191,8 @@ class _Controller:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # pytest-html and junitxml have written into staging by now (at sessionfinish).
         state = self.state
+        if state.progress is not None:
+            state.progress.stop()
         if state.helper is not None:
             state.helper.stop()
         if state.server is not None:
