@@ -250,6 +250,17 @@ _MERGE = _TAG + "merge"
 # somewhere past 20,000 levels with an 8 MiB stack; files that might nest deeper than this get
 # the pure-Python parser, which raises RecursionError instead.
 _C_MAX_DEPTH = 10_000
+
+# What one run can take on a 2-core, 24 GB machine: 10,000 domains peaked at 1.9 GB
+# (bench/RESULTS.md), growing with the domain count. The file size is checked before
+# parsing, so a huge file is refused at once rather than after minutes of YAML; a
+# 50,000-domain inventory in the long form is ~17 MB.
+MAX_DOMAINS = 50_000
+MAX_INVENTORY_BYTES = 20_000_000
+SPLIT_HINT = (
+    "split the domains into several inventories and run pytest once for each "
+    "(--domains=PART.yaml --reports=reports-PART)"
+)
 _NOT_FLOW = re.compile(r"[^\[\]{}]+")
 
 
@@ -412,6 +423,13 @@ def load_inventory(path: Path | str) -> Inventory:
     """Read and validate an inventory file; raise InventoryError with a one-line message."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_INVENTORY_BYTES:
+            raise InventoryError(
+                f"{path}:0: file: {size / 1e6:.1f} MB, above the limit of "
+                f"{MAX_INVENTORY_BYTES / 1e6:.0f} MB for one inventory (at most "
+                f"{MAX_DOMAINS:,} domains a run); {SPLIT_HINT}"
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise InventoryError(f"{path}:0: file: not found") from None
@@ -453,6 +471,8 @@ def _build(r: _Reader, root: Any, sha256: str) -> Inventory:
     dns = _dns(r, root)
     policy = _policy(r, root)
     domains = _merge(_domains(r, root, tenant, required=not sources), exported)
+    if len(domains) > MAX_DOMAINS:  # with sources: the exports' domains count too
+        raise _too_many(r, r.key_line(root, "domains") if "domains" in root else 1, len(domains))
     waivers = _waivers(r, root, domains)
     return Inventory(
         path=r.path,
@@ -545,6 +565,8 @@ def _domains(
     seq = r.sequence(root["domains"], r.key_line(root, "domains"), "domains")
     if not seq:
         raise r.error(r.key_line(root, "domains"), "domains", "expected at least one domain")
+    if len(seq) > MAX_DOMAINS:  # before validating each of them
+        raise _too_many(r, r.key_line(root, "domains"), len(seq))
     seen: dict[str, int] = {}
     out: list[Domain] = []
     for i, item in enumerate(seq):
@@ -559,6 +581,14 @@ def _domains(
         seen[domain.name] = line
         out.append(domain)
     return tuple(out)
+
+
+def _too_many(r: _Reader, line: int, count: int) -> InventoryError:
+    return r.error(
+        line,
+        "domains",
+        f"{count:,} domains, above the limit of {MAX_DOMAINS:,} for one run; {SPLIT_HINT}",
+    )
 
 
 def _domain(r: _Reader, item: Any, line: int, index: int) -> Domain:

@@ -202,11 +202,11 @@ def domains_headline(domains: Mapping[str, int]) -> str:
     return f"{_domains(total)} passing"
 
 
-def badge_svg(domains: Mapping[str, int]) -> str:
+def badge_svg(domains: Mapping[str, int], partial: Mapping[str, Any] | None = None) -> str:
     """Counted in domains, as a person counts (one missing key fails several checks of one
     domain): red "3 domains failing, 2 unresolved", grey "2 domains unresolved" when DNS
     could not answer but nothing failed, green "70 domains passing". The report has the
-    checks."""
+    checks. A partial run's badge says so in its label, with how much it ran."""
     import anybadge
 
     failing, unresolved = domains.get("failing", 0), domains.get("unresolved", 0)
@@ -221,7 +221,12 @@ def badge_svg(domains: Mapping[str, int]) -> str:
         value, colour = f"{_domains(total)} passing", "green"
     else:
         value, colour = "no domain checked", "lightgrey"
-    badge = anybadge.Badge(label="dkimwatch", value=value, default_color=colour)
+    label = "dkimwatch"
+    if partial is not None:
+        label = f"dkimwatch partial run: {partial['selected']:,} of {partial['total']:,} checks"
+        if not partial["selected"]:
+            value, colour = "nothing ran", "lightgrey"
+    badge = anybadge.Badge(label=label, value=value, default_color=colour)
     return str(badge.badge_svg_text)
 
 
