@@ -38,7 +38,7 @@ def audited(pytester: pytest.Pytester) -> pytest.Pytester:
     """The suite and a tenant, audited once completely: reports/ holds that run."""
     install_suite(pytester)
     tenantkit.write_tenant(pytester.path)
-    result = pytester.runpytest_subprocess("--now", tenantkit.NOW)
+    result = pytester.runpytest_subprocess()
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     doc = json.loads((pytester.path / "reports" / "results.json").read_text())
     assert doc["partial"] is None
@@ -59,7 +59,8 @@ SELECTIONS = [
         SUITE - 1,
         "--deselect tests/test_spf.py::test_spf[healthy.example]",
     ),
-    (["--gate", "healthy.example"], 2, "--gate healthy.example"),
+    # the gate: both CNAMEs, both targets, both keys and the signing selector
+    (["--gate", "healthy.example"], 7, "--gate healthy.example"),
     (["-x"], None, "stopped early"),
 ]
 
@@ -70,7 +71,7 @@ def test_a_partial_run_leaves_reports_alone_and_says_what_it_ran(
     reports = audited.path / "reports"
     before = snapshot(reports)
     for args, selected, why in SELECTIONS:
-        result = audited.runpytest_subprocess("--now", tenantkit.NOW, *args)
+        result = audited.runpytest_subprocess(*args)
         assert snapshot(reports) == before, args
         doc = partial_doc(audited)
         partial = doc["partial"]
@@ -93,9 +94,9 @@ def test_a_partial_run_leaves_reports_alone_and_says_what_it_ran(
 def test_no_test_selected_touches_nothing_and_keeps_exit_5(audited: pytest.Pytester) -> None:
     reports = audited.path / "reports"
     before = snapshot(reports)
-    audited.runpytest_subprocess("--now", tenantkit.NOW, "-k", "healthy.example")
+    audited.runpytest_subprocess("-k", "healthy.example")
     (reports / "partial" / "left-over.txt").write_text("from an older partial run")
-    result = audited.runpytest_subprocess("--now", tenantkit.NOW, "-k", "nosuchdomain")
+    result = audited.runpytest_subprocess("-k", "nosuchdomain")
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
     assert snapshot(reports) == before
     assert "0 passing" not in (reports / "badge.svg").read_text()
@@ -114,7 +115,7 @@ def test_a_complete_run_prints_where_its_report_is(pytester: pytest.Pytester) ->
     """Not the staging folder the report was written to and that is gone once published."""
     install_suite(pytester)
     tenantkit.write_tenant(pytester.path)
-    result = pytester.runpytest_subprocess("--now", tenantkit.NOW)
+    result = pytester.runpytest_subprocess()
     out = result.stdout.str()
     final = pytester.path / "reports" / "report.html"
     assert f"Generated html report: {final.as_uri()}" in out
@@ -125,7 +126,7 @@ def test_a_complete_run_prints_where_its_report_is(pytester: pytest.Pytester) ->
 def test_a_skip_points_at_the_test_not_the_plugin(pytester: pytest.Pytester) -> None:
     install_suite(pytester)
     tenantkit.write_tenant(pytester.path)
-    result = pytester.runpytest_subprocess("--now", tenantkit.NOW, "-rs", "-m", "dkim")
+    result = pytester.runpytest_subprocess("-rs", "-m", "dkim")
     skips = [line for line in result.stdout.lines if line.startswith("SKIPPED")]
     assert skips
     for line in skips:
@@ -144,7 +145,7 @@ def test_last_failed_reruns_the_failures_as_a_partial_run(pytester: pytest.Pytes
     tenantkit.write_tenant(pytester.path)
     reports = pytester.path / "reports"
     # No run before: --lf has no failures to go by, runs everything, and that is complete.
-    first = pytester.runpytest_subprocess("--now", tenantkit.NOW, "--lf")
+    first = pytester.runpytest_subprocess("--lf")
     assert first.ret == pytest.ExitCode.TESTS_FAILED
     whole = json.loads((reports / "results.json").read_text())
     assert whole["partial"] is None
@@ -155,7 +156,7 @@ def test_last_failed_reruns_the_failures_as_a_partial_run(pytester: pytest.Pytes
     assert not (pytester.path / ".pytest_cache").exists()
 
     before = snapshot(reports)
-    again = pytester.runpytest_subprocess("--now", tenantkit.NOW, "--lf")
+    again = pytester.runpytest_subprocess("--lf")
     assert again.ret == pytest.ExitCode.TESTS_FAILED
     assert snapshot(reports) == before
     doc = partial_doc(pytester)
@@ -164,7 +165,7 @@ def test_last_failed_reruns_the_failures_as_a_partial_run(pytester: pytest.Pytes
     assert "--lf" in doc["partial"]["why"]
 
     # --ff runs everything (the failures first): a complete run.
-    pytester.runpytest_subprocess("--now", tenantkit.NOW, "--ff")
+    pytester.runpytest_subprocess("--ff")
     doc = json.loads((reports / "results.json").read_text())
     assert doc["partial"] is None
     assert doc["started"] != whole["started"]

@@ -1250,8 +1250,9 @@ class _Controller:
                     tr.write_line(f"answers from {answers_from_text(self.state.answers_from)}")
 
     def _report_html(self) -> str:
-        """Where report.html is once published, as the user would type it."""
-        path = self.state.reports / "report.html"
+        """Where report.html is once published (reports/partial/ for a partial run), as the
+        user would type it."""
+        path = (self.published or self.state.reports) / "report.html"
         given = Path(getattr(self.config.option, "htmlpath", None) or path)
         if self.state.staging is None or given.parent != self.state.staging:
             path = given  # --html=PATH: the user's own report
