@@ -35,7 +35,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from dkimwatch.exo import is_initial_domain
-from dkimwatch.inventory import to_alabel
+from dkimwatch.model import to_alabel
 
 EXPECTED = (
     "expected a Get-DkimSigningConfig export: JSON (ConvertTo-Json) or CSV (Export-Csv) "

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from dkimwatch import exo
 from dkimwatch.checks import Context, Verdict, check_dkim_cname, selector_name
-from dkimwatch.inventory import Domain, Inventory, to_alabel
+from dkimwatch.model import Domain, Inventory, to_alabel
 from dkimwatch.resolver import AuthoritativeClient, DnsClient, Resolver
 
 GATE_CHECKS = ("dkim_cname",)

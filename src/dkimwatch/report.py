@@ -17,7 +17,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from dkimwatch.checks import DOMAIN_CHECKS, SELECTOR_CHECKS
+from dkimwatch.registry import DOMAIN_IDS, SELECTOR_IDS
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 _SHORT = {
@@ -209,9 +209,9 @@ def evidence_html(verdict: Mapping[str, Any]) -> str:
 def matrix_columns(results: Iterable[Mapping[str, Any]]) -> list[tuple[str, str | None]]:
     selectors = sorted({str(r["selector"]) for r in results if r.get("selector")})
     cols: list[tuple[str, str | None]] = []
-    for check in SELECTOR_CHECKS:
+    for check in SELECTOR_IDS:
         cols.extend((check, s) for s in selectors)
-    cols.extend((check, None) for check in DOMAIN_CHECKS)
+    cols.extend((check, None) for check in DOMAIN_IDS)
     return cols
 
 

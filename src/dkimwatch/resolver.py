@@ -33,10 +33,10 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from dkimwatch.inventory import parse_nameserver
+from dkimwatch.model import parse_nameserver
 
 if TYPE_CHECKING:
-    from dkimwatch.inventory import Inventory
+    from dkimwatch.model import Inventory
     from dkimwatch.zoneserver import ZoneServer
 
 MAX_CHAIN = 8  # CNAME hops we follow ourselves; resolvers stop at about this depth too

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from dkimwatch.inventory import Domain
+from dkimwatch.model import Domain
 
 
 def _when(instant: datetime) -> str:
