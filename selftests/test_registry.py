@@ -10,6 +10,7 @@ import inspect
 import json
 import re
 import shutil
+import sys
 import tomllib
 import warnings
 from collections.abc import Iterator
@@ -265,3 +266,23 @@ def test_demo_expectations_cover_every_registered_check(inventory: str, expected
         f"{registry.BY_ID[check].test_module}::test_{check}" for check in registry.IDS
     }
     assert len(nodeids) == sum(registry.tests_per_domain(d) for d in domains)
+
+
+def _tenant_generator() -> Any:
+    spec = importlib.util.spec_from_file_location("gen_tenant", REPO / "bench" / "gen_tenant.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_tenant_generator_expects_a_verdict_of_every_registered_check() -> None:
+    """Every tenant bench/gen_tenant.py writes (demo, corpus, scale) lists its tests with
+    nodeids(); a check missing there would be missing from every expectation."""
+    nodeids = _tenant_generator().nodeids("contoso.com", {})
+    functions = {n.split("[", 1)[0] for n in nodeids}
+    assert functions == {
+        f"{registry.BY_ID[check].test_module}::test_{check}" for check in registry.IDS
+    }
+    assert len(nodeids) == registry.tests_per_domain(Domain("contoso.com", "contoso.com"))
