@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from dkimwatch import registry
+from dkimwatch.gate import GATE_CHECKS
 from dkimwatch.inventory import InventoryError, load_inventory
 from dkimwatch.model import Domain
 from dkimwatch.plugin import check_of
@@ -113,6 +114,7 @@ def test_each_check_is_declared_once_with_a_known_family_and_scope() -> None:
     assert all(c.holds_when and "\n" not in c.holds_when for c in registry.CHECKS)
     functions = [c.function for c in registry.CHECKS]
     assert len(set(functions)) == len(functions)
+    assert set(GATE_CHECKS) <= set(registry.IDS)  # --gate keeps these tests
     for check in registry.CHECKS:  # a per-selector check takes the selector
         params = list(inspect.signature(check.function).parameters)
         assert params[:2] == ["ctx", "domain"], check.id
