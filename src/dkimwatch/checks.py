@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from dkimwatch import exo
 from dkimwatch.instants import iso_instant
-from dkimwatch.inventory import Domain, Policy
+from dkimwatch.model import Domain, Policy
 from dkimwatch.names import normalise
 from dkimwatch.records.dkim import judge_dkim_key, parse_dkim_key
 from dkimwatch.records.dmarc import (
@@ -38,8 +38,6 @@ from dkimwatch.standards import RECOMMENDED_TTL, SPF_LOOKUP_LIMIT
 Result = Literal["pass", "fail", "permerror", "temperror", "none"]
 Outcome = Literal["passed", "failed", "error", "skipped", "xfailed"]
 
-SELECTOR_CHECKS = ("dkim_cname", "dkim_target", "dkim_key")
-DOMAIN_CHECKS = ("dkim_rotation", "spf", "dmarc")
 SPF_VOID_LIMIT = 2
 
 
@@ -1366,40 +1364,3 @@ def check_dmarc(ctx: Context, domain: Domain) -> Verdict:
         return b.failed("; ".join(problems), "; ".join(dict.fromkeys(fixes)))
     why = f" ({applied.why})" if applied.why else ""
     return b.passed(f'"{clip(chosen[0][1], 600)}"{inherited}: policy {shown}{why}')
-
-
-# --- dispatch -----------------------------------------------------------------------------
-
-SelectorCheck = Callable[[Context, Domain, str], Verdict]
-DomainCheck = Callable[[Context, Domain], Verdict]
-
-SELECTOR_FUNCS: dict[str, SelectorCheck] = {
-    "dkim_cname": check_dkim_cname,
-    "dkim_target": check_dkim_target,
-    "dkim_key": check_dkim_key,
-}
-DOMAIN_FUNCS: dict[str, DomainCheck] = {
-    "dkim_rotation": check_dkim_rotation,
-    "spf": check_spf,
-    "dmarc": check_dmarc,
-}
-
-
-def evaluate(ctx: Context, check: str, domain: Domain, selector: str | None = None) -> Verdict:
-    if check in SELECTOR_FUNCS:
-        if selector is None:
-            raise ValueError(f"{check} needs a selector")
-        return SELECTOR_FUNCS[check](ctx, domain, selector)
-    return DOMAIN_FUNCS[check](ctx, domain)
-
-
-def cases(domain: Domain) -> list[tuple[str, str | None]]:
-    """Every (check, selector) of one domain, in the stable order of the suite."""
-    out: list[tuple[str, str | None]] = []
-    cname_checks = not exo.is_initial_domain(domain.name)
-    for check in SELECTOR_CHECKS:
-        if check == "dkim_cname" and not cname_checks:
-            continue
-        out.extend((check, s) for s in domain.selectors)
-    out.extend((check, None) for check in DOMAIN_CHECKS)
-    return out

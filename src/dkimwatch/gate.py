@@ -17,10 +17,11 @@ from datetime import datetime
 from pathlib import Path
 
 from dkimwatch import exo
-from dkimwatch.checks import Context, Verdict, evaluate, selector_name
-from dkimwatch.inventory import Domain, Inventory
+from dkimwatch.checks import Context, Verdict, selector_name
+from dkimwatch.model import Domain, Inventory
 from dkimwatch.names import to_alabel
 from dkimwatch.records.taglist import clip
+from dkimwatch.registry import evaluate
 from dkimwatch.resolver import AuthoritativeClient, DnsClient, Evidence, Resolver
 from dkimwatch.rotation import signing_selector
 from dkimwatch.standards import RECOMMENDED_TTL

@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dkimwatch.checks import cases
-from dkimwatch.inventory import Domain, Inventory
+from dkimwatch.model import Domain, Inventory
+from dkimwatch.registry import cases
 
 FORMAT = 2  # 2: records carry the inventory identity and each test's inputs
 HISTORY_DIR = "history"

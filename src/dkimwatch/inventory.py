@@ -1,5 +1,6 @@
 """The inventory: domains.yaml (version 1), validated into typed, immutable objects.
 
+The objects are dkimwatch.model's (re-exported here); this module is their YAML loader.
 Every error is an InventoryError whose text is one line naming the file, the line,
 the field and what was expected, so the CLI and the pytest plugin can show it as is.
 """
@@ -11,8 +12,7 @@ import gc
 import hashlib
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,34 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
+from dkimwatch import registry
 from dkimwatch.exo_export import ExportError, SigningConfig, load_export
 from dkimwatch.instants import parse_instant
+from dkimwatch.model import (
+    DEFAULT_SELECTORS,
+    DnsSettings,
+    Domain,
+    Inventory,
+    Policy,
+    Rotation,
+    Waiver,
+)
 from dkimwatch.names import infer_tenant, parse_nameserver, tenant_label, to_alabel
 from dkimwatch.standards import POLICIES
 
-CHECK_IDS = ("dkim_cname", "dkim_target", "dkim_key", "dkim_rotation", "spf", "dmarc")
-DEFAULT_SELECTORS: tuple[str, ...] = ("selector1", "selector2")
+__all__ = [
+    "DEFAULT_SELECTORS",
+    "DnsSettings",
+    "Domain",
+    "Inventory",
+    "InventoryError",
+    "Policy",
+    "Rotation",
+    "Waiver",
+    "load_inventory",
+    "parse_nameserver",
+    "to_alabel",
+]
 
 _TOP_KEYS = ("version", "tenant", "sources", "dns", "policy", "domains", "waivers")
 _DNS_KEYS = ("nameservers", "zones", "timeout", "attempts")
@@ -47,90 +68,6 @@ _SELECTOR = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 class InventoryError(Exception):
     """A bad inventory; str() is a single line: ``file:line: field: problem``."""
-
-
-@dataclass(frozen=True)
-class DnsSettings:
-    nameservers: tuple[str, ...] = ("system",)
-    zones: Path | None = None
-    timeout: float = 2.0
-    attempts: int = 3
-
-
-@dataclass(frozen=True)
-class Policy:
-    min_key_bits: int = 1024
-    spf_require_include: str | None = "spf.protection.outlook.com"
-    dmarc_min_policy: str = "none"
-
-
-@dataclass(frozen=True)
-class Rotation:
-    """When the signing selector changes: before ``rotate_on`` ``before`` signs, then ``after``."""
-
-    rotate_on: datetime
-    before: str
-    after: str
-
-    def active_selector(self, now: datetime) -> str:
-        return self.after if now >= self.rotate_on else self.before
-
-
-@dataclass(frozen=True)
-class Domain:
-    name: str  # A-label, lower case, no trailing dot: what is queried
-    display: str  # as written by the user (U-label for IDNs)
-    selectors: tuple[str, ...] = DEFAULT_SELECTORS
-    targets: tuple[tuple[str, str], ...] = ()  # (selector, expected CNAME target)
-    rotation: Rotation | None = None
-    enabled: bool | None = None
-    line: int = 0
-    public_keys: tuple[tuple[str, str], ...] = ()  # (selector, key record) from an export
-    status: str | None = None  # Get-DkimSigningConfig Status (Valid, CnameMissing, ...)
-    source: str | None = None  # "<export>:<line>" when an export described this domain
-
-    def target_for(self, selector: str) -> str | None:
-        return dict(self.targets).get(selector)
-
-    def public_key_for(self, selector: str) -> str | None:
-        return dict(self.public_keys).get(selector)
-
-
-@dataclass(frozen=True)
-class Waiver:
-    domain: str
-    check: str
-    reason: str
-    expires: date | None
-    line: int = 0
-
-    def active(self, today: date) -> bool:
-        return self.expires is None or today <= self.expires
-
-
-@dataclass(frozen=True)
-class Inventory:
-    path: Path
-    sha256: str
-    tenant: str | None = None
-    sources: tuple[Path, ...] = ()
-    dns: DnsSettings = field(default_factory=DnsSettings)
-    policy: Policy = field(default_factory=Policy)
-    domains: tuple[Domain, ...] = ()
-    waivers: tuple[Waiver, ...] = ()
-    tenant_given: bool = False  # named by `tenant:` (else read from the exports, if at all)
-
-    def domain(self, name: str) -> Domain:
-        for d in self.domains:
-            if d.name == name:
-                return d
-        raise KeyError(name)
-
-    def waiver_for(self, domain: str, check: str) -> Waiver | None:
-        for w in self.waivers:
-            if w.domain == domain and w.check == check:
-                return w
-        return None
 
 
 class _YamlMap(dict[Any, Any]):
@@ -749,13 +686,13 @@ def _waivers(r: _Reader, root: _YamlMap, domains: tuple[Domain, ...]) -> tuple[W
                 f"{node['domain']!r} is not a domain of this inventory",
             )
         check = r.string(node, "check", f"{where}.check")
-        if check not in CHECK_IDS:
-            hint = difflib.get_close_matches(check, CHECK_IDS, n=1)
+        if check not in registry.BY_ID:
+            hint = difflib.get_close_matches(check, registry.IDS, n=1)
             more = f" (did you mean {hint[0]!r}?)" if hint else ""
             raise r.error(
                 r.key_line(node, "check"),
                 f"{where}.check",
-                f"unknown check {check!r}{more}; expected one of {', '.join(CHECK_IDS)}",
+                f"unknown check {check!r}{more}; expected one of {', '.join(registry.IDS)}",
             )
         reason = r.string(node, "reason", f"{where}.reason")
         expires = None

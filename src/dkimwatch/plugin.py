@@ -36,14 +36,11 @@ from dkimwatch import __version__, heap, history
 from dkimwatch.checks import (
     Context,
     Verdict,
-    cases,
-    evaluate,
     selector_name,
 )
 from dkimwatch.gate import GATE_CHECKS, GateError, gate_domain
 from dkimwatch.instants import iso_instant, parse_instant
 from dkimwatch.inventory import (
-    CHECK_IDS,
     Domain,
     Inventory,
     InventoryError,
@@ -61,6 +58,8 @@ from dkimwatch.prefetch import (
     Work,
     judge,
 )
+from dkimwatch.registry import IDS as CHECK_IDS
+from dkimwatch.registry import SUITE_ORDER, cases, evaluate, marker_lines
 from dkimwatch.report import (
     EVIDENCE_CSS,
     LIVE_DNS,
@@ -241,9 +240,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "dkim: DKIM selector and key checks")
-    config.addinivalue_line("markers", "spf: SPF record checks")
-    config.addinivalue_line("markers", "dmarc: DMARC record checks")
+    for line in marker_lines():  # the check families: -m dkim, -m spf, -m dmarc
+        config.addinivalue_line("markers", line)
     if config.option.help or getattr(config.option, "version", False):
         return
     workerinput = getattr(config, "workerinput", None)
@@ -474,11 +472,6 @@ def _configure_controller(config: pytest.Config) -> None:
     state.spreading_declined = declined
     config.stash[_STATE] = state
     config.pluginmanager.register(_Controller(config, state), "dkimwatch-controller")
-
-
-# The order in which tests/ runs the checks (test_dkim.py, test_dmarc.py, test_spf.py). It
-# only decides which verdicts the helper produces first, never which it produces.
-SUITE_ORDER = ("dkim_cname", "dkim_target", "dkim_key", "dkim_rotation", "dmarc", "spf")
 
 
 def _selects(config: pytest.Config) -> bool:

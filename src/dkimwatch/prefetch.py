@@ -36,8 +36,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from dkimwatch import heap
-from dkimwatch.checks import Context, evaluate
-from dkimwatch.inventory import Domain, Policy
+from dkimwatch.checks import Context
+from dkimwatch.model import Domain, Policy
+from dkimwatch.registry import evaluate
 from dkimwatch.report import evidence_html
 from dkimwatch.resolver import Answer, AuthoritativeClient, DnsClient, Resolver
 

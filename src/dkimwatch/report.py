@@ -18,8 +18,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from dkimwatch.checks import DOMAIN_CHECKS, SELECTOR_CHECKS
-from dkimwatch.inventory import CHECK_IDS
+from dkimwatch.registry import DOMAIN_IDS, IDS, SELECTOR_IDS
 from dkimwatch.standards import SPF_LOOKUP_LIMIT
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
@@ -146,7 +145,7 @@ class DomainState:
 
 def _check_order(r: Mapping[str, Any]) -> tuple[int, str]:
     check = str(r.get("check"))
-    rank = CHECK_IDS.index(check) if check in CHECK_IDS else len(CHECK_IDS)
+    rank = IDS.index(check) if check in IDS else len(IDS)
     return rank, str(r.get("selector") or "")
 
 
@@ -394,9 +393,9 @@ def evidence_html(verdict: Mapping[str, Any]) -> str:
 def matrix_columns(results: Iterable[Mapping[str, Any]]) -> list[tuple[str, str | None]]:
     selectors = sorted({str(r["selector"]) for r in results if r.get("selector")})
     cols: list[tuple[str, str | None]] = []
-    for check in SELECTOR_CHECKS:
+    for check in SELECTOR_IDS:
         cols.extend((check, s) for s in selectors)
-    cols.extend((check, None) for check in DOMAIN_CHECKS)
+    cols.extend((check, None) for check in DOMAIN_IDS)
     return cols
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dkimwatch.instants import iso_instant
-from dkimwatch.inventory import Domain
+from dkimwatch.model import Domain
 
 
 @dataclass(frozen=True)
