@@ -83,12 +83,12 @@ def per_domain(id: str, family: str, function: DomainCheck, holds_when: str) -> 
 # In the order verdicts are listed (cases, the report's matrix, README's table).
 # fmt: off
 CHECKS: tuple[Check, ...] = (
-    per_selector("dkim_cname", "dkim", check_dkim_cname, "`<selector>._domainkey.<domain>` is a CNAME to the expected target (or, with none given, a plausible Exchange Online target of the tenant, classic `…onmicrosoft.com` or `…<letter>-v1.dkim.mail.microsoft`)", applies=_has_selector_cnames),  # noqa: E501
-    per_selector("dkim_target", "dkim", check_dkim_target, "the selector, CNAMEs followed, answers with a TXT record; missing is a failure for the active selector and expected (xfail) for the inactive one"),  # noqa: E501
-    per_selector("dkim_key", "dkim", check_dkim_key, "that TXT is one valid DKIM key: tag-list syntax, `v=DKIM1`, `k`, a non-empty `p` that decodes, RSA ≥ `min_key_bits` (warning below 2048), `h` not sha1-only, `s` allows email"),  # noqa: E501
+    per_selector("dkim_cname", "dkim", check_dkim_cname, "`<selector>._domainkey.<domain>` is a CNAME to the expected target (or, with none given, a plausible Exchange Online target of the tenant, classic `…onmicrosoft.com` or `…<letter>-v1.dkim.mail.microsoft`); reaching it through a chain of CNAMEs in your own zone passes with a warning (receivers follow chains, Microsoft's enable pre-check and `Status` may not)", applies=_has_selector_cnames),  # noqa: E501
+    per_selector("dkim_target", "dkim", check_dkim_target, "the selector, CNAMEs followed, answers with a TXT record; missing is a failure for the active selector and expected (xfail) for the inactive one. Without rotation data a selector is presumed inactive when the other has a usable key (not revoked); when neither has one, both fail, as dkimwatch cannot tell which signs"),  # noqa: E501
+    per_selector("dkim_key", "dkim", check_dkim_key, "that TXT is one valid DKIM key: tag-list syntax, `v=DKIM1`, `k`, a non-empty `p` that decodes, RSA ≥ `min_key_bits` (warning below 2048), `h` not sha1-only, `s` allows email. A revoked key (empty `p=`, RFC 6376 §3.6.1) fails on the selector that signs and is expected (xfail) on the other: a retired key"),  # noqa: E501
     per_domain("dkim_rotation", "dkim", check_dkim_rotation, "the selector that signs now (`selector_after_rotate` once `rotate_on` has passed) has its CNAME right and a valid key"),  # noqa: E501
     per_domain("spf", "spf", check_spf, "exactly one valid `v=spf1` record, ≤ 10 DNS-querying terms and ≤ 2 void lookups through includes and redirects, the required include reachable, no `+all`"),  # noqa: E501
-    per_domain("dmarc", "dmarc", check_dmarc, "exactly one valid `v=DMARC1` record (or the organisational domain's), policy ≥ `dmarc_min_policy`, external report destinations authorised"),  # noqa: E501
+    per_domain("dmarc", "dmarc", check_dmarc, "exactly one valid `v=DMARC1` record (or the organisational domain's), policy ≥ `dmarc_min_policy` as receivers apply it (`t=y` and `pct` below 100 weaken it), external report destinations authorised; upper-case tag names (`V=DMARC1`, `P=reject`) warn, since some receivers read tag names case-sensitively"),  # noqa: E501
 )
 # fmt: on
 
