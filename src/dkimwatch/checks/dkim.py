@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dkimwatch.checks.dkim_cname import create_cname, judge_cname
+from dkimwatch.checks.dkim_cname import judge_cname
 from dkimwatch.checks.verdict import Builder, Context, Probe, Verdict, selector_name
+from dkimwatch.fixes import Advice, ExoFix, Fix, SupportCase
 from dkimwatch.instants import iso_instant
 from dkimwatch.model import Domain
 from dkimwatch.records.dkim import judge_dkim_key, parse_dkim_key
@@ -27,6 +28,33 @@ def _revoked(record: str) -> bool:
     return parsed.revoked and not parsed.errors
 
 
+def _show_config(domain: Domain, properties: str, why: str) -> ExoFix:
+    return ExoFix(f"Get-DkimSigningConfig -Identity {domain.name} | fl {properties}", why)
+
+
+def _key_fixes(
+    ctx: Context,
+    probe: Probe,
+    domain: Domain,
+    selector: str,
+    answer: Answer,
+    problem: str,
+    rotate: bool = False,
+) -> tuple[Fix, ...]:
+    """The fixes of a key that is there but wrong. A key copied as TXT to the selector's
+    name is the customer's record: the CNAME replaces it. A key behind the CNAME is
+    Microsoft's: a new key (``rotate``, when a rotation can replace it) or a support case."""
+    if not answer.chain:
+        cname = judge_cname(ctx, probe, domain, selector)
+        if cname.ok is False:
+            return cname.fixes
+    case = SupportCase(domain.name, selector, answer.final_name, problem)
+    if not rotate:
+        return (case,)
+    cmdlet = f"Rotate-DkimSigningConfig -Identity {domain.name}"
+    return (ExoFix(cmdlet, "Microsoft publishes this key: have it make a new one"), case)
+
+
 def check_dkim_cname(ctx: Context, domain: Domain, selector: str) -> Verdict:
     probe = Probe(ctx.resolver)
     b = Builder("dkim_cname", domain, selector, probe)
@@ -43,7 +71,9 @@ def check_dkim_cname(ctx: Context, domain: Domain, selector: str) -> Verdict:
             b.warnings.append(low)
         return b.passed(finding.message)
     b.details["found_instead"] = finding.found or "nothing"
-    return b.failed(finding.message, finding.remediation)
+    if finding.wildcard:
+        b.details["synthesised_by"] = finding.wildcard
+    return b.failed(finding.message, finding.fixes)
 
 
 def _low_ttl(answer: Answer) -> str | None:
@@ -113,25 +143,23 @@ def check_dkim_target(ctx: Context, domain: Domain, selector: str) -> Verdict:
             "selector in use",
         )
     cname = judge_cname(ctx, probe, domain, selector)
-    remediation: str | None
+    fixes: tuple[Fix, ...] = cname.fixes
     if cname.ok:
-        remediation = (
-            f"The CNAME is right; the key behind {answer.final_name} is missing on Microsoft's "
-            f"side. Open a Microsoft support case for {domain.name} (DKIM selector {selector} "
-            "not published), and check Get-DkimSigningConfig Status"
+        # The CNAME is right: the key behind it is missing on Microsoft's side.
+        fixes = (
+            SupportCase(domain.name, selector, answer.final_name, f"no key is published: {what}"),
+            _show_config(domain, "Status", "Check its Status"),
         )
-    else:
-        remediation = cname.remediation
     if not r.known:
         return b.failed(
             f"no key is published for {selector}{via}: {what}; {why}: whichever signs, "
             "receivers reject its signatures ('DKIM invalid key')",
-            remediation,
+            fixes,
         )
     return b.failed(
         f"{selector} signs mail now ({why}), but no key is published{via}: {what}; receivers "
         "reject its signatures ('DKIM invalid key')",
-        remediation,
+        fixes,
     )
 
 
@@ -149,7 +177,7 @@ def check_dkim_key(ctx: Context, domain: Domain, selector: str) -> Verdict:
         return b.permerror(
             f"{answer.final_name} holds {len(records)} TXT records; a DKIM key name must hold "
             "exactly one (RFC 6376 §3.6.2.2)",
-            f"Keep one key record at {answer.final_name}",
+            [Advice(f"Keep one key record at {answer.final_name}")],
         )
     record = parse_dkim_key(records[0])
     judgement = judge_dkim_key(record, ctx.policy.min_key_bits)
@@ -171,9 +199,15 @@ def check_dkim_key(ctx: Context, domain: Domain, selector: str) -> Verdict:
                 f"the one Exchange Online signs {selector} with (SHA-256 {mismatch}, from "
                 f"Get-DkimSigningConfig {selector.capitalize()}PublicKey): receivers fail its "
                 "signatures",
-                f"Check that {qname} is a CNAME to the Exchange Online target (not a copied "
-                f"TXT), or open a Microsoft support case: the published key for {domain.name} "
-                "is stale",
+                _key_fixes(
+                    ctx,
+                    probe,
+                    domain,
+                    selector,
+                    answer,
+                    f"the published key (SHA-256 {record.fingerprint}) is not the one Exchange "
+                    f"Online signs with (SHA-256 {mismatch}): stale",
+                ),
             )
         b.details["matches_export"] = True
     if judgement.result == "pass":
@@ -184,12 +218,8 @@ def check_dkim_key(ctx: Context, domain: Domain, selector: str) -> Verdict:
         if isinstance(retired, Verdict):
             return retired
         why_fails = retired
-    fix = (
-        f"Microsoft publishes this key: Rotate-DkimSigningConfig -Identity {domain.name}, or "
-        "open a support case if it stays"
-        if answer.chain
-        else f"Replace the TXT at {qname} by the Exchange Online CNAME: "
-        f"{create_cname(ctx, domain, selector)}"
+    fix = _key_fixes(
+        ctx, probe, domain, selector, answer, f"the key is not usable: {judgement.message}", True
     )
     if judgement.result == "permerror":
         return b.permerror(f"{answer.final_name}: {judgement.message}", fix)
@@ -262,7 +292,7 @@ def check_dkim_rotation(ctx: Context, domain: Domain) -> Verdict:
         if ahead[1]:
             b.warnings.append(ahead[0])
     problems: list[str] = []
-    fixes: list[str] = []
+    fixes: list[Fix] = []
     for selector in candidates:
         problem, fix, temp = _signing_problem(ctx, probe, b, domain, selector)
         if temp:
@@ -270,29 +300,25 @@ def check_dkim_rotation(ctx: Context, domain: Domain) -> Verdict:
         if problem is None:
             return b.passed(f"{selector} signs now ({why}) and has a valid key")
         problems.append(problem)
-        if fix:
-            fixes.append(fix)
-    return b.failed(
-        "; ".join(problems) + f" ({why})",
-        "; ".join(dict.fromkeys(fixes)) or None,
-    )
+        fixes.extend(fix)
+    return b.failed("; ".join(problems) + f" ({why})", fixes)
 
 
 def _signing_problem(
     ctx: Context, probe: Probe, b: Builder, domain: Domain, selector: str
-) -> tuple[str | None, str | None, bool]:
-    """(problem, remediation, temperror) for the selector that signs."""
+) -> tuple[str | None, tuple[Fix, ...], bool]:
+    """(problem, fixes, temperror) for the selector that signs."""
     qname = selector_name(domain, selector)
     cname = judge_cname(ctx, probe, domain, selector)
     if cname.ok is None:
-        return cname.message, None, True
+        return cname.message, (), True
     txt = probe.ask(qname, "TXT")
     if txt.status is Status.TEMPERROR:
-        return txt.describe(), None, True
+        return txt.describe(), (), True
     if cname.ok is False and not cname.txt_instead:
         return (
             f"{selector} signs mail, but its CNAME is wrong: {cname.message}",
-            cname.remediation,
+            cname.fixes,
             False,
         )
     if cname.txt_instead:
@@ -305,18 +331,26 @@ def _signing_problem(
         return (
             f"{selector} signs mail, but no key is published behind {qname} ({what}): receivers "
             "reject its signatures as 'DKIM invalid key'",
-            f"Open a Microsoft support case: the key behind {txt.final_name} is not published",
+            (SupportCase(domain.name, selector, txt.final_name, f"no key is published: {what}"),),
             False,
         )
     if len(records) > 1:
-        return f"{txt.final_name} holds {len(records)} TXT records", None, False
+        return f"{txt.final_name} holds {len(records)} TXT records", (), False
     record = parse_dkim_key(records[0])
     judgement = judge_dkim_key(record, ctx.policy.min_key_bits)
     b.warnings.extend(judgement.warnings)
     if judgement.result != "pass":
         return (
             f"{selector} signs mail, but its key is not usable: {judgement.message}",
-            f"Rotate-DkimSigningConfig -Identity {domain.name}, or open a support case",
+            _key_fixes(
+                ctx,
+                probe,
+                domain,
+                selector,
+                txt,
+                f"the key is not usable: {judgement.message}",
+                True,
+            ),
             False,
         )
     expected_key = domain.public_key_for(selector)
@@ -324,10 +358,17 @@ def _signing_problem(
         return (
             f"{selector} signs mail, but the key published behind {qname} is not the one "
             "Exchange Online signs with (see dkim_key)",
-            f"Open a Microsoft support case: the published key for {domain.name} is stale",
+            _key_fixes(
+                ctx,
+                probe,
+                domain,
+                selector,
+                txt,
+                "the published key is not the one Exchange Online signs with: stale",
+            ),
             False,
         )
-    return None, None, False
+    return None, (), False
 
 
 def _foresight(ctx: Context, probe: Probe, domain: Domain) -> tuple[str, bool] | None:

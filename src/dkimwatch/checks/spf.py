@@ -3,6 +3,8 @@ Exchange Online."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from dkimwatch.checks.spf_walk import (
     SPF_VOID_LIMIT,
     SpfTemp,
@@ -10,10 +12,11 @@ from dkimwatch.checks.spf_walk import (
     walk_spf,
 )
 from dkimwatch.checks.verdict import Builder, Context, Probe, Verdict, near_misses
+from dkimwatch.fixes import Advice, Fix, RecordFix
 from dkimwatch.model import Domain
 from dkimwatch.records.spf import is_spf_record, parse_spf
 from dkimwatch.records.taglist import clip
-from dkimwatch.resolver import Status
+from dkimwatch.resolver import Answer, Status
 from dkimwatch.standards import SPF_LOOKUP_LIMIT
 
 # Exchange Online's include in the sovereign clouds (docs/exchange-online.md, "SPF, DMARC
@@ -47,28 +50,9 @@ def check_spf(ctx: Context, domain: Domain) -> Verdict:
     answer = probe.ask(domain.name, "TXT")
     if answer.status is Status.TEMPERROR:
         return b.temperror(answer.describe())
-    required = ctx.policy.spf_require_include
-    suggestion = f"v=spf1 include:{required or EXO_SPF_INCLUDE} -all"
     records = [r for r in answer.records if is_spf_record(r)] if answer.ok else []
-    if not records:
-        found = (
-            f"{len(answer.records)} TXT record(s), none v=spf1" if answer.ok else answer.describe()
-        )
-        near = near_misses(answer.records, "v=spf") if answer.ok else []
-        if near:
-            found += (
-                f'; "{clip(near[0])}" is not selected as SPF: a record must start with '
-                '"v=spf1" followed by a space or its end (RFC 7208 §4.5)'
-            )
-        return b.failed(
-            f"no SPF record at {domain.name}: {found}",
-            f'Create TXT {domain.name} "{suggestion}"',
-        )
-    if len(records) > 1:
-        return b.permerror(
-            f"{domain.name} has {len(records)} SPF records; RFC 7208 §4.5 makes that a permerror",
-            f'Merge them into one TXT record, e.g. "{suggestion}"',
-        )
+    if len(records) != 1:
+        return _not_one_record(ctx, b, answer, records)
     text = records[0]
     record = parse_spf(text)
     b.details["record"] = text
@@ -94,47 +78,110 @@ def check_spf(ctx: Context, domain: Domain) -> Verdict:
             f"for IPv6 clients, whose a mechanism asks AAAA, there are {walk.voids_v6} void "
             f"lookups: more than {SPF_VOID_LIMIT} is a permerror (RFC 7208 §4.6.4)"
         )
+    over = _over_limits(walk)
+    if over is not None:
+        return b.permerror(*over)
+    return _authorises(ctx, b, domain, text, tree, walk)
+
+
+def _suggestion(ctx: Context) -> str:
+    return f"v=spf1 include:{ctx.policy.spf_require_include or EXO_SPF_INCLUDE} -all"
+
+
+def _not_one_record(ctx: Context, b: Builder, answer: Answer, records: list[str]) -> Verdict:
+    """No SPF record (a failure) or several (a permerror, RFC 7208 §4.5)."""
+    name = answer.qname
+    if records:
+        return b.permerror(
+            f"{name} has {len(records)} SPF records; RFC 7208 §4.5 makes that a permerror",
+            [Advice(f'Merge them into one TXT record, e.g. "{_suggestion(ctx)}"')],
+        )
+    found = f"{len(answer.records)} TXT record(s), none v=spf1" if answer.ok else answer.describe()
+    near = near_misses(answer.records, "v=spf") if answer.ok else []
+    if near:
+        found += (
+            f'; "{clip(near[0])}" is not selected as SPF: a record must start with '
+            '"v=spf1" followed by a space or its end (RFC 7208 §4.5)'
+        )
+    create = RecordFix("create", name, "TXT", _suggestion(ctx), b.domain.name)
+    return b.failed(f"no SPF record at {name}: {found}", [create])
+
+
+def _over_limits(walk: SpfWalk) -> tuple[str, list[Fix]] | None:
+    """(problems, fixes) when the walk met permerrors or RFC 7208's processing limits."""
     problems = list(walk.problems)
+    fixes: list[Fix] = []
     if walk.lookups > SPF_LOOKUP_LIMIT:
         problems.append(
             f"more than {SPF_LOOKUP_LIMIT} DNS-querying terms through includes and redirects "
             f"(RFC 7208 §4.6.4): {walk.stopped}"
         )
+        fixes.append(
+            Advice(f"Flatten or remove includes to stay within {SPF_LOOKUP_LIMIT} lookups")
+        )
     if walk.voids > SPF_VOID_LIMIT:
         problems.append(
             f"more than {SPF_VOID_LIMIT} void lookups (RFC 7208 §4.6.4): {walk.stopped}"
         )
-    if problems:
-        fixes = []
-        if walk.lookups > SPF_LOOKUP_LIMIT:
-            fixes.append(f"Flatten or remove includes to stay within {SPF_LOOKUP_LIMIT} lookups")
-        if walk.voids > SPF_VOID_LIMIT:
-            fixes.append("Remove mechanisms that point at names without records")
-        return b.permerror("; ".join(problems), "; ".join(fixes) or None)
+        fixes.append(Advice("Remove mechanisms that point at names without records"))
+    return ("; ".join(problems), fixes) if problems else None
+
+
+def _authorises(
+    ctx: Context, b: Builder, domain: Domain, text: str, tree: dict[str, Any], walk: SpfWalk
+) -> Verdict:
+    """A record within limits: neither every host nor too few (Exchange Online's include)."""
+    shown = clip(text, 600)
+    own_all = parse_spf(text).all_qualifier == "+"
     if tree.get("effective_all") == "+":
-        how = (
-            "ends in +all"
-            if record.all_qualifier == "+"
-            else "redirects to a record ending in +all"
+        how = "ends in +all" if own_all else "redirects to a record ending in +all"
+        fix: Fix = (
+            RecordFix("replace", domain.name, "TXT", _all_as(text, "-"), domain.name, found=text)
+            if own_all
+            else Advice(f'End the record in -all instead of redirecting: "{_suggestion(ctx)}"')
         )
         return b.failed(
-            f'"{shown}" {how}: every host on the internet may send as {domain.name}',
-            f'Replace +all by -all: "{suggestion}"',
+            f'"{shown}" {how}: every host on the internet may send as {domain.name}', [fix]
         )
     if walk.pass_all:
         return b.failed(
             f'"{shown}" authorises every host on the internet: {"; ".join(walk.pass_all)}',
-            "Remove the include, or have its owner end the record in -all or ~all",
+            [Advice("Remove the include, or have its owner end the record in -all or ~all")],
         )
     counts = f"{walk.lookups} DNS lookups of {SPF_LOOKUP_LIMIT}"
+    required = ctx.policy.spf_require_include
     if required:
         found_include, how = _exo_include(walk, required)
         if found_include is None:
+            fix = (
+                Advice(f"Include {required} with no qualifier (include:{required})")
+                if required in walk.reached
+                else RecordFix(
+                    "replace",
+                    domain.name,
+                    "TXT",
+                    _with_include(text, required),
+                    domain.name,
+                    found=text,
+                )
+            )
             return b.failed(
-                f'"{shown}": {how}: Exchange Online\'s servers are not authorised',
-                f"Add include:{required} to the SPF record",
+                f'"{shown}": {how}: Exchange Online\'s servers are not authorised', [fix]
             )
         b.details["required_include"] = found_include
         if how:
             return b.passed(f'"{shown}" ({counts}); includes {how}')
     return b.passed(f'"{shown}" ({counts})')
+
+
+def _all_as(text: str, qualifier: str) -> str:
+    """The record with its all term given ``qualifier``, every other term as it was."""
+    terms = text.split(" ")
+    return " ".join(f"{qualifier}all" if t.lower() in ("all", "+all") else t for t in terms)
+
+
+def _with_include(text: str, include: str) -> str:
+    """The record with include:``include`` first after the version (evaluated before any
+    all), every other term as it was."""
+    version, _, rest = text.partition(" ")
+    return f"{version} include:{include}" + (f" {rest}" if rest else "")

@@ -9,11 +9,14 @@ could not answer makes the verdict a temperror.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from dkimwatch import exo
+from dkimwatch.fixes import Fix, fixes_from_json, remediation
+from dkimwatch.fixes import to_json as fix_to_json
 from dkimwatch.model import Domain, Policy
 from dkimwatch.resolver import Answer, Evidence, Resolver
 
@@ -30,9 +33,14 @@ class Verdict:
     outcome: Outcome
     message: str
     warnings: tuple[str, ...] = ()
-    remediation: str | None = None
+    fixes: tuple[Fix, ...] = ()  # what to change so that it holds (dkimwatch.fixes)
     evidence: tuple[Evidence, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def remediation(self) -> str | None:
+        """The fixes as one sentence (results.json's and failures.csv's remediation)."""
+        return remediation(self.fixes)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -44,6 +52,7 @@ class Verdict:
             "message": self.message,
             "warnings": list(self.warnings),
             "remediation": self.remediation,
+            "fixes": [fix_to_json(f) for f in self.fixes],
             "evidence": [e.to_json() for e in self.evidence],
             "details": self.details,
         }
@@ -59,7 +68,7 @@ class Verdict:
             outcome=data["outcome"],
             message=data["message"],
             warnings=tuple(data["warnings"]),
-            remediation=data["remediation"],
+            fixes=fixes_from_json(data.get("fixes", ())),
             evidence=tuple(Evidence.from_json(e) for e in data["evidence"]),
             details=data["details"],
         )
@@ -122,7 +131,7 @@ class Builder:
                 self.details["exo_enabled"] = domain.enabled
 
     def make(
-        self, result: Result, outcome: Outcome, message: str, remediation: str | None = None
+        self, result: Result, outcome: Outcome, message: str, fixes: Iterable[Fix] = ()
     ) -> Verdict:
         self.warnings.extend(a.disagreement for a in self.probe.used if a.disagreement)
         return Verdict(
@@ -133,7 +142,7 @@ class Builder:
             outcome=outcome,
             message=message,
             warnings=tuple(dict.fromkeys(self.warnings)),
-            remediation=remediation,
+            fixes=tuple(dict.fromkeys(fixes)),
             evidence=self.probe.evidence(),
             details=self.details,
         )
@@ -141,11 +150,11 @@ class Builder:
     def passed(self, message: str) -> Verdict:
         return self.make("pass", "passed", message)
 
-    def failed(self, message: str, remediation: str | None = None) -> Verdict:
-        return self.make("fail", "failed", message, remediation)
+    def failed(self, message: str, fixes: Iterable[Fix] = ()) -> Verdict:
+        return self.make("fail", "failed", message, fixes)
 
-    def permerror(self, message: str, remediation: str | None = None) -> Verdict:
-        return self.make("permerror", "failed", message, remediation)
+    def permerror(self, message: str, fixes: Iterable[Fix] = ()) -> Verdict:
+        return self.make("permerror", "failed", message, fixes)
 
     def temperror(self, message: str) -> Verdict:
         return self.make("temperror", "error", message)
