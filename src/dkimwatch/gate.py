@@ -212,11 +212,8 @@ def _signer_line(report: GateReport) -> str:
     )
 
 
-def _key_block(report: GateReport) -> list[str]:
-    """What to do about a key only Microsoft can publish."""
-    d, entry = report.domain, report.entry
-    trouble = report.key_trouble
-    lines: list[str] = []
+def _key_problems(report: GateReport, trouble: list[str]) -> list[Verdict]:
+    """Per selector in trouble, the verdict that says what is wrong with its key."""
     problems: list[Verdict] = []
     for s in trouble:
         for check in ("dkim_target", "dkim_key"):
@@ -228,6 +225,35 @@ def _key_block(report: GateReport) -> list[str]:
             v = report.verdict("dkim_target", s)
             if v is not None:
                 problems.append(v)
+    return problems
+
+
+def _support_facts(report: GateReport, problems: list[Verdict]) -> list[str]:
+    """What a Microsoft support case needs: domain, selector, target, DNS evidence."""
+    d = report.domain
+    lines: list[str] = []
+    lines.append(f"       domain: {d.name}")
+    for v in problems:
+        s = v.selector or ""
+        qname = selector_name(d, s)
+        cname = report.verdict("dkim_cname", s)
+        targets = _found(cname, qname, "CNAME") if cname else []
+        target = shown(targets[0]) if targets else d.target_for(s) or "(see evidence)"
+        lines.append(f"       selector: {s}, target: {target}")
+        lines.append("       evidence:")
+        # The exchanges about this selector's name (a check also asks about the others).
+        exchanges = [*(cname.evidence if cname else ()), *v.evidence]
+        mine = dict.fromkeys(e for e in exchanges if e.qname.rstrip(".").lower() == qname)
+        lines.extend(f"         {_evidence_line(e)}" for e in mine)
+    return lines
+
+
+def _key_block(report: GateReport) -> list[str]:
+    """What to do about a key only Microsoft can publish."""
+    d, entry = report.domain, report.entry
+    trouble = report.key_trouble
+    lines: list[str] = []
+    problems = _key_problems(report, trouble)
     if report.signer:
         lines.append(
             f"{trouble[0]} signs once DKIM is enabled and its CNAME is right, but it has no "
@@ -277,19 +303,7 @@ def _key_block(report: GateReport) -> list[str]:
             "enabled (and Status is Valid or CnameMissing): not a way to get the key before"
         )
     lines.append("  3. Open a Microsoft support case with these facts:")
-    lines.append(f"       domain: {d.name}")
-    for v in problems:
-        s = v.selector or ""
-        qname = selector_name(d, s)
-        cname = report.verdict("dkim_cname", s)
-        targets = _found(cname, qname, "CNAME") if cname else []
-        target = shown(targets[0]) if targets else d.target_for(s) or "(see evidence)"
-        lines.append(f"       selector: {s}, target: {target}")
-        lines.append("       evidence:")
-        # The exchanges about this selector's name (a check also asks about the others).
-        exchanges = [*(cname.evidence if cname else ()), *v.evidence]
-        mine = dict.fromkeys(e for e in exchanges if e.qname.rstrip(".").lower() == qname)
-        lines.extend(f"         {_evidence_line(e)}" for e in mine)
+    lines.extend(_support_facts(report, problems))
     return lines
 
 

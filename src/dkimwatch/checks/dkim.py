@@ -142,14 +142,7 @@ def check_dkim_target(ctx: Context, domain: Domain, selector: str) -> Verdict:
             f"no key{via} ({what}); expected: {why}, and Microsoft publishes only the key of the "
             "selector in use",
         )
-    cname = judge_cname(ctx, probe, domain, selector)
-    fixes: tuple[Fix, ...] = cname.fixes
-    if cname.ok:
-        # The CNAME is right: the key behind it is missing on Microsoft's side.
-        fixes = (
-            SupportCase(domain.name, selector, answer.final_name, f"no key is published: {what}"),
-            _show_config(domain, "Status", "Check its Status"),
-        )
+    fixes = _missing_key_fixes(ctx, probe, domain, selector, answer, what)
     if not r.known:
         return b.failed(
             f"no key is published for {selector}{via}: {what}; {why}: whichever signs, "
@@ -160,6 +153,20 @@ def check_dkim_target(ctx: Context, domain: Domain, selector: str) -> Verdict:
         f"{selector} signs mail now ({why}), but no key is published{via}: {what}; receivers "
         "reject its signatures ('DKIM invalid key')",
         fixes,
+    )
+
+
+def _missing_key_fixes(
+    ctx: Context, probe: Probe, domain: Domain, selector: str, answer: Answer, what: str
+) -> tuple[Fix, ...]:
+    """A wrong CNAME is the customer's to fix; behind a right one, the key is missing on
+    Microsoft's side."""
+    cname = judge_cname(ctx, probe, domain, selector)
+    if not cname.ok:
+        return cname.fixes
+    return (
+        SupportCase(domain.name, selector, answer.final_name, f"no key is published: {what}"),
+        _show_config(domain, "Status", "Check its Status"),
     )
 
 
@@ -194,20 +201,13 @@ def check_dkim_key(ctx: Context, domain: Domain, selector: str) -> Verdict:
         mismatch = _key_mismatch(record.fingerprint, expected_key)
         if mismatch:
             b.details["expected_fingerprint_sha256"] = mismatch
+            stale = f"a stale key is published (SHA-256 {record.fingerprint}, not {mismatch})"
             return b.failed(
                 f"{answer.final_name} publishes a key (SHA-256 {record.fingerprint}) other than "
                 f"the one Exchange Online signs {selector} with (SHA-256 {mismatch}, from "
                 f"Get-DkimSigningConfig {selector.capitalize()}PublicKey): receivers fail its "
                 "signatures",
-                _key_fixes(
-                    ctx,
-                    probe,
-                    domain,
-                    selector,
-                    answer,
-                    f"the published key (SHA-256 {record.fingerprint}) is not the one Exchange "
-                    f"Online signs with (SHA-256 {mismatch}): stale",
-                ),
+                _key_fixes(ctx, probe, domain, selector, answer, stale),
             )
         b.details["matches_export"] = True
     if judgement.result == "pass":
@@ -218,9 +218,8 @@ def check_dkim_key(ctx: Context, domain: Domain, selector: str) -> Verdict:
         if isinstance(retired, Verdict):
             return retired
         why_fails = retired
-    fix = _key_fixes(
-        ctx, probe, domain, selector, answer, f"the key is not usable: {judgement.message}", True
-    )
+    unusable = f"the key is not usable: {judgement.message}"
+    fix = _key_fixes(ctx, probe, domain, selector, answer, unusable, rotate=True)
     if judgement.result == "permerror":
         return b.permerror(f"{answer.final_name}: {judgement.message}", fix)
     return b.failed(f"{answer.final_name}: {judgement.message}{why_fails}", fix)
@@ -339,33 +338,21 @@ def _signing_problem(
     record = parse_dkim_key(records[0])
     judgement = judge_dkim_key(record, ctx.policy.min_key_bits)
     b.warnings.extend(judgement.warnings)
+    expected_key = domain.public_key_for(selector)
     if judgement.result != "pass":
+        unusable = f"the key is not usable: {judgement.message}"
+        fixes = _key_fixes(ctx, probe, domain, selector, txt, unusable, rotate=True)
         return (
             f"{selector} signs mail, but its key is not usable: {judgement.message}",
-            _key_fixes(
-                ctx,
-                probe,
-                domain,
-                selector,
-                txt,
-                f"the key is not usable: {judgement.message}",
-                True,
-            ),
+            fixes,
             False,
         )
-    expected_key = domain.public_key_for(selector)
     if expected_key is not None and _key_mismatch(record.fingerprint, expected_key):
+        stale = "a stale key is published (not the one Exchange Online signs with)"
         return (
             f"{selector} signs mail, but the key published behind {qname} is not the one "
             "Exchange Online signs with (see dkim_key)",
-            _key_fixes(
-                ctx,
-                probe,
-                domain,
-                selector,
-                txt,
-                "the published key is not the one Exchange Online signs with: stale",
-            ),
+            _key_fixes(ctx, probe, domain, selector, txt, stale),
             False,
         )
     return None, (), False

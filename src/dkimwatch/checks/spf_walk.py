@@ -162,39 +162,66 @@ def walk_spf(
                 if inner and sub["effective_all"] == "+":
                     walk.pass_all.append(f'"{mechanism.text}" in {domain} ends in +all')
             continue
-        rdtype = "MX" if mechanism.name == "mx" else "A"
-        answer = _ask_spf(probe, walk, target, rdtype)
-        if answer is None:
+        if not _address_term(probe, walk, node, mechanism.name, mechanism.text, target, domain):
             break
-        is_a = mechanism.name == "a"
-        if answer.missing and not _count_void(walk, node, what, v6=not is_a):
-            break
-        if mechanism.name == "mx" and len(answer.records) > SPF_MX_LIMIT:
-            walk.problems.append(
-                f'"{mechanism.text}" in {domain}: {target} has {len(answer.records)} MX '
-                f"records; more than {SPF_MX_LIMIT} is a permerror (RFC 7208 §4.6.4)"
-            )
-        if is_a:
-            # Only for the IPv6 warning: never fatal, and evidence only when answered.
-            aaaa = probe.resolver.lookup(target, "AAAA")
-            if aaaa.status is not Status.TEMPERROR:
-                probe.ask(target, "AAAA")
-            walk.voids_v6 += int(aaaa.missing)
     if record.redirect_effective and record.redirect and not walk.stopped:
-        term = f"redirect={record.redirect}"
-        if _count_lookup(walk, node, f'"{term}" in {domain}'):
-            target = _spf_target(walk, node, term, record.redirect, domain)
-            child = None
-            if target is not None:
-                child = _follow_spf(probe, walk, node, target, term, passing)
-            if target is not None and child is not None:
-                sub = walk_spf(probe, walk, target, child, term, passing, (*path, domain))
-                node["children"].append(sub)
-                # The redirect target's result is this record's result (§6.1).
-                node["effective_all"] = sub["effective_all"]
-                walk.warnings.extend(f"{target} (redirect): {w}" for w in _redirect_warnings(child))
+        _redirect(probe, walk, node, record.redirect, domain, passing, path)
     node["total"] = walk.lookups - before
     return node
+
+
+def _address_term(
+    probe: Probe,
+    walk: SpfWalk,
+    node: dict[str, Any],
+    name: str,
+    term: str,
+    target: str,
+    domain: str,
+) -> bool:
+    """An a or mx term: its question, void count and MX limit. False: the walk stops."""
+    answer = _ask_spf(probe, walk, target, "MX" if name == "mx" else "A")
+    if answer is None:
+        return False
+    is_a = name == "a"
+    if answer.missing and not _count_void(walk, node, f'"{term}" in {domain}', v6=not is_a):
+        return False
+    if name == "mx" and len(answer.records) > SPF_MX_LIMIT:
+        walk.problems.append(
+            f'"{term}" in {domain}: {target} has {len(answer.records)} MX '
+            f"records; more than {SPF_MX_LIMIT} is a permerror (RFC 7208 §4.6.4)"
+        )
+    if is_a:
+        # Only for the IPv6 warning: never fatal, and evidence only when answered.
+        aaaa = probe.resolver.lookup(target, "AAAA")
+        if aaaa.status is not Status.TEMPERROR:
+            probe.ask(target, "AAAA")
+        walk.voids_v6 += int(aaaa.missing)
+    return True
+
+
+def _redirect(
+    probe: Probe,
+    walk: SpfWalk,
+    node: dict[str, Any],
+    redirect: str,
+    domain: str,
+    passing: bool,
+    path: tuple[str, ...],
+) -> None:
+    """The redirect= of a record without all: its target's result is the record's (§6.1)."""
+    term = f"redirect={redirect}"
+    if not _count_lookup(walk, node, f'"{term}" in {domain}'):
+        return
+    target = _spf_target(walk, node, term, redirect, domain)
+    child = None
+    if target is not None:
+        child = _follow_spf(probe, walk, node, target, term, passing)
+    if target is not None and child is not None:
+        sub = walk_spf(probe, walk, target, child, term, passing, (*path, domain))
+        node["children"].append(sub)
+        node["effective_all"] = sub["effective_all"]
+        walk.warnings.extend(f"{target} (redirect): {w}" for w in _redirect_warnings(child))
 
 
 def _redirect_warnings(text: str) -> list[str]:
