@@ -35,10 +35,12 @@ class RecordFix:
     ``owner`` and a CNAME's ``value``/``found`` are absolute names without the trailing
     dot. ``value`` is ready to publish (a TXT value unsplit: formats that need 255-byte
     strings split it with ``txt_strings``). Values found in DNS are kept verbatim, whatever
-    they contain: every renderer escapes them for its format (``zone_quoted``,
-    ``describe``). ``zone`` is the zone the owner belongs in, as far as it is known (the
-    customer's domain unless a zone walk said otherwise). Fixes of one verdict that belong
-    together (delete the wrong owner, create the right one) come in the order to apply.
+    they contain (a TXT's text as its bytes decode; a name in presentation form, unusual
+    bytes of its labels as \\DDD): every renderer escapes them for its format
+    (``zone_quoted``, ``describe``). ``zone`` is the zone the owner belongs in, as far as
+    it is known (the customer's domain unless a zone walk said otherwise). Fixes of one
+    verdict that belong together (delete the wrong owner, create the right one) come in
+    the order to apply.
     """
 
     action: Action
