@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dkimwatch.checks.verdict import Probe
-from dkimwatch.records.spf import dns_name_problem, expand_domain_spec, is_spf_record, parse_spf
+from dkimwatch.records.spf import (
+    Mechanism,
+    dns_name_problem,
+    expand_domain_spec,
+    is_spf_record,
+    parse_spf,
+)
 from dkimwatch.resolver import Answer, Status
 from dkimwatch.standards import SPF_LOOKUP_LIMIT
 
@@ -162,7 +168,7 @@ def walk_spf(
                 if inner and sub["effective_all"] == "+":
                     walk.pass_all.append(f'"{mechanism.text}" in {domain} ends in +all')
             continue
-        if not _address_term(probe, walk, node, mechanism.name, mechanism.text, target, domain):
+        if not _address_term(probe, walk, node, mechanism, target, domain):
             break
     if record.redirect_effective and record.redirect and not walk.stopped:
         _redirect(probe, walk, node, record.redirect, domain, passing, path)
@@ -171,24 +177,19 @@ def walk_spf(
 
 
 def _address_term(
-    probe: Probe,
-    walk: SpfWalk,
-    node: dict[str, Any],
-    name: str,
-    term: str,
-    target: str,
-    domain: str,
+    probe: Probe, walk: SpfWalk, node: dict[str, Any], term: Mechanism, target: str, domain: str
 ) -> bool:
     """An a or mx term: its question, void count and MX limit. False: the walk stops."""
+    name = term.name
     answer = _ask_spf(probe, walk, target, "MX" if name == "mx" else "A")
     if answer is None:
         return False
     is_a = name == "a"
-    if answer.missing and not _count_void(walk, node, f'"{term}" in {domain}', v6=not is_a):
+    if answer.missing and not _count_void(walk, node, f'"{term.text}" in {domain}', v6=not is_a):
         return False
     if name == "mx" and len(answer.records) > SPF_MX_LIMIT:
         walk.problems.append(
-            f'"{term}" in {domain}: {target} has {len(answer.records)} MX '
+            f'"{term.text}" in {domain}: {target} has {len(answer.records)} MX '
             f"records; more than {SPF_MX_LIMIT} is a permerror (RFC 7208 §4.6.4)"
         )
     if is_a:
