@@ -331,3 +331,14 @@ def test_policy_mx_rejects_other_values(tmp_path: Path) -> None:
         match=r":3: policy\.mx: expected one of exchange_online, any, off, got 'outlook'",
     ):
         load_inventory(inv)
+
+
+def test_an_inventory_enabled_is_judged_as_the_export_would_be() -> None:
+    """enabled: in an inventory is Get-DkimSigningConfig's Enabled written down (dkimwatch
+    import writes it): without an export it is what dkim_enabled judges."""
+    off = Domain(name="legacy.example", display="legacy.example", enabled=False)
+    on = Domain(name="a.example", display="a.example", enabled=True)
+    assert verdict(off) == "failed" and verdict(on) == "passed"
+    # An export, where there is one, is Exchange Online's word and wins.
+    exported = Domain(name="a.example", display="a.example", enabled=False, exo_dkim="enabled")
+    assert verdict(exported) == "passed"

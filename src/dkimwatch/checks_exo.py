@@ -42,12 +42,19 @@ def check_dkim_enabled(ctx: Context, domain: Domain) -> Verdict:
     if why_not is not None:
         return b.make("none", "skipped", why_not)
     state = domain.exo_dkim
+    said = "in Exchange Online"
+    if state is None and domain.enabled is not None:
+        # An inventory's enabled: is Get-DkimSigningConfig's Enabled written down (by hand or
+        # by dkimwatch import): judged as the export would be.
+        state = "enabled" if domain.enabled else "disabled"
+        said = f"(the inventory says enabled: {'true' if domain.enabled else 'false'})"
     if state is None:
         return b.make(
             "none",
             "skipped",
-            f"no Get-DkimSigningConfig export among the inventory's sources, so what Exchange "
-            f"Online has for {name} is unknown (add the export to sources:)",
+            f"no Get-DkimSigningConfig export among the inventory's sources and no enabled: "
+            f"for {name}, so what Exchange Online has for it is unknown (add the export to "
+            "sources:)",
         )
     if state == "unset":
         return b.make(
@@ -57,6 +64,8 @@ def check_dkim_enabled(ctx: Context, domain: Domain) -> Verdict:
         )
     if state == "enabled":
         status = f" (Status {domain.status})" if domain.status else ""
+        if said != "in Exchange Online":
+            return b.passed(f"DKIM signing is enabled for {name} {said}")
         return b.passed(
             f"Exchange Online has a DKIM signing config for {name} and it is enabled{status}"
         )
@@ -66,7 +75,7 @@ def check_dkim_enabled(ctx: Context, domain: Domain) -> Verdict:
     )
     if state == "disabled":
         return b.failed(
-            f"DKIM signing is disabled for {name} in Exchange Online: its mail is signed with "
+            f"DKIM signing is disabled for {name} {said}: its mail is signed with "
             f"the tenant's onmicrosoft.com key, which DMARC does not align with {name}",
             remediation((gate, enable)),
         )
