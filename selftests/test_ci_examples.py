@@ -276,7 +276,7 @@ def test_verdict_steps_are_red_on_failures_and_green_when_all_hold(
         return bash(gha, tenant.path).returncode, bash(azure, tenant.path).returncode
 
     tenant.runpytest_subprocess("--now", tenantkit.NOW, "-k", "healthy.example")
-    assert json.loads((tenant.path / "reports/results.json").read_text())["summary"]["passed"] == 9
+    assert json.loads((tenant.path / "reports/results.json").read_text())["summary"]["passed"] == 11
     assert verdicts() == (0, 0)
 
     zone = tenant.path / "zones" / "healthy.example.zone"

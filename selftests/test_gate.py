@@ -151,4 +151,4 @@ def test_pytest_gate_option_runs_only_the_gate_checks(
     result = pytester.runpytest_subprocess(
         f"--domains={inventory}", "--gate", "cname-missing.example", "-p", "no:cacheprovider"
     )
-    result.assert_outcomes(passed=1, failed=1, deselected=7)
+    result.assert_outcomes(passed=1, failed=1, deselected=8)

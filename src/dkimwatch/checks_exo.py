@@ -10,7 +10,7 @@ DKIM signature.
 from __future__ import annotations
 
 from dkimwatch import exo
-from dkimwatch.checks import Context, Probe, Verdict, _Builder
+from dkimwatch.checks import DOMAIN_FUNCS, Context, Probe, Verdict, _Builder
 from dkimwatch.fixes import Advice, ExoFix, remediation
 from dkimwatch.inventory import Domain
 
@@ -38,6 +38,8 @@ def not_audited(domain: Domain) -> str | None:
 def check_dkim_enabled(ctx: Context, domain: Domain) -> Verdict:
     b = _Builder(CHECK, domain, None, Probe(ctx.resolver))
     name = domain.name
+    if domain.source:  # the export record this verdict rests on (it asks no DNS)
+        b.details["source"] = domain.source
     why_not = not_audited(domain)
     if why_not is not None:
         return b.make("none", "skipped", why_not)
@@ -105,3 +107,6 @@ def check_dkim_enabled(ctx: Context, domain: Domain) -> Verdict:
             )
         ),
     )
+
+
+DOMAIN_FUNCS[CHECK] = check_dkim_enabled

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from dkimwatch import exo
-from dkimwatch.checks import Context, Probe, Verdict, _Builder
+from dkimwatch.checks import DOMAIN_FUNCS, Context, Probe, Verdict, _Builder
 from dkimwatch.fixes import Advice, remediation
 from dkimwatch.inventory import Domain
 from dkimwatch.names import normalise
@@ -202,3 +202,6 @@ def _address(probe: Probe, host: str) -> bool | str | None:
     if aaaa.ok and aaaa.records:
         return True
     return "no A or AAAA record"
+
+
+DOMAIN_FUNCS[CHECK] = check_mx

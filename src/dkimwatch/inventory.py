@@ -29,7 +29,16 @@ from dkimwatch.instants import iso_instant, parse_instant
 from dkimwatch.names import infer_tenant, parse_nameserver, tenant_label, to_alabel
 from dkimwatch.standards import POLICIES
 
-CHECK_IDS = ("dkim_cname", "dkim_target", "dkim_key", "dkim_rotation", "spf", "dmarc")
+CHECK_IDS = (
+    "dkim_cname",
+    "dkim_target",
+    "dkim_key",
+    "dkim_rotation",
+    "dkim_enabled",
+    "spf",
+    "dmarc",
+    "mx",
+)
 DEFAULT_SELECTORS: tuple[str, ...] = ("selector1", "selector2")
 
 _TOP_KEYS = ("version", "tenant", "sources", "dns", "policy", "domains", "waivers")

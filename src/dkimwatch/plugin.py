@@ -235,6 +235,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "dkim: DKIM selector and key checks")
     config.addinivalue_line("markers", "spf: SPF record checks")
     config.addinivalue_line("markers", "dmarc: DMARC record checks")
+    config.addinivalue_line("markers", "mx: MX record checks (inbound mail)")
     if config.option.help or getattr(config.option, "version", False):
         return
     workerinput = getattr(config, "workerinput", None)
@@ -391,7 +392,16 @@ def _configure_controller(config: pytest.Config) -> None:
 
 # The order in which tests/ runs the checks (test_dkim.py, test_dmarc.py, test_spf.py). It
 # only decides which verdicts the helper produces first, never which it produces.
-SUITE_ORDER = ("dkim_cname", "dkim_target", "dkim_key", "dkim_rotation", "dmarc", "spf")
+SUITE_ORDER = (
+    "dkim_cname",
+    "dkim_target",
+    "dkim_key",
+    "dkim_rotation",
+    "dkim_enabled",
+    "dmarc",
+    "mx",
+    "spf",
+)
 
 
 def _selects(config: pytest.Config) -> bool:

@@ -35,7 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from dkimwatch import heap
+from dkimwatch import checks_exo, checks_mx, heap  # noqa: F401  (checks_*: register dkim_enabled, mx)
 from dkimwatch.checks import Context, evaluate
 from dkimwatch.inventory import Domain, Policy
 from dkimwatch.report import evidence_html
