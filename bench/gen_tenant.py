@@ -107,6 +107,9 @@ class Tenant:
     entries: list[str] = field(default_factory=list)  # inventory YAML entries
     expected: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)  # domain (A-label) -> kind
+    # Outcomes that differ when the export is the inventory: it gives every domain
+    # rotation data, shorthand ones included (domain -> "check/selector" -> outcome).
+    export_outcomes: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     # The key Exchange Online signs each (domain, selector) with: what an export lists.
     exo_keys: dict[tuple[str, str], str] = field(default_factory=dict)
     exported: list[dict[str, object]] = field(default_factory=list)  # Get-DkimSigningConfig
@@ -332,6 +335,37 @@ def revoked(b: Builder) -> None:
     b.key(a, "v=DKIM1; k=rsa; p=")
     b.fail("dkim_key", a)
     b.fail("dkim_rotation")
+    if b.d.active is None:
+        # Without rotation data a revoked key is no key: neither selector has one, nothing
+        # tells which signs, so the unpublished one fails too. The export says which signs.
+        b.no_key(i)
+        b.t.export_outcomes.setdefault(b.d.alabel, {})[f"dkim_target/{i}"] = ["xfailed", "none"]
+    else:
+        b.unpublished(i)
+
+
+def revoked_inactive(b: Builder) -> None:
+    """The selector that does not sign has a revoked key (empty p=): a retired key, as
+    expected as an unpublished one; the key check has a record to judge, and xfails it."""
+    a, i = _sel(b.d)
+    b.standard()
+    b.cname(S1)
+    b.cname(S2)
+    b.key(a)
+    b.key(i, "v=DKIM1; k=rsa; p=")
+    b.expect("dkim_key", i, "xfailed", "none")
+
+
+def cname_chain(b: Builder) -> None:
+    """The signing selector's CNAME reaches Microsoft's target through a second name in
+    the customer's zone: receivers follow it, so dkim_cname passes (with a warning)."""
+    a, i = _sel(b.d)
+    b.standard()
+    b.record(f"{a}._domainkey", "CNAME", f"{a}.dkim-alias.{b.d.alabel}.")
+    tgt = target(b.t.name, a, b.d.alabel, b.d.partition)
+    b.record(f"{a}.dkim-alias", "CNAME", tgt + ".")
+    b.cname(i)
+    b.key(a)
     b.unpublished(i)
 
 
@@ -507,6 +541,8 @@ KINDS: dict[str, Kind] = {
         other_tenant,
         appended_twice,
         revoked,
+        revoked_inactive,
+        cname_chain,
         txt_instead_of_cname,
         proxied,
         healthy_inherits_dmarc,
@@ -774,6 +810,7 @@ def export_expected(tenant: Tenant) -> dict[str, dict[str, str]]:
         if tenant.kinds[alabel] == "other_tenant":
             for s in (S1, S2):
                 exp[f"dkim_key/{s}"] = ["failed", "fail"]
+        exp.update(tenant.export_outcomes.get(alabel, {}))
         # The export says Enabled for every domain, shorthand or not.
         disabled = tenant.kinds[alabel] == "disabled"
         exp["dkim_enabled"] = ["failed", "fail"] if disabled else ["passed", "pass"]
@@ -975,6 +1012,13 @@ def demo_plans(rng: random.Random) -> list[Plan]:
             zone=parent.name,
             rotate=("2026-06-15T12:00:00Z", S2, S1),
         )
+    )
+    # Two corners, named here so the rest of the tenant stays as it was: a selector CNAME
+    # reaching Microsoft through a chain in the customer's zone, and a revoked key on the
+    # selector that does not sign.
+    plans.append(Plan("cname_chain", "tailspin-chain.net", rotate=("2026-02-10T07:00:00Z", S1, S2)))
+    plans.append(
+        Plan("revoked_inactive", "wingtip-retired.org", rotate=("2026-08-20T15:00:00Z", S2, S1))
     )
     return plans
 

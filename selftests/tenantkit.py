@@ -16,6 +16,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from dkimwatch import registry
+from dkimwatch.inventory import load_inventory
+
 TENANT = "contoso"
 NOW = "2026-11-22T09:00:00Z"
 ROTATED = "2026-05-04T10:00:00Z"  # selector2 signs since then (before: selector1)
@@ -231,3 +234,9 @@ def write_tenant(root: Path, extra_domains: str = "") -> Path:
 def expected_outcome(domain: str, check: str, selector: str | None) -> str:
     key = f"{check}/{selector}" if selector else check
     return EXPECTED.get(domain, {}).get(key, "passed")
+
+
+def suite_size(inventory: Path, domain: str | None = None) -> int:
+    """How many tests the suite runs for the written inventory (or one of its domains)."""
+    domains = load_inventory(inventory).domains
+    return sum(registry.tests_per_domain(d) for d in domains if domain in (None, d.name))

@@ -922,3 +922,48 @@ def test_yaml_values_are_quoted_when_needed(tmp_path: Path) -> None:
 def test_no_configs() -> None:
     with pytest.raises(ValueError, match="at least one domain"):
         to_inventory_yaml([], tenant=None, source="x")
+
+
+@pytest.mark.parametrize(
+    "export",
+    [
+        b'[{"Domain": "a.example", "RotateOnDate": "0001-01-01T00:00:00",'
+        b' "SelectorBeforeRotateOnDate": "selector1", "SelectorAfterRotateOnDate": "selector2"}]',
+        b'[{"Domain": "a.example", "RotateOnDate": "\\/Date(-62135596800000)\\/",'
+        b' "SelectorBeforeRotateOnDate": "selector1", "SelectorAfterRotateOnDate": "selector2"}]',
+        b'[{"Domain": "a.example", "RotateOnDate": {"value": "\\/Date(-62135596800000)\\/",'
+        b' "DisplayHint": 2}, "SelectorBeforeRotateOnDate": "selector1",'
+        b' "SelectorAfterRotateOnDate": "selector2"}]',
+        b"Domain,RotateOnDate,SelectorBeforeRotateOnDate,SelectorAfterRotateOnDate\r\n"
+        b"a.example,1/1/0001 12:00:00 AM,selector1,selector2\r\n",
+    ],
+    ids=["ps7", "ps51", "ps51-wrapped", "csv"],
+)
+def test_rotate_on_date_min_value_is_said_to_be_unset(tmp_path: Path, export: bytes) -> None:
+    """All three rotation fields are given, but RotateOnDate is DateTime.MinValue: the
+    comment must say that, not that only some fields were given."""
+    (config,) = parse_export(export)
+    assert config.rotate_on is None and config.rotate_on_unset
+    assert (config.selector_before_rotate, config.selector_after_rotate) == (
+        "selector1",
+        "selector2",
+    )
+    text = to_inventory_yaml([config], tenant=None, source="x")
+    assert "only some" not in text
+    assert (
+        "  # a.example: rotation not imported: RotateOnDate is 0001-01-01 (.NET "
+        "DateTime.MinValue: never set), so the export does not say which selector signs; "
+        "without it dkimwatch presumes that a selector with no key is the inactive one"
+    ) in text
+    assert "rotate_on" not in text
+    inventory = write_and_load(tmp_path, text)
+    assert inventory.domains[0].rotation is None
+
+
+def test_absent_rotate_on_date_is_not_called_unset() -> None:
+    (config,) = parse_export(
+        b'[{"Domain": "a.example", "SelectorBeforeRotateOnDate": "selector1",'
+        b' "SelectorAfterRotateOnDate": "selector2"}]'
+    )
+    assert not config.rotate_on_unset
+    assert "only some of RotateOnDate" in to_inventory_yaml([config], tenant=None, source="x")

@@ -236,7 +236,7 @@ def test_names_outside_the_zone_files_are_unresolved_with_the_way_to_serve_them(
     assert len(unresolved) == 3 and not any("fix:" in line for line in unresolved)
 
     _, only = run(tenant, "-k", "healthy.example or shorthand.example")
-    assert badge_text((reports / "badge.svg").read_text()) == "2 domains unresolved"
+    assert badge_text((reports / "partial" / "badge.svg").read_text()) == "2 domains unresolved"
     assert only["domains"]["unresolved"] == 2
 
 
@@ -250,7 +250,7 @@ def test_live_dns_and_replayed_runs_say_so(tenant: pytest.Pytester) -> None:
         "detail": str(record),
         "recorded_from": {"kind": "zone files", "detail": str(zones)},
     }
-    html = (tenant.path / "reports" / "report.html").read_text()
+    html = (tenant.path / "reports" / "partial" / "report.html").read_text()
     assert (
         f"<b>Answers from</b> a saved record ({record}), not live DNS; the record was made "
         f"from zone files in {zones}, not live DNS"
@@ -261,7 +261,7 @@ def test_live_dns_and_replayed_runs_say_so(tenant: pytest.Pytester) -> None:
     res, live = run(tenant, "-k", "healthy.example", "--nameserver=127.0.0.1:9")
     assert live["answers_from"] == {"kind": "live DNS", "detail": "127.0.0.1:9"}
     assert live["domains"] == {"total": 1, "failing": 0, "unresolved": 1, "passing": 0}
-    html = (tenant.path / "reports" / "report.html").read_text()
+    html = (tenant.path / "reports" / "partial" / "report.html").read_text()
     assert "<b>Answers from</b> live DNS (127.0.0.1:9)" in html
     assert not any(line.startswith("answers from") for line in res.stdout.lines)
-    assert json.loads((tenant.path / "reports" / "results.json").read_text()) == live
+    assert json.loads((tenant.path / "reports" / "partial" / "results.json").read_text()) == live

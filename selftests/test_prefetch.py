@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import dns.rcode
 import pytest
 
-from dkimwatch.checks import Context, evaluate
+from dkimwatch.checks import Context
 from dkimwatch.inventory import Domain, Policy
 from dkimwatch.prefetch import ClientSpec, Helper, HelperError, Job, Work, judge
+from dkimwatch.registry import evaluate
 from dkimwatch.resolver import DnsClient, Resolver
 from selftests import scripted_dns
 

@@ -62,7 +62,7 @@ def test_replay_of_a_file_that_is_not_a_record_is_a_usage_error(
 def test_ctrl_c_mid_run_keeps_the_previous_reports(pytester: pytest.Pytester) -> None:
     install_suite(pytester)
     inventory = tenantkit.write_tenant(pytester.path)
-    pytester.runpytest_subprocess("--now", tenantkit.NOW, "-k", "healthy.example")
+    pytester.runpytest_subprocess("--now", tenantkit.NOW)
     reports = pytester.path / "reports"
     before = {p.name: p.read_bytes() for p in reports.iterdir() if p.is_file()}
     assert "results.json" in before

@@ -98,6 +98,33 @@ def test_defaults_and_case() -> None:
     assert rec.subdomain_policy == rec.nonexistent_policy == "quarantine"
 
 
+def test_upper_case_version_tag_is_a_warning_with_the_exact_fix() -> None:
+    """The ABNF literal is case-insensitive, but DMARC borrows DKIM's case-sensitive
+    tag-list: some receivers never see a record starting "V=DMARC1"."""
+    rec = parse_dmarc("V=DMARC1; p=reject; rua=mailto:d@contoso.com")
+    assert rec.errors == () and rec.effective_policy == "reject"
+    assert rec.warnings == (
+        "upper-case tag name V=: DMARC's tag-list comes from DKIM, whose tag names are "
+        "case-sensitive (RFC 7489 §6.3, RFC 6376 §3.2), so some receivers do not see the "
+        'record; write it in lower case: "v=DMARC1; p=reject; rua=mailto:d@contoso.com"',
+    )
+
+
+def test_upper_case_tag_names_are_named_and_fixed_as_written() -> None:
+    rec = parse_dmarc("v=DMARC1; P=reject;  Rua = mailto:d@contoso.com;")
+    assert rec.errors == () and rec.p == "reject"
+    (warning,) = [w for w in rec.warnings if "upper-case" in w]
+    assert warning.startswith("upper-case tag names P=, Rua=:")
+    assert "do not see these tags; write them in lower case" in warning
+    # Only the names change: spacing and values stay as published.
+    assert warning.endswith('"v=DMARC1; p=reject;  rua = mailto:d@contoso.com;"')
+    single = parse_dmarc("v=DMARC1; P=reject; rua=mailto:d@contoso.com")
+    assert (
+        'do not see this tag; write it in lower case: "v=DMARC1; p=reject;' in (single.warnings[0])
+    )
+    assert not any("upper-case" in w for w in parse_dmarc("v=DMARC1; p=Reject").warnings)
+
+
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [

@@ -82,7 +82,8 @@ def test_report_renders_and_hostile_txt_stays_text(
 ) -> None:
     install_suite(pytester)
     tenantkit.write_tenant(pytester.path)
-    first = pytester.runpytest_subprocess("--now", tenantkit.NOW)  # last night: a baseline
+    # Last night: a baseline (at the real time: a --now run is a what-if, never recorded).
+    first = pytester.runpytest_subprocess()
     assert first.ret == pytest.ExitCode.TESTS_FAILED
 
     # Tonight healthy.example's SPF record carries markup (as two TXT strings).

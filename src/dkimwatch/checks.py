@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 from dkimwatch import exo
 from dkimwatch.instants import iso_instant
-from dkimwatch.inventory import Domain, Policy
+from dkimwatch.model import Domain, Policy
+from dkimwatch.names import normalise
 from dkimwatch.records.dkim import judge_dkim_key, parse_dkim_key
 from dkimwatch.records.dmarc import (
     DmarcRecord,
@@ -30,18 +31,13 @@ from dkimwatch.records.dmarc import (
 )
 from dkimwatch.records.spf import dns_name_problem, expand_domain_spec, is_spf_record, parse_spf
 from dkimwatch.records.taglist import clip
-from dkimwatch.resolver import Answer, Evidence, Resolver, Status
-from dkimwatch.rotation import role, signing_selector
+from dkimwatch.resolver import MAX_CHAIN, Answer, Evidence, Resolver, Status
+from dkimwatch.rotation import Role, role, signing_selector
 from dkimwatch.standards import RECOMMENDED_TTL, SPF_LOOKUP_LIMIT
 
 Result = Literal["pass", "fail", "permerror", "temperror", "none"]
 Outcome = Literal["passed", "failed", "error", "skipped", "xfailed"]
 
-SELECTOR_CHECKS = ("dkim_cname", "dkim_target", "dkim_key")
-DOMAIN_CHECKS = ("dkim_rotation", "dkim_enabled", "spf", "dmarc", "mx")
-# What a domain no one may send from (SendingFromDomainDisabled) still gets; the hybrid
-# coexistence domain gets dkim_enabled alone, which says why (checks_exo.not_audited).
-NOT_SENDING_CHECKS = ("dkim_enabled", "dmarc", "mx")
 SPF_VOID_LIMIT = 2
 
 
@@ -205,10 +201,18 @@ def _create_cname(ctx: Context, domain: Domain, selector: str) -> str:
 
 
 def _key_published(answer: Answer) -> bool | None:
-    """Whether a non-empty TXT is published (None when DNS could not tell)."""
+    """Whether a usable key is published: a non-empty TXT that is not a revoked key (None
+    when DNS could not tell). A revoked key (empty p=, RFC 6376 §3.6.1) is a retired one:
+    for telling which selector signs, it counts as no key."""
     if answer.status is Status.TEMPERROR:
         return None
-    return answer.ok and any(r.strip() for r in answer.records)
+    return answer.ok and any(r.strip() and not _revoked(r) for r in answer.records)
+
+
+def _revoked(record: str) -> bool:
+    """A well-formed key record whose only statement is that the key is revoked."""
+    parsed = parse_dkim_key(record)
+    return parsed.revoked and not parsed.errors
 
 
 # What stands at a selector's name in place of the right CNAME; a failed dkim_cname
@@ -222,10 +226,58 @@ class _CnameFinding:
     message: str
     remediation: str | None = None
     found: WrongRecord = ""  # "": nothing at all
+    # Names the selector's CNAME leads through when it reaches its target only by a chain
+    # (the selector's name first), and the warning such a pass carries.
+    chain: tuple[str, ...] = ()
+    warning: str = ""
 
     @property
     def txt_instead(self) -> bool:
         return self.found == "txt"
+
+
+@dataclass(frozen=True)
+class _Hops:
+    """Where the selector's CNAME leads: ``targets`` in order (the first is its own)."""
+
+    targets: tuple[str, ...]
+    loop: bool = False
+    temperror: str = ""
+
+
+def _follow_cnames(
+    probe: Probe, qname: str, first: str, expected: str | None, limit: int = MAX_CHAIN
+) -> _Hops:
+    """Follow a CNAME chain hop by hop, as receivers do (RFC 1034 §3.6.2), until the
+    expected target, a name shaped like an Exchange Online target (Microsoft's zone: not
+    the customer's to chain further), or a name without a CNAME."""
+    targets = [first]
+    seen = {normalise(qname), normalise(first)}
+    while True:
+        current = targets[-1]
+        if expected and exo.same_name(current, expected):
+            return _Hops(tuple(targets))
+        if exo.parse_target(current) is not None:
+            return _Hops(tuple(targets))
+        nxt = probe.ask(current, "CNAME")
+        if nxt.status is Status.TEMPERROR:
+            return _Hops(tuple(targets), temperror=nxt.describe())
+        if not nxt.ok:
+            return _Hops(tuple(targets))
+        target = nxt.records[0]
+        targets.append(target)
+        if normalise(target) in seen or len(targets) > limit:
+            return _Hops(tuple(targets), loop=True)
+        seen.add(normalise(target))
+
+
+def _chain_warning(qname: str, hops: tuple[str, ...]) -> str:
+    return (
+        f"{qname} reaches its target only through a chain of CNAMEs "
+        f"({' → '.join((qname, *hops))}): receivers follow chains (RFC 1034 §3.6.2), but "
+        "Microsoft's own check (the pre-check of Set-DkimSigningConfig -Enabled $true, and "
+        f"Get-DkimSigningConfig Status) may not; point {qname} straight at {hops[-1]} to be sure"
+    )
 
 
 def _judge_cname(ctx: Context, probe: Probe, domain: Domain, selector: str) -> _CnameFinding:
@@ -237,30 +289,65 @@ def _judge_cname(ctx: Context, probe: Probe, domain: Domain, selector: str) -> _
         return _CnameFinding(None, answer.describe())
     expected = _expected_target(ctx, domain, selector)
     if answer.ok:
-        target = answer.records[0]
+        hops = _follow_cnames(probe, qname, answer.records[0], expected)
+        if hops.temperror:
+            return _CnameFinding(None, f"{qname} is a CNAME to {hops.targets[0]}; {hops.temperror}")
+        target = hops.targets[-1]
+        chained = len(hops.targets) > 1
+        shown = " → ".join(hops.targets)
+        chain = (qname, *hops.targets) if chained else ()
+        warning = _chain_warning(qname, hops.targets) if chained else ""
+        fix_to = expected or _suggested_target(ctx, domain, selector)
+        if hops.loop:
+            return _CnameFinding(
+                False,
+                f"the CNAME chain from {qname} does not end: {qname} → {shown}",
+                f"Change CNAME {qname} → {fix_to} (TTL {RECOMMENDED_TTL})",
+                "other_cname",
+                chain,
+            )
         if expected:
             if exo.same_name(target, expected):
+                if chained:
+                    return _CnameFinding(
+                        True,
+                        f"{qname} reaches {target} through a chain of CNAMEs ({shown}), as "
+                        "expected",
+                        chain=chain,
+                        warning=warning,
+                    )
                 return _CnameFinding(True, f"{qname} is a CNAME to {target}, as expected")
             why = exo.judge_target(target, selector, domain.name, ctx.tenant)
             reason = why or "it differs from the expected target"
+            where = f"leads through {shown}, to {target}" if chained else f"is a CNAME to {target}"
             return _CnameFinding(
                 False,
-                f"{qname} is a CNAME to {target}, expected {expected}: {reason}",
+                f"{qname} {where}, expected {expected}: {reason}",
                 f"Change CNAME {qname} → {expected} (TTL {RECOMMENDED_TTL})",
                 "other_cname",
+                chain,
             )
         problem = exo.judge_target(target, selector, domain.name, ctx.tenant)
         if problem is None:
             whose = f"tenant {ctx.tenant}" if ctx.tenant else "an Exchange Online tenant"
+            if chained:
+                return _CnameFinding(
+                    True,
+                    f"{qname} reaches {target} through a chain of CNAMEs ({shown}), a plausible "
+                    f"target of {whose}",
+                    chain=chain,
+                    warning=warning,
+                )
             return _CnameFinding(
                 True, f"{qname} is a CNAME to {target}, a plausible target of {whose}"
             )
+        where = f"leads through {shown}, to {target}" if chained else f"is a CNAME to {target}"
         return _CnameFinding(
             False,
-            f"{qname} is a CNAME to {target}, but {problem}",
-            f"Change CNAME {qname} → {_suggested_target(ctx, domain, selector)}"
-            f" (TTL {RECOMMENDED_TTL})",
+            f"{qname} {where}, but {problem}",
+            f"Change CNAME {qname} → {fix_to} (TTL {RECOMMENDED_TTL})",
             "other_cname",
+            chain,
         )
     # No CNAME: find out what the admin did instead, so the message names the mistake.
     doubled = probe.ask(f"{qname}.{domain.name}", "CNAME")
@@ -305,7 +392,11 @@ def check_dkim_cname(ctx: Context, domain: Domain, selector: str) -> Verdict:
     finding = _judge_cname(ctx, probe, domain, selector)
     if finding.ok is None:
         return b.temperror(finding.message)
+    if finding.chain:
+        b.details["cname_chain"] = list(finding.chain)
     if finding.ok:
+        if finding.warning:
+            b.warnings.append(finding.warning)
         low = _low_ttl(probe.ask(selector_name(domain, selector), "CNAME"))
         if low:
             b.warnings.append(low)
@@ -333,9 +424,8 @@ def _published(probe: Probe, domain: Domain) -> dict[str, bool | None]:
     return {s: _key_published(probe.ask(selector_name(domain, s), "TXT")) for s in domain.selectors}
 
 
-def _roles(ctx: Context, probe: Probe, domain: Domain, selector: str) -> tuple[bool | None, str]:
-    r = role(domain, selector, ctx.now, _published(probe, domain))
-    return r.active, r.reason
+def _role(ctx: Context, probe: Probe, domain: Domain, selector: str) -> Role:
+    return role(domain, selector, ctx.now, _published(probe, domain))
 
 
 def check_dkim_target(ctx: Context, domain: Domain, selector: str) -> Verdict:
@@ -353,7 +443,10 @@ def check_dkim_target(ctx: Context, domain: Domain, selector: str) -> Verdict:
                 "key published as TXT directly instead of the Exchange Online CNAME: it will "
                 "not follow Microsoft's key rotation"
             )
-        return b.passed(f"{qname}{via} answers with {len(answer.records)} TXT record(s)")
+        revoked = ""
+        if all(_revoked(r) for r in answer.records if r.strip()):
+            revoked = ": a revoked key (empty p=), see dkim_key"
+        return b.passed(f"{qname}{via} answers with {len(answer.records)} TXT record(s){revoked}")
     if answer.status is Status.LOOP:
         what = f"the CNAME chain from {qname} does not end ({answer.error})"
     elif answer.ok:
@@ -367,7 +460,8 @@ def check_dkim_target(ctx: Context, domain: Domain, selector: str) -> Verdict:
             f"no key{via}: {what}; DKIM signing is disabled for this domain, so Microsoft "
             "publishes no key yet",
         )
-    active, why = _roles(ctx, probe, domain, selector)
+    r = _role(ctx, probe, domain, selector)
+    active, why = r.active, r.reason
     if active is None:
         return b.temperror(f"no key{via}: {what}; and {why}")
     if not active:
@@ -387,6 +481,12 @@ def check_dkim_target(ctx: Context, domain: Domain, selector: str) -> Verdict:
         )
     else:
         remediation = cname.remediation
+    if not r.known:
+        return b.failed(
+            f"no key is published for {selector}{via}: {what}; {why}: whichever signs, "
+            "receivers reject its signatures ('DKIM invalid key')",
+            remediation,
+        )
     return b.failed(
         f"{selector} signs mail now ({why}), but no key is published{via}: {what}; receivers "
         "reject its signatures ('DKIM invalid key')",
@@ -437,6 +537,12 @@ def check_dkim_key(ctx: Context, domain: Domain, selector: str) -> Verdict:
         b.details["matches_export"] = True
     if judgement.result == "pass":
         return b.passed(f"{answer.final_name}: {judgement.message}")
+    why_fails = ""
+    if record.revoked and not record.errors:
+        retired = _revoked_key_verdict(ctx, probe, b, domain, selector, answer.final_name)
+        if isinstance(retired, Verdict):
+            return retired
+        why_fails = retired
     fix = (
         f"Microsoft publishes this key: Rotate-DkimSigningConfig -Identity {domain.name}, or "
         "open a support case if it stays"
@@ -446,7 +552,34 @@ def check_dkim_key(ctx: Context, domain: Domain, selector: str) -> Verdict:
     )
     if judgement.result == "permerror":
         return b.permerror(f"{answer.final_name}: {judgement.message}", fix)
-    return b.failed(f"{answer.final_name}: {judgement.message}", fix)
+    return b.failed(f"{answer.final_name}: {judgement.message}{why_fails}", fix)
+
+
+def _revoked_key_verdict(
+    ctx: Context, probe: Probe, b: _Builder, domain: Domain, selector: str, where: str
+) -> Verdict | str:
+    """A revoked key (empty p=, RFC 6376 §3.6.1) on a selector that does not sign is a
+    legitimate retirement, expected like an unpublished key (xfailed). On the selector
+    that signs (or may sign) it stays a failure: then the words that say why."""
+    if domain.enabled is False:
+        return b.make(
+            "none",
+            "xfailed",
+            f"{where}: key revoked (empty p=); DKIM signing is disabled for this domain, so "
+            "nothing signs with it",
+        )
+    r = _role(ctx, probe, domain, selector)
+    if r.active is None:
+        return b.temperror(f"{where}: key revoked (empty p=); {r.reason}")
+    if r.active and r.known:
+        return f"; {selector} signs mail now ({r.reason}): receivers reject its signatures"
+    if r.active:
+        return f"; {r.reason}: whichever signs, receivers reject its signatures"
+    return b.make(
+        "none",
+        "xfailed",
+        f"{where}: key revoked (empty p=, RFC 6376 §3.6.1), a retired key; expected: {r.reason}",
+    )
 
 
 def _key_mismatch(published: str | None, expected_record: str) -> str | None:
@@ -523,6 +656,8 @@ def _signing_problem(
         )
     if cname.txt_instead:
         b.warnings.append(f"{selector}'s key is published as TXT instead of the CNAME")
+    if cname.warning:
+        b.warnings.append(cname.warning)
     records = [r for r in txt.records if r.strip()] if txt.ok else []
     if not records:
         what = txt.describe() if not txt.ok else "only an empty TXT record"
@@ -1055,18 +1190,31 @@ def _describe_discovery(d: _Discovery) -> str:
     return "; ".join(parts)
 
 
-def _enforced(record: DmarcRecord, policy: str) -> tuple[str, str]:
-    """(the policy all failing mail gets, why it is weaker than ``policy`` or "")."""
-    if policy == "none":
-        return policy, ""
+@dataclass(frozen=True)
+class _Enforced:
+    """What failing mail gets under a published policy: ``policy`` as published,
+    ``enforced`` after t=y or pct=, ``why`` a clause saying how they differ (or "") and
+    ``fix`` the change that removes the difference."""
+
+    policy: str
+    enforced: str
+    why: str = ""
+    fix: str = ""
+
+
+def _enforced(record: DmarcRecord, policy: str) -> _Enforced:
+    lower = lower_policy(policy)
+    # Under p=none they change nothing now, but would weaken a stronger policy set later.
     if record.t == "y":
-        return lower_policy(policy), f"t=y asks RFC 9989 receivers to apply {lower_policy(policy)}"
+        why = f"t=y asks RFC 9989 receivers to apply {lower} instead"
+        return _Enforced(policy, lower, "" if policy == "none" else why, "remove t=y")
     if record.pct is not None and record.pct < 100:
-        return lower_policy(policy), (
-            f"pct={record.pct} has RFC 7489 receivers apply {lower_policy(policy)} to "
+        why = (
+            f"pct={record.pct} has RFC 7489 receivers apply {lower} to "
             f"{100 - record.pct}% of failing mail"
         )
-    return policy, ""
+        return _Enforced(policy, lower, "" if policy == "none" else why, "remove pct=")
+    return _Enforced(policy, policy)
 
 
 def _report_authorisation(
@@ -1163,7 +1311,7 @@ def check_dmarc(ctx: Context, domain: Domain) -> Verdict:
     if len(chosen) > 1:
         b.details["records"] = {f"_dmarc.{s}": t for s, t, _ in chosen}
         b.warnings.append(f"receivers disagree on the policy of {domain.name}{inherited}")
-    weakest: tuple[int, str, str] | None = None  # (rank, policy, explanation)
+    weakest: tuple[_Enforced, str, str] | None = None  # (what applies, shown, where)
     problems: list[str] = []
     fixes: list[str] = []
     for source, text, how in chosen:
@@ -1183,66 +1331,36 @@ def check_dmarc(ctx: Context, domain: Domain) -> Verdict:
             return b.permerror(
                 f'DMARC record "{clip(text, 600)}" at _dmarc.{source} states no policy'
             )
-        enforced, why = _enforced(record, policy)
-        shown = policy + (" (sp=)" if how != "own" and record.sp else "")
-        shown += f"; {why}" if why else ""
-        if weakest is None or policy_rank(enforced) < weakest[0]:
-            weakest = (policy_rank(enforced), policy, shown)
+        applied = _enforced(record, policy)
+        tag = "sp" if how != "own" and record.sp else "p"
+        shown = policy + (" (sp=)" if tag == "sp" else "")
+        if weakest is None or policy_rank(applied.enforced) < policy_rank(weakest[0].enforced):
+            weakest = (applied, shown, f"{tag}=")
         missing, more_fixes, temp = _report_authorisation(probe, b, record, source)
         if temp is not None:
             return b.temperror(temp)
         problems.extend(missing)
         fixes.extend(more_fixes)
     assert weakest is not None
-    rank, policy, shown = weakest
-    b.details["policy"] = policy
+    applied, shown, tag = weakest
+    b.details["policy"] = applied.policy
     minimum = ctx.policy.dmarc_min_policy
-    if rank < policy_rank(minimum):
-        return b.failed(
-            f"policy {shown}{inherited} is weaker than the required {minimum}",
-            f"Set p={minimum} in {b.details['source']} (and remove pct=/t=y once tested)",
-        )
+    if policy_rank(applied.enforced) < policy_rank(minimum):
+        if applied.why:
+            message = (
+                f"policy {shown}{inherited}, but {applied.why}, which is weaker than the "
+                f"required {minimum}"
+            )
+        else:
+            message = f"policy {shown}{inherited} is weaker than the required {minimum}"
+        source = b.details["source"]
+        if policy_rank(applied.policy) >= policy_rank(minimum):
+            fix = f"{applied.fix.capitalize()} from {source} once tested"
+        else:
+            fix = f"Set {tag}{minimum} in {source}"
+            fix += f", and {applied.fix} once tested" if applied.fix else ""
+        return b.failed(message, fix)
     if problems:
         return b.failed("; ".join(problems), "; ".join(dict.fromkeys(fixes)))
-    return b.passed(f'"{clip(chosen[0][1], 600)}"{inherited}: policy {shown}')
-
-
-# --- dispatch -----------------------------------------------------------------------------
-
-SelectorCheck = Callable[[Context, Domain, str], Verdict]
-DomainCheck = Callable[[Context, Domain], Verdict]
-
-SELECTOR_FUNCS: dict[str, SelectorCheck] = {
-    "dkim_cname": check_dkim_cname,
-    "dkim_target": check_dkim_target,
-    "dkim_key": check_dkim_key,
-}
-DOMAIN_FUNCS: dict[str, DomainCheck] = {
-    "dkim_rotation": check_dkim_rotation,
-    "spf": check_spf,
-    "dmarc": check_dmarc,
-}  # checks_exo and checks_mx add theirs when imported (prefetch imports them)
-
-
-def evaluate(ctx: Context, check: str, domain: Domain, selector: str | None = None) -> Verdict:
-    if check in SELECTOR_FUNCS:
-        if selector is None:
-            raise ValueError(f"{check} needs a selector")
-        return SELECTOR_FUNCS[check](ctx, domain, selector)
-    return DOMAIN_FUNCS[check](ctx, domain)
-
-
-def cases(domain: Domain) -> list[tuple[str, str | None]]:
-    """Every (check, selector) of one domain, in the stable order of the suite."""
-    out: list[tuple[str, str | None]] = []
-    if domain.coexistence:
-        return [("dkim_enabled", None)]
-    if not domain.can_send:
-        return [(check, None) for check in DOMAIN_CHECKS if check in NOT_SENDING_CHECKS]
-    cname_checks = not exo.is_initial_domain(domain.name)
-    for check in SELECTOR_CHECKS:
-        if check == "dkim_cname" and not cname_checks:
-            continue
-        out.extend((check, s) for s in domain.selectors)
-    out.extend((check, None) for check in DOMAIN_CHECKS)
-    return out
+    why = f" ({applied.why})" if applied.why else ""
+    return b.passed(f'"{clip(chosen[0][1], 600)}"{inherited}: policy {shown}{why}')

@@ -10,9 +10,9 @@ DKIM signature.
 from __future__ import annotations
 
 from dkimwatch import exo
-from dkimwatch.checks import DOMAIN_FUNCS, Context, Probe, Verdict, _Builder
+from dkimwatch.checks import Context, Probe, Verdict, _Builder
 from dkimwatch.fixes import Advice, ExoFix, remediation
-from dkimwatch.inventory import Domain
+from dkimwatch.model import Domain
 
 CHECK = "dkim_enabled"
 
@@ -107,6 +107,3 @@ def check_dkim_enabled(ctx: Context, domain: Domain) -> Verdict:
             )
         ),
     )
-
-
-DOMAIN_FUNCS[CHECK] = check_dkim_enabled

@@ -17,9 +17,9 @@ import re
 from dataclasses import dataclass
 
 from dkimwatch import exo
-from dkimwatch.checks import DOMAIN_FUNCS, Context, Probe, Verdict, _Builder
+from dkimwatch.checks import Context, Probe, Verdict, _Builder
 from dkimwatch.fixes import Advice, remediation
-from dkimwatch.inventory import Domain
+from dkimwatch.model import Domain
 from dkimwatch.names import normalise
 from dkimwatch.resolver import Status
 
@@ -202,6 +202,3 @@ def _address(probe: Probe, host: str) -> bool | str | None:
     if aaaa.ok and aaaa.records:
         return True
     return "no A or AAAA record"
-
-
-DOMAIN_FUNCS[CHECK] = check_mx

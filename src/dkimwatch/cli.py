@@ -74,7 +74,7 @@ def _import(args: argparse.Namespace) -> int:
 def _gate(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from dkimwatch.gate import GateError, render, run_gate
+    from dkimwatch.gate import GateError, gate_domain, render, run_gate
     from dkimwatch.resolver import servers_to_ask
 
     try:
@@ -84,9 +84,20 @@ def _gate(args: argparse.Namespace) -> int:
         return USAGE_ERROR
     server = None
     try:
-        servers, server = servers_to_ask(
-            inventory, args.nameserver, Path(args.zones) if args.zones else None
-        )
+        gate_domain(inventory, args.domain)  # an unknown domain: no DNS server started
+        zones = Path(args.zones) if args.zones else None
+        servers, server = servers_to_ask(inventory, args.nameserver, zones)
+        if args.nameserver:
+            note = "--nameserver"
+        elif server is not None:
+            note = f"the embedded server over {zones or inventory.dns.zones}"
+        else:
+            system = (
+                ", 'system' read from /etc/resolv.conf"
+                if "system" in inventory.dns.nameservers
+                else ""
+            )
+            note = f"dns.nameservers of {inventory.path}{system}"
         report = run_gate(
             inventory,
             args.domain,
@@ -94,6 +105,7 @@ def _gate(args: argparse.Namespace) -> int:
             datetime.now(UTC),
             authoritative=args.authoritative,
             authoritative_port=args.authoritative_port,
+            resolvers_note=note,
         )
     except (GateError, ValueError) as exc:
         print(f"dkimwatch gate: {exc}", file=sys.stderr)
@@ -133,10 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     gate = sub.add_parser(
         "gate",
-        help="may DKIM be enabled for DOMAIN? prints the command or the records to create",
+        help="may DKIM be enabled for DOMAIN? prints the command, or what to fix and where",
     )
     gate.add_argument("domain")
-    gate.add_argument("--domains", default="domains.yaml", metavar="PATH", help="inventory")
+    gate.add_argument(
+        "--domains", default="domains.yaml", metavar="PATH", help="inventory (./domains.yaml)"
+    )
     gate.add_argument(
         "--nameserver", action="append", default=[], metavar="HOST[:PORT]", help="resolver"
     )

@@ -90,6 +90,9 @@ class SigningConfig:
     last_checked: datetime | None
     is_default: bool | None
     line: int  # line (CSV/JSON) where this config starts
+    # RotateOnDate was given as DateTime.MinValue (0001-01-01: never set), which rotate_on
+    # reads as None; kept apart from an absent RotateOnDate so the import can say so.
+    rotate_on_unset: bool = False
 
 
 @dataclass(frozen=True)
@@ -470,6 +473,7 @@ def _build(records: list[_Record], source: str, order: str | None) -> list[Signi
                 last_checked=conv.instant("lastchecked"),
                 is_default=conv.boolean("isdefault"),
                 line=record.line,
+                rotate_on_unset=conv.unset_instant("rotateondate"),
             )
         )
     return configs
@@ -602,6 +606,11 @@ class _Converter:
         if word in SELECTORS or _DIGITS.fullmatch(word):
             return word
         raise self.error(key, f"expected selector1 or selector2, got {text!r}")
+
+    def unset_instant(self, key: str) -> bool:
+        """True when the export gives the date as DateTime.MinValue (never set)."""
+        value = self.raw(key)
+        return isinstance(value, str) and bool(value.strip()) and self.instant(key) is None
 
     def instant(self, key: str) -> datetime | None:
         value = self.raw(key)

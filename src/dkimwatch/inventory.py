@@ -1,5 +1,6 @@
 """The inventory: domains.yaml (version 1), validated into typed, immutable objects.
 
+The objects are dkimwatch.model's (re-exported here); this module is their YAML loader.
 Every error is an InventoryError whose text is one line naming the file, the line,
 the field and what was expected, so the CLI and the pytest plugin can show it as is.
 """
@@ -12,7 +13,6 @@ import gc
 import hashlib
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -23,23 +23,35 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
+from dkimwatch import registry
 from dkimwatch.exo_accepted import AcceptedDomain, export_kind, exported_at, load_accepted
 from dkimwatch.exo_export import ExportError, SigningConfig, load_export
 from dkimwatch.instants import iso_instant, parse_instant
+from dkimwatch.model import (
+    DEFAULT_SELECTORS,
+    DnsSettings,
+    Domain,
+    Inventory,
+    Policy,
+    Rotation,
+    Waiver,
+)
 from dkimwatch.names import infer_tenant, parse_nameserver, tenant_label, to_alabel
 from dkimwatch.standards import POLICIES
 
-CHECK_IDS = (
-    "dkim_cname",
-    "dkim_target",
-    "dkim_key",
-    "dkim_rotation",
-    "dkim_enabled",
-    "spf",
-    "dmarc",
-    "mx",
-)
-DEFAULT_SELECTORS: tuple[str, ...] = ("selector1", "selector2")
+__all__ = [
+    "DEFAULT_SELECTORS",
+    "DnsSettings",
+    "Domain",
+    "Inventory",
+    "InventoryError",
+    "Policy",
+    "Rotation",
+    "Waiver",
+    "load_inventory",
+    "parse_nameserver",
+    "to_alabel",
+]
 
 _TOP_KEYS = ("version", "tenant", "sources", "dns", "policy", "domains", "waivers")
 _DNS_KEYS = ("nameservers", "zones", "timeout", "attempts")
@@ -59,99 +71,6 @@ _SELECTOR = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 class InventoryError(Exception):
     """A bad inventory; str() is a single line: ``file:line: field: problem``."""
-
-
-@dataclass(frozen=True)
-class DnsSettings:
-    nameservers: tuple[str, ...] = ("system",)
-    zones: Path | None = None
-    timeout: float = 2.0
-    attempts: int = 3
-
-
-@dataclass(frozen=True)
-class Policy:
-    min_key_bits: int = 1024
-    spf_require_include: str | None = "spf.protection.outlook.com"
-    dmarc_min_policy: str = "none"
-    mx: str = "any"  # exchange_online | any | off (checks_mx)
-
-
-@dataclass(frozen=True)
-class Rotation:
-    """When the signing selector changes: before ``rotate_on`` ``before`` signs, then ``after``."""
-
-    rotate_on: datetime
-    before: str
-    after: str
-
-    def active_selector(self, now: datetime) -> str:
-        return self.after if now >= self.rotate_on else self.before
-
-
-@dataclass(frozen=True)
-class Domain:
-    name: str  # A-label, lower case, no trailing dot: what is queried
-    display: str  # as written by the user (U-label for IDNs)
-    selectors: tuple[str, ...] = DEFAULT_SELECTORS
-    targets: tuple[tuple[str, str], ...] = ()  # (selector, expected CNAME target)
-    rotation: Rotation | None = None
-    enabled: bool | None = None
-    line: int = 0
-    public_keys: tuple[tuple[str, str], ...] = ()  # (selector, key record) from an export
-    status: str | None = None  # Get-DkimSigningConfig Status (Valid, CnameMissing, ...)
-    source: str | None = None  # "<export>:<line>" when an export described this domain
-    # What Get-DkimSigningConfig says: "enabled", "disabled", "unset" (no Enabled field),
-    # "missing" (an export was given, this domain is not in it); None: no export given.
-    exo_dkim: str | None = None
-    sending_disabled: bool = False  # Get-AcceptedDomain SendingFromDomainDisabled
-    coexistence: bool = False  # the hybrid coexistence domain (<tenant>.mail.onmicrosoft.com)
-
-    @property
-    def can_send(self) -> bool:
-        return not self.sending_disabled and not self.coexistence
-
-    def target_for(self, selector: str) -> str | None:
-        return dict(self.targets).get(selector)
-
-    def public_key_for(self, selector: str) -> str | None:
-        return dict(self.public_keys).get(selector)
-
-
-@dataclass(frozen=True)
-class Waiver:
-    domain: str
-    check: str
-    reason: str
-    expires: date | None
-    line: int = 0
-
-    def active(self, today: date) -> bool:
-        return self.expires is None or today <= self.expires
-
-
-@dataclass(frozen=True)
-class Inventory:
-    path: Path
-    sha256: str
-    tenant: str | None = None
-    sources: tuple[Path, ...] = ()
-    dns: DnsSettings = field(default_factory=DnsSettings)
-    policy: Policy = field(default_factory=Policy)
-    domains: tuple[Domain, ...] = ()
-    waivers: tuple[Waiver, ...] = ()
-
-    def domain(self, name: str) -> Domain:
-        for d in self.domains:
-            if d.name == name:
-                return d
-        raise KeyError(name)
-
-    def waiver_for(self, domain: str, check: str) -> Waiver | None:
-        for w in self.waivers:
-            if w.domain == domain and w.check == check:
-                return w
-        return None
 
 
 class _YamlMap(dict[Any, Any]):
@@ -271,6 +190,17 @@ _MERGE = _TAG + "merge"
 # somewhere past 20,000 levels with an 8 MiB stack; files that might nest deeper than this get
 # the pure-Python parser, which raises RecursionError instead.
 _C_MAX_DEPTH = 10_000
+
+# What one run can take on a 2-core, 24 GB machine: 10,000 domains peaked at 1.9 GB
+# (bench/RESULTS.md), growing with the domain count. The file size is checked before
+# parsing, so a huge file is refused at once rather than after minutes of YAML; a
+# 50,000-domain inventory in the long form is ~17 MB.
+MAX_DOMAINS = 50_000
+MAX_INVENTORY_BYTES = 20_000_000
+SPLIT_HINT = (
+    "split the domains into several inventories and run pytest once for each "
+    "(--domains=PART.yaml --reports=reports-PART)"
+)
 _NOT_FLOW = re.compile(r"[^\[\]{}]+")
 
 
@@ -433,6 +363,13 @@ def load_inventory(path: Path | str) -> Inventory:
     """Read and validate an inventory file; raise InventoryError with a one-line message."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_INVENTORY_BYTES:
+            raise InventoryError(
+                f"{path}:0: file: {size / 1e6:.1f} MB, above the limit of "
+                f"{MAX_INVENTORY_BYTES / 1e6:.0f} MB for one inventory (at most "
+                f"{MAX_DOMAINS:,} domains a run); {SPLIT_HINT}"
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise InventoryError(f"{path}:0: file: not found") from None
@@ -479,6 +416,8 @@ def _build(r: _Reader, root: Any, sha256: str) -> Inventory:
             d if d.exo_dkim is not None else dataclasses.replace(d, exo_dkim="missing")
             for d in domains
         )
+    if len(domains) > MAX_DOMAINS:  # with sources: the exports' domains count too
+        raise _too_many(r, r.key_line(root, "domains") if "domains" in root else 1, len(domains))
     waivers = _waivers(r, root, domains)
     return Inventory(
         path=r.path,
@@ -489,6 +428,7 @@ def _build(r: _Reader, root: Any, sha256: str) -> Inventory:
         policy=policy,
         domains=domains,
         waivers=waivers,
+        tenant_given=root.get("tenant") is not None,
     )
 
 
@@ -579,6 +519,8 @@ def _domains(
     seq = r.sequence(root["domains"], r.key_line(root, "domains"), "domains")
     if not seq:
         raise r.error(r.key_line(root, "domains"), "domains", "expected at least one domain")
+    if len(seq) > MAX_DOMAINS:  # before validating each of them
+        raise _too_many(r, r.key_line(root, "domains"), len(seq))
     seen: dict[str, int] = {}
     out: list[Domain] = []
     for i, item in enumerate(seq):
@@ -593,6 +535,14 @@ def _domains(
         seen[domain.name] = line
         out.append(domain)
     return tuple(out)
+
+
+def _too_many(r: _Reader, line: int, count: int) -> InventoryError:
+    return r.error(
+        line,
+        "domains",
+        f"{count:,} domains, above the limit of {MAX_DOMAINS:,} for one run; {SPLIT_HINT}",
+    )
 
 
 def _domain(r: _Reader, item: Any, line: int, index: int) -> Domain:
@@ -753,13 +703,13 @@ def _waivers(r: _Reader, root: _YamlMap, domains: tuple[Domain, ...]) -> tuple[W
                 f"{node['domain']!r} is not a domain of this inventory",
             )
         check = r.string(node, "check", f"{where}.check")
-        if check not in CHECK_IDS:
-            hint = difflib.get_close_matches(check, CHECK_IDS, n=1)
+        if check not in registry.BY_ID:
+            hint = difflib.get_close_matches(check, registry.IDS, n=1)
             more = f" (did you mean {hint[0]!r}?)" if hint else ""
             raise r.error(
                 r.key_line(node, "check"),
                 f"{where}.check",
-                f"unknown check {check!r}{more}; expected one of {', '.join(CHECK_IDS)}",
+                f"unknown check {check!r}{more}; expected one of {', '.join(registry.IDS)}",
             )
         reason = r.string(node, "reason", f"{where}.reason")
         expires = None

@@ -96,6 +96,12 @@ def to_inventory_yaml(configs: Sequence[SigningConfig], *, tenant: str | None, s
 
 def _rotation(config: SigningConfig) -> tuple[list[str], str | None]:
     values = (config.rotate_on, config.selector_before_rotate, config.selector_after_rotate)
+    if config.rotate_on_unset:
+        return [], (
+            "RotateOnDate is 0001-01-01 (.NET DateTime.MinValue: never set), so the export "
+            "does not say which selector signs; without it dkimwatch presumes that a selector "
+            "with no key is the inactive one"
+        )
     if all(v is None for v in values):
         return [], None
     if any(v is None for v in values):

@@ -54,7 +54,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--gate",
         default=None,
         metavar="DOMAIN",
-        help="only the enable gate of DOMAIN: its selector CNAMEs (see `dkimwatch gate`)",
+        help="only the enable gate of DOMAIN: its DKIM checks, judged as once enabled "
+        "(see `dkimwatch gate`)",
     )
     group.addoption(
         "--record", default=None, metavar="PATH", help="save every DNS answer of the run"
@@ -120,3 +121,37 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
     if Path(sys.argv[0]).name == "__main__.py":
         os.execv(sys.executable, [sys.executable, "-m", "pytest", *joined])
     os.execv(sys.executable, [sys.executable, sys.argv[0], *joined])
+
+
+def _project() -> Path | None:
+    """The dkimwatch project this package runs from (an editable install of the project), when
+    its suite is there: the directory with conftest.py and tests/."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "conftest.py").is_file() and (root / "tests").is_dir():
+        return root
+    return None
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    """pytest run where the suite is not (another directory, or ``-c`` with an ini file
+    elsewhere: pytest uses testpaths only in the root directory) collects nothing and says
+    only that. Say what works: pytest in the project, or naming its tests/ directory (pytest
+    then finds the project's ini file and conftest.py from that path)."""
+    if exitstatus != pytest.ExitCode.NO_TESTS_COLLECTED:
+        return
+    if config.pluginmanager.has_plugin("dkimwatch.plugin"):
+        return  # the suite is loaded: its selection chose nothing, pytest says so
+    project = _project()
+    if project is None:
+        hint = (
+            "no compliance suite here; run pytest in the dkimwatch project directory, or "
+            "name its tests: pytest /path/to/dkimwatch/tests --domains=PATH"
+        )
+    else:
+        hint = (
+            f"no compliance suite here; run pytest in {project}, or name its tests: "
+            f"pytest {project / 'tests'} --domains=PATH"
+        )
+    terminalreporter.write_line(f"dkimwatch: {hint}")

@@ -8,14 +8,18 @@ reaches xdist workers through ``workerinput``; tests then only judge answers, of
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import pickle
 import platform
 import shutil
+import sys
 import tempfile
-from collections.abc import Generator
+import threading
+import time
+from collections.abc import Generator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -32,14 +36,11 @@ from dkimwatch import __version__, heap, history
 from dkimwatch.checks import (
     Context,
     Verdict,
-    cases,
-    evaluate,
     selector_name,
 )
 from dkimwatch.gate import GATE_CHECKS, GateError, gate_domain
 from dkimwatch.instants import iso_instant, parse_instant
 from dkimwatch.inventory import (
-    CHECK_IDS,
     Domain,
     Inventory,
     InventoryError,
@@ -57,6 +58,8 @@ from dkimwatch.prefetch import (
     Work,
     judge,
 )
+from dkimwatch.registry import IDS as CHECK_IDS
+from dkimwatch.registry import SUITE_ORDER, cases, evaluate, marker_lines
 from dkimwatch.report import (
     EVIDENCE_CSS,
     LIVE_DNS,
@@ -109,7 +112,12 @@ class _State:
     resolvers: list[str]
     reports: Path
     staging: Path | None = None
+    # Tests the whole suite has for the inventory (before --gate narrows it): a run that
+    # reports fewer is partial.
+    suite_size: int = 0
+    progress: _Progress | None = None  # a large run's lines until its first test
     started: str = ""
+    staged_html: bool = False  # report.html is ours to publish (no --html of the user's)
     server: Any = None
     answers_file: Path | None = None
     inventory_file: Path | None = None
@@ -232,10 +240,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "dkim: DKIM selector and key checks")
-    config.addinivalue_line("markers", "spf: SPF record checks")
-    config.addinivalue_line("markers", "dmarc: DMARC record checks")
-    config.addinivalue_line("markers", "mx: MX record checks (inbound mail)")
+    for line in marker_lines():  # the check families: -m dkim, -m spf, -m dmarc
+        config.addinivalue_line("markers", line)
     if config.option.help or getattr(config.option, "version", False):
         return
     workerinput = getattr(config, "workerinput", None)
@@ -299,15 +305,90 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return 0
 
 
+# A run of at least this many domains says on the terminal what it does before its first
+# test (reading, collecting, resolving): at 10,000 domains that takes tens of seconds.
+PROGRESS_DOMAINS = 1_000
+PROGRESS_BYTES = 1_000_000  # an inventory file this large is announced before it is read
+PROGRESS_EVERY = 5.0  # seconds between "still …" lines of one long step
+
+
+class _Progress:
+    """One line on the terminal per step of a large run's preparation, and a "still …" line
+    every few seconds while one step lasts; quiet once the first test starts."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.quiet = config.get_verbosity() < -1
+        self.large = False  # PROGRESS_DOMAINS or more: each step gets its lines
+        self.step = ""
+        self.since = 0.0
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def say(self, line: str) -> None:
+        if self.quiet:
+            return
+        # pytest configures this plugin before its terminal reporter exists.
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        with self.lock:
+            if reporter is None:
+                sys.stdout.write(f"dkimwatch: {line}\n")
+                sys.stdout.flush()
+            else:
+                reporter.write_line(f"dkimwatch: {line}")
+                reporter.flush()
+
+    def start(self, step: str, line: str) -> None:
+        """Announce a step; until the next (or stop), a line every PROGRESS_EVERY seconds."""
+        self.say(line)
+        self.step, self.since = step, time.monotonic()
+        if self.thread is None and not self.quiet:
+            self.thread = threading.Thread(target=self._tick, name="dkimwatch-progress")
+            self.thread.daemon = True
+            self.thread.start()
+
+    def _tick(self) -> None:
+        while not self.stopped.wait(PROGRESS_EVERY):
+            step, since = self.step, self.since
+            if step:
+                self.say(f"still {step} ({time.monotonic() - since:.0f} s)")
+
+    def stop(self) -> None:
+        self.step = ""
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+
+
 def _configure_controller(config: pytest.Config) -> None:
     opt = config.option
     path = Path(opt.domains) if opt.domains else Path(config.rootpath) / "domains.yaml"
     _check_rootdir(config)
     declined = _AUTO_ONE_PROCESS if config.stash.get(_AUTO_DECLINED, False) else None
+    progress = _Progress(config)
     try:
-        inventory = _gated(config, load_inventory(path))
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # load_inventory says what is wrong with it
+    if size >= PROGRESS_BYTES:
+        progress.start(f"reading {path}", f"reading {path} ({size / 1e6:.1f} MB)")
+    try:
+        whole = load_inventory(path)
     except InventoryError as exc:
+        progress.stop()
         raise _fail(str(exc)) from None
+    inventory = _gated(config, whole)
+    suite_size = sum(len(cases(d)) for d in whole.domains)
+    if len(inventory.domains) >= PROGRESS_DOMAINS:
+        progress.large = True
+        progress.start(
+            "collecting",
+            f"{len(inventory.domains):,} domains, {suite_size:,} tests: collecting",
+        )
+    else:
+        progress.stop()
     try:
         now = parse_instant(opt.now) if opt.now else datetime.now(UTC).replace(microsecond=0)
     except ValueError:
@@ -326,6 +407,8 @@ def _configure_controller(config: pytest.Config) -> None:
         resolvers=[],
         reports=reports,
         tmpdir=tmpdir,
+        suite_size=suite_size,
+        progress=progress,
     )
     if opt.replay:
         try:
@@ -378,6 +461,7 @@ def _configure_controller(config: pytest.Config) -> None:
     if not getattr(opt, "htmlpath", None):
         opt.htmlpath = str(state.staging / "report.html")
         opt.self_contained_html = True
+        state.staged_html = True
     if default_config(config):
         # pytest's format at a fraction of its cost (junit.py); a --junitxml file is still
         # pytest's to write.
@@ -388,20 +472,6 @@ def _configure_controller(config: pytest.Config) -> None:
     state.spreading_declined = declined
     config.stash[_STATE] = state
     config.pluginmanager.register(_Controller(config, state), "dkimwatch-controller")
-
-
-# The order in which tests/ runs the checks (test_dkim.py, test_dmarc.py, test_spf.py). It
-# only decides which verdicts the helper produces first, never which it produces.
-SUITE_ORDER = (
-    "dkim_cname",
-    "dkim_target",
-    "dkim_key",
-    "dkim_rotation",
-    "dkim_enabled",
-    "dmarc",
-    "mx",
-    "spf",
-)
 
 
 def _selects(config: pytest.Config) -> bool:
@@ -430,11 +500,75 @@ def _submit(config: pytest.Config, state: _State, keys: list[Key]) -> None:
 
 
 def _remove_stale_staging(reports: Path) -> None:
-    """Drop staging folders of runs that were killed before they could publish."""
-    for folder in reports.glob(".staging-*"):
-        pid = folder.name.removeprefix(".staging-")
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
+    """Drop staging folders (and replaced partial outputs) of runs that were killed before
+    they could finish publishing."""
+    for prefix in (".staging-", _OLD_PARTIAL):
+        for folder in reports.glob(f"{prefix}*"):
+            pid = folder.name.removeprefix(prefix)
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+PARTIAL_DIR = "partial"  # a partial run's outputs, inside the reports folder
+_OLD_PARTIAL = ".partial-old-"
+
+
+def _replace_folder(staging: Path, target: Path) -> None:
+    """Put ``staging`` in the place of ``target`` as a whole (no file of an older run stays):
+    the old folder is renamed away first, then removed."""
+    old = target.with_name(f"{_OLD_PARTIAL}{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)
+    with contextlib.suppress(FileNotFoundError):
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _selection(config: pytest.Config) -> list[str]:
+    """What on the command line (or in addopts) chose only part of the suite."""
+    opt = config.option
+    why: list[str] = []
+    if getattr(opt, "keyword", ""):
+        why.append(f"-k {opt.keyword}")
+    if getattr(opt, "markexpr", ""):
+        why.append(f"-m {opt.markexpr}")
+    if getattr(opt, "gate", None):
+        why.append(f"--gate {opt.gate}")
+    for name, flag in (("deselect", "--deselect"), ("ignore", "--ignore")):
+        for value in getattr(opt, name, None) or ():
+            why.append(f"{flag} {value}")
+    for value in getattr(opt, "ignore_glob", None) or ():
+        why.append(f"--ignore-glob {value}")
+    if _selects_paths(config):
+        why.append(f"test paths {' '.join(config.args)}")
+    return why
+
+
+def _partial(
+    config: pytest.Config, session: pytest.Session, exitstatus: int, ran: int, suite_size: int
+) -> dict[str, Any] | None:
+    """None for a complete run: the whole suite ran to its end. Otherwise how much ran of
+    how much, and why only that: {"selected": N, "total": M, "why": "..."}."""
+    opt = config.option
+    why = _selection(config)
+    if getattr(opt, "collectonly", False):
+        why.append("--collect-only")
+    if getattr(opt, "stepwise", False):
+        why.append("--stepwise")
+    if ran < suite_size and getattr(opt, "lf", False):
+        why.append("--lf: the last run's failures only")
+    stopped = session.shouldfail or session.shouldstop
+    if stopped:
+        why.append(f"stopped early ({stopped})" if isinstance(stopped, str) else "stopped early")
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        why.append("no test ran")
+    elif exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        why.append(f"pytest exit status {int(exitstatus)}")
+    if ran < suite_size and not why:
+        why.append(f"{suite_size - ran} of the suite's tests did not run")
+    if not why:
+        return None
+    return {"selected": ran, "total": suite_size, "why": "; ".join(why)}
 
 
 def _alive(pid: int) -> bool:
@@ -553,7 +687,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None]:
         # the file for) on every call: the message is the whole story.
         raise XFailed(data["message"], pytrace=False)
     if outcome == "skipped":
-        raise Skipped(data["message"])  # raised here: the report points at this line
+        raise Skipped(data["message"])  # reported at the test (pytest_runtest_makereport)
     text, active = case.state.waiver_text(case.check, case.domain)
     if active:
         item.add_marker(pytest.mark.xfail(reason=f"waived: {text}", strict=False))
@@ -608,7 +742,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     path, line = shown.tb_frame.f_code.co_filename, shown.tb_lineno
     longrepr: Any
     if skipped:
-        longrepr = (path, line, excinfo.exconly(tryshort=True))
+        # The skip is raised in this plugin, for the test: report the test's own place
+        # (as pytest does for a skip marker), not the plugin's line.
+        where, at = item.reportinfo()[:2]
+        longrepr = (os.fspath(where), (at or 0) + 1, excinfo.exconly(tryshort=True))
     else:
         entry = ReprEntry(str(value).split("\n"), None, None, None, "value")
         crash = ReprFileLocation(path, line, excinfo.exconly(tryshort=True))
@@ -690,6 +827,19 @@ def _final_outcome(report: pytest.TestReport) -> str | None:
     return None
 
 
+def _partial_text(partial: Mapping[str, Any]) -> str:
+    return f"partial run: {partial['selected']:,} of {partial['total']:,} checks ({partial['why']})"
+
+
+def _is_html_report(plugin: object) -> bool:
+    """Whether plugin is pytest-html's report writer (the one holding its output path)."""
+    try:
+        from pytest_html.basereport import BaseReport
+    except ImportError:  # pragma: no cover - pytest-html is a dependency
+        return False
+    return isinstance(plugin, BaseReport)
+
+
 def _drop_quiet_teardowns(config: pytest.Config) -> None:
     """pytest's terminal summary finds each failure's teardown report by scanning every
     passed setup/teardown report, a list as long as the run: quadratic with thousands of
@@ -709,10 +859,14 @@ class _Controller:
         self.state = state
         self.changes: history.Changes | None = None
         self.previous: dict[str, Any] | None = None
+        self.inputs: dict[Key, str] | None = None  # each test's inventory inputs (history)
         self.deselected = 0
         self.recorded: str | None = None  # the history record this run adds, when it adds one
         self.not_recorded = ""  # why it adds none
         self.large: bool | None = None  # more tests than LARGE_REPORT_TESTS (decided once)
+        # Set at session finish: None for a complete run, else what ran of what (_partial).
+        self.partial: dict[str, Any] | None = None
+        self.published: Path | None = None  # where this run's outputs go, once written
         self.settler = heap.Settler()
 
     @pytest.hookimpl(tryfirst=True)
@@ -755,6 +909,8 @@ class _Controller:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        if self.state.progress is not None:
+            self.state.progress.stop()  # the tests show their own progress from here
         try:
             return (yield)
         finally:
@@ -778,9 +934,18 @@ class _Controller:
         that the resolver has asked each (name, type) once; the workers judge from its
         answers."""
         ctx = self.state.context()
+        progress = self.state.progress
+        large = progress is not None and progress.large
+        if progress is not None and large:
+            progress.start("resolving", f"resolving {len(jobs):,} checks before the workers start")
         pool = ThreadPoolExecutor(max_workers=CONCURRENCY)
         try:
-            list(pool.map(lambda job: evaluate(ctx, *job), jobs))
+            shown = 0
+            for done, _ in enumerate(pool.map(lambda job: evaluate(ctx, *job), jobs), 1):
+                tenth = done * 10 // len(jobs)
+                if progress is not None and large and tenth > shown:
+                    shown = tenth
+                    progress.say(f"resolved {done:,} of {len(jobs):,} checks ({tenth * 10}%)")
         finally:
             # On Ctrl-C, drop the checks not started rather than asking all their questions.
             pool.shutdown(wait=False, cancel_futures=True)
@@ -855,6 +1020,13 @@ class _Controller:
         questions, sent = state.counts()
         prefix.append(EVIDENCE_CSS)
         prefix.append(answers_from_html(state.answers_from))
+        if self.partial is not None:
+            prefix.append(
+                f'<p class="dkimwatch-partial" style="font-size:120%"><b>'
+                f"{escape(_partial_text(self.partial))}</b>: this report covers only "
+                f"these checks; the last complete run's report stays in the reports "
+                f"folder.</p>"
+            )
         prefix.append(
             f"<p><b>Evaluated at</b> {escape(iso_instant(state.now))} · <b>resolvers</b> "
             f"{escape(', '.join(state.resolvers))} · <b>DNS questions</b> "
@@ -874,10 +1046,14 @@ class _Controller:
         state = self.state
         _drop_quiet_teardowns(self.config)
         if exitstatus == pytest.ExitCode.INTERRUPTED or state.staging is None:
+            self.not_recorded = self._why_not_recorded(session, exitstatus)
             return  # an interrupted run publishes nothing: the previous reports stay
         if self.config.option.record:
             state.resolver.dump(Path(self.config.option.record), _record_meta(state))
         questions, sent = state.counts()
+        self.partial = _partial(
+            self.config, session, exitstatus, len(state.results), state.suite_size
+        )
         doc = results_document(
             version=__version__,
             started=state.started,
@@ -889,8 +1065,14 @@ class _Controller:
             results=list(state.results.values()),
             answers_from=state.answers_from,
         )
+        results = doc.pop("results")
+        doc["partial"] = self.partial
+        doc["results"] = results
         changes = self._changes()
-        self.not_recorded = self._why_not_recorded(session, exitstatus)
+        if self.partial is not None:
+            self.not_recorded = f"partial run: {self.partial['why']}"
+        else:
+            self.not_recorded = self._why_not_recorded(session, exitstatus)
         if not self.not_recorded:
             self.recorded = history.record_name(
                 state.started, (p.name for p in history.records(self._history_dir()))
@@ -903,36 +1085,72 @@ class _Controller:
                 version=__version__,
                 inventory_sha256=state.inventory.sha256,
                 previous=self.previous,
+                identity=self._identity(),
+                inputs=self._inputs(),
             )
             atomic_write_text(
-                state.staging / history.HISTORY_DIR / self.recorded, history.dumps_record(record)
+                state.staging / self._history_folder() / self.recorded,
+                history.dumps_record(record),
             )
         doc["changes"] = {
             **changes.to_json(),
-            "recorded": f"{history.HISTORY_DIR}/{self.recorded}" if self.recorded else None,
+            "inventory": self._identity().to_json(),
+            "history": self._history_folder(),
+            "recorded": f"{self._history_folder()}/{self.recorded}" if self.recorded else None,
             "not_recorded": self.not_recorded or None,
         }
         atomic_write_text(state.staging / "failures.csv", failures_csv(doc["results"]))
         atomic_write_text(state.staging / "results.json", dumps(doc))
-        atomic_write_text(state.staging / "badge.svg", badge_svg(doc["domains"]))
+        atomic_write_text(state.staging / "badge.svg", badge_svg(doc["domains"], self.partial))
         if state.junit is not None:
             atomic_write_text(state.staging / "junit.xml", state.junit.document())
+        self.published = state.reports / PARTIAL_DIR if self.partial else state.reports
+
+    @pytest.hookimpl(wrapper=True, trylast=True, specname="pytest_sessionfinish")
+    def pytest_sessionfinish_html(
+        self, session: pytest.Session, exitstatus: int
+    ) -> Generator[None, object, object]:
+        """pytest-html wrote report.html into staging (its sessionfinish runs inside this
+        wrapper) and would print that staging path, gone once published: it leaves, and
+        pytest_terminal_summary names the published file."""
+        result = yield
+        if self.state.staged_html:
+            for plugin in self.config.pluginmanager.get_plugins():
+                if _is_html_report(plugin):
+                    self.config.pluginmanager.unregister(plugin)
+        return result
 
     # --- history: what changed since the last recorded run -------------------------------
 
+    def _identity(self) -> history.Identity:
+        """Which inventory this run audits: its history is kept apart from other ones'."""
+        return history.inventory_identity(self.state.inventory, self.config.rootpath)
+
+    def _history_folder(self) -> str:
+        """This inventory's history folder, relative to the reports folder."""
+        return f"{history.HISTORY_DIR}/{self._identity().slug}"
+
     def _history_dir(self) -> Path:
-        return self.state.reports / history.HISTORY_DIR
+        return self.state.reports / self._history_folder()
+
+    def _inputs(self) -> dict[Key, str] | None:
+        """Every test's inventory inputs; None with --gate, whose inventory is one domain of
+        the real one (the others' tests are then not run, not removed)."""
+        if self.inputs is None and not self.config.option.gate:
+            self.inputs = history.inventory_inputs(self.state.inventory)
+        return self.inputs
 
     def _changes(self) -> history.Changes:
-        """This run against the newest record in reports/history (read once, when the
-        results are complete: at session finish)."""
+        """This run against the newest record of its inventory's history (read once, when
+        the results are complete: at session finish)."""
         if self.changes is None:
-            self.previous, name = history.load_previous(self._history_dir())
+            self.previous, name = history.load_previous(self._history_dir(), self._identity())
             self.changes = history.diff(
                 self.previous,
                 list(self.state.results.values()),
                 started=self.state.started,
                 previous_name=name,
+                inputs=self._inputs(),
             )
         return self.changes
 
@@ -943,17 +1161,21 @@ class _Controller:
         """A history record is the baseline of the next run: only a complete audit of the
         whole suite makes one. Empty when this run does."""
         opt = self.config.option
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            return "run interrupted (nothing is published)"
         if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             return f"pytest exit status {int(exitstatus)}"
         if not self.state.results:
             return "no test ran"
         if opt.replay:
             return "replayed run"
+        if opt.now:
+            return "what-if run (--now): not the baseline of the next run"
         if getattr(opt, "keyword", "") or getattr(opt, "markexpr", ""):
             return "partial run (-k/-m selection)"
         if getattr(opt, "gate", None):
             return "partial run (--gate)"
-        if self.deselected or getattr(opt, "lf", False) or getattr(opt, "failedfirst", False):
+        if self.deselected:
             return "partial run (tests deselected)"
         if session.shouldfail or session.shouldstop:
             return "run stopped early"
@@ -964,22 +1186,38 @@ class _Controller:
     def pytest_terminal_summary(
         self, terminalreporter: Any, exitstatus: int, config: pytest.Config
     ) -> None:
+        tr = terminalreporter
+        published = self.published
+        if published is not None and config.get_verbosity() >= 0:
+            if self.state.junit is not None:
+                tr.write_sep("-", f"generated xml file: {published / 'junit.xml'}")
+            if self.state.staged_html:
+                tr.write_sep("-", f"Generated html report: {(published / 'report.html').as_uri()}")
+        if published is not None and self.partial is not None:
+            tr.write_line(
+                f"dkimwatch: {_partial_text(self.partial)}: outputs in {published}; "
+                f"{self.state.reports} keeps the last complete run's"
+            )
         changes = self.changes
         if changes is None:
             return
-        tr = terminalreporter
-        if self.state.junit is not None and config.get_verbosity() >= 0:
-            tr.write_sep("-", f"generated xml file: {self.state.reports / 'junit.xml'}")
         tr.write_sep("-", "dkimwatch: changes since the last recorded run")
         tr.write_line(changes.headline())
-        for title, rows in (("new failure", changes.new_failures), ("fixed", changes.fixed)):
+        lists = (
+            ("new failure", "new failures", changes.new_failures),
+            ("fixed", "fixed", changes.fixed),
+            ("inventory change", "inventory changes", changes.inventory_changes),
+        )
+        for title, titles, rows in lists:
             if title == "new failure" and changes.previous is None:
                 continue
+            absent = "absent" if rows is changes.inventory_changes else "not run"
             for row in rows[:10]:
-                was = row["before"] or "not run"
-                tr.write_line(f"  {title}: {row['nodeid']} ({was} → {row['outcome']})")
+                was, now = row["before"] or absent, row["outcome"] or "removed"
+                why = f": {row['why']}" if row.get("why") else ""
+                tr.write_line(f"  {title}: {row['nodeid']} ({was} → {now}){why}")
             if len(rows) > 10:
-                tr.write_line(f"  … and {len(rows) - 10} more {title}s (results.json: changes)")
+                tr.write_line(f"  … and {len(rows) - 10} more {titles} (results.json: changes)")
         if self.recorded:
             tr.write_line(f"recorded: {self._history_dir() / self.recorded}")
         else:
@@ -1005,8 +1243,9 @@ class _Controller:
                     tr.write_line(f"answers from {answers_from_text(self.state.answers_from)}")
 
     def _report_html(self) -> str:
-        """Where report.html is once published, as the user would type it."""
-        path = self.state.reports / "report.html"
+        """Where report.html is once published (reports/partial/ for a partial run), as the
+        user would type it."""
+        path = (self.published or self.state.reports) / "report.html"
         given = Path(getattr(self.config.option, "htmlpath", None) or path)
         if self.state.staging is None or given.parent != self.state.staging:
             path = given  # --html=PATH: the user's own report
@@ -1026,12 +1265,17 @@ class _Controller:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         # pytest-html and junitxml have written into staging by now (at sessionfinish).
         state = self.state
+        if state.progress is not None:
+            state.progress.stop()
         if state.helper is not None:
             state.helper.stop()
         if state.server is not None:
             state.server.stop()
         if state.staging is not None and state.staging.exists():
-            if (state.staging / "results.json").exists():
+            if (state.staging / "results.json").exists() and self.partial is not None:
+                # A partial run leaves the complete run's outputs (and history) alone.
+                _replace_folder(state.staging, state.reports / PARTIAL_DIR)
+            elif (state.staging / "results.json").exists():
                 publish(state.staging, state.reports)
                 history.prune(self._history_dir())
             else:

@@ -35,9 +35,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from dkimwatch import checks_exo, checks_mx, heap  # noqa: F401  (checks_*: register dkim_enabled, mx)
-from dkimwatch.checks import Context, evaluate
-from dkimwatch.inventory import Domain, Policy
+from dkimwatch import heap
+from dkimwatch.checks import Context
+from dkimwatch.model import Domain, Policy
+from dkimwatch.registry import evaluate
 from dkimwatch.report import evidence_html
 from dkimwatch.resolver import Answer, AuthoritativeClient, DnsClient, Resolver
 

@@ -18,8 +18,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from dkimwatch.checks import DOMAIN_CHECKS, SELECTOR_CHECKS
-from dkimwatch.inventory import CHECK_IDS
+from dkimwatch.registry import DOMAIN_IDS, IDS, SELECTOR_IDS
 from dkimwatch.standards import SPF_LOOKUP_LIMIT
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
@@ -146,7 +145,7 @@ class DomainState:
 
 def _check_order(r: Mapping[str, Any]) -> tuple[int, str]:
     check = str(r.get("check"))
-    rank = CHECK_IDS.index(check) if check in CHECK_IDS else len(CHECK_IDS)
+    rank = IDS.index(check) if check in IDS else len(IDS)
     return rank, str(r.get("selector") or "")
 
 
@@ -202,11 +201,11 @@ def domains_headline(domains: Mapping[str, int]) -> str:
     return f"{_domains(total)} passing"
 
 
-def badge_svg(domains: Mapping[str, int]) -> str:
+def badge_svg(domains: Mapping[str, int], partial: Mapping[str, Any] | None = None) -> str:
     """Counted in domains, as a person counts (one missing key fails several checks of one
     domain): red "3 domains failing, 2 unresolved", grey "2 domains unresolved" when DNS
     could not answer but nothing failed, green "70 domains passing". The report has the
-    checks."""
+    checks. A partial run's badge says so in its label, with how much it ran."""
     import anybadge
 
     failing, unresolved = domains.get("failing", 0), domains.get("unresolved", 0)
@@ -221,7 +220,12 @@ def badge_svg(domains: Mapping[str, int]) -> str:
         value, colour = f"{_domains(total)} passing", "green"
     else:
         value, colour = "no domain checked", "lightgrey"
-    badge = anybadge.Badge(label="dkimwatch", value=value, default_color=colour)
+    label = "dkimwatch"
+    if partial is not None:
+        label = f"dkimwatch partial run: {partial['selected']:,} of {partial['total']:,} checks"
+        if not partial["selected"]:
+            value, colour = "nothing ran", "lightgrey"
+    badge = anybadge.Badge(label=label, value=value, default_color=colour)
     return str(badge.badge_svg_text)
 
 
@@ -389,9 +393,9 @@ def evidence_html(verdict: Mapping[str, Any]) -> str:
 def matrix_columns(results: Iterable[Mapping[str, Any]]) -> list[tuple[str, str | None]]:
     selectors = sorted({str(r["selector"]) for r in results if r.get("selector")})
     cols: list[tuple[str, str | None]] = []
-    for check in SELECTOR_CHECKS:
+    for check in SELECTOR_IDS:
         cols.extend((check, s) for s in selectors)
-    cols.extend((check, None) for check in DOMAIN_CHECKS)
+    cols.extend((check, None) for check in DOMAIN_IDS)
     return cols
 
 
@@ -539,11 +543,13 @@ def changes_html(changes: Mapping[str, Any]) -> str:
     else:
         parts.append(
             "<h2>Changes since the last run</h2>"
-            f"<p>No earlier run recorded: {int(counts.get('new_failures', 0))} failing now.</p>"
+            f"<p>No earlier run of this inventory recorded: "
+            f"{int(counts.get('new_failures', 0))} failing now.</p>"
         )
     lists = (
         ("new_failures", "New failures", "#c62828", "since"),
         ("fixed", "Fixed", "#2e7d32", "failing_since"),
+        ("inventory_changes", "Inventory changes", "#1565c0", "failing_since"),
         ("not_run", "Failing last time, not run this time", "#757575", "since"),
         ("still_failing", "Still failing", "#c62828", "since"),
     )
@@ -551,7 +557,7 @@ def changes_html(changes: Mapping[str, Any]) -> str:
         rows = list(changes.get(key) or ())
         if not rows or (key == "new_failures" and not previous):
             continue
-        table = _changes_table(rows, since_key)
+        table = _changes_table(rows, since_key, why=key == "inventory_changes")
         label = f"{escape(title)} ({len(rows)})"
         if key == "still_failing":
             parts.append(f"<details><summary><b>{label}</b></summary>{table}</details>")
@@ -567,27 +573,33 @@ def _change_line(counts: Mapping[str, Any]) -> str:
         f"{new} new failure{'' if new == 1 else 's'}, {int(counts.get('fixed', 0))} fixed, "
         f"{int(counts.get('still_failing', 0))} still failing"
     )
+    inventory = int(counts.get("inventory_changes") or 0)
+    if inventory:
+        line += f", {inventory} inventory change{'' if inventory == 1 else 's'}"
     if counts.get("not_run"):
         line += f", {int(counts['not_run'])} failing before not run"
     return line
 
 
-def _changes_table(rows: Sequence[Mapping[str, Any]], since_key: str) -> str:
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("domain", "check", "selector", "before", "now", "failing since", "message")
-    )
+def _changes_table(rows: Sequence[Mapping[str, Any]], since_key: str, *, why: bool = False) -> str:
+    columns = ["domain", "check", "selector", "before", "now", "failing since", "message"]
+    if why:
+        columns.insert(5, "why")
+    head = "".join(f"<th>{h}</th>" for h in columns)
     body = []
     for r in rows[:CHANGES_ROWS]:
-        cells = (
+        now = r.get("outcome") or ("removed" if why else "not run")
+        cells = [
             r.get("domain"),
             r.get("check"),
             r.get("selector") or "",
             r.get("before") or "—",
-            r.get("outcome") or "not run",
-            r.get(since_key) or "",
+            now,
+            r.get(since_key) or r.get("since") or "",
             r.get("message") or "",
-        )
+        ]
+        if why:
+            cells.insert(5, r.get("why") or "")
         tds = [f'<td style="white-space:nowrap">{escape(str(c))}</td>' for c in cells[:-1]]
         tds.append(f"<td>{escape(str(cells[-1]))}</td>")  # the message may wrap
         body.append(f"<tr>{''.join(tds)}</tr>")

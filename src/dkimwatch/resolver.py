@@ -38,7 +38,7 @@ from dkimwatch.instants import iso_instant
 from dkimwatch.names import normalise, parse_nameserver
 
 if TYPE_CHECKING:
-    from dkimwatch.inventory import Inventory
+    from dkimwatch.model import Inventory
     from dkimwatch.zoneserver import ZoneServer
 
 MAX_CHAIN = 8  # CNAME hops we follow ourselves; resolvers stop at about this depth too

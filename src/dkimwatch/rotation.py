@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dkimwatch.instants import iso_instant
-from dkimwatch.inventory import Domain
+from dkimwatch.model import Domain
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,9 @@ class Role:
 
     active: bool | None  # None: cannot tell (a needed answer was a temperror)
     reason: str
+    # False when ``active`` is only the cautious assumption: no rotation data and no
+    # selector has a usable key, so any of them may be the one that signs.
+    known: bool = True
 
 
 def signing_selector(domain: Domain, now: datetime) -> tuple[str, str] | None:
@@ -42,7 +45,8 @@ def role(
     domain: Domain, selector: str, now: datetime, key_published: Mapping[str, bool | None]
 ) -> Role:
     """Is ``selector`` the one that signs? ``key_published`` maps each selector to whether a
-    non-empty TXT is published behind it (None when DNS could not say)."""
+    usable key (a non-empty TXT, not revoked) is published behind it (None when DNS could
+    not say). Asked for a selector that has no usable key itself."""
     decided = signing_selector(domain, now)
     if decided is not None:
         active, why = decided
@@ -58,4 +62,10 @@ def role(
         return Role(
             None, "no rotation data, and DNS could not say whether the other selector has a key"
         )
-    return Role(True, "no rotation data, and no other selector has a key")
+    # Whichever signs has no key: every selector without one is judged as if it signed.
+    return Role(
+        True,
+        "no rotation data, and no selector has a usable key, so dkimwatch cannot tell which "
+        "one signs",
+        known=False,
+    )

@@ -8,7 +8,11 @@ Choices where the RFCs leave room, made to match what receivers do:
   The tag name ``v`` is an ABNF literal and so case-insensitive, and whitespace may
   surround ``=`` (``*WSP "=" *WSP``).
 * Tag names and keyword values (``p=Reject``) are matched case-insensitively, as the
-  ABNF literals are; duplicate tags are an error (RFC 6376 §3.2 tag-list rules).
+  ABNF literals are; duplicate tags are an error (RFC 6376 §3.2 tag-list rules). But
+  RFC 7489 §6.3 takes its tag-list from DKIM, whose tag names are case-sensitive
+  (RFC 6376 §3.2), and receivers that read them so do not see ``V=`` (so not the
+  record) or ``P=``: a tag name with upper-case letters is a warning that gives the
+  record with lower-case names.
 * RFC 9989 removed ``pct``, ``rf`` and ``ri``; they are still validated (RFC 7489
   receivers honour them), ``pct`` below 100 is a warning and their mere presence a
   note. ``np``, ``t`` and ``psd`` (RFC 9989) are understood.
@@ -280,6 +284,15 @@ def _parse_uris(
     return tuple(uris)
 
 
+def _lower_tag_names(text: str) -> str:
+    """``text`` with every tag name in lower case, all else as written."""
+    specs = []
+    for spec in text.split(";"):
+        name, eq, rest = spec.partition("=")
+        specs.append(name.lower() + eq + rest if eq else spec)
+    return ";".join(specs)
+
+
 def _colon_keywords(value: str) -> list[str]:
     return [part.strip(" \t\r\n").lower() for part in value.split(":")]
 
@@ -377,6 +390,21 @@ def parse_dmarc(text: str) -> DmarcRecord:
         for name in ("pct", "rf", "ri")
         if name in values
     ]
+
+    upper = [name for name, _ in tags.tags if name != name.lower()]
+    if upper:
+        several = len(upper) > 1
+        unseen = "the record" if "v" in (n.lower() for n in upper) else "these tags"
+        if not several and unseen != "the record":
+            unseen = "this tag"
+        fixed = clip(_lower_tag_names(text), 600)
+        warnings.append(
+            f"upper-case tag name{'s' if several else ''} "
+            f"{', '.join(f'{clip(n)}=' for n in upper)}: DMARC's tag-list comes from DKIM, "
+            "whose tag names are case-sensitive (RFC 7489 §6.3, RFC 6376 §3.2), so some "
+            f"receivers do not see {unseen}; write {'them' if several else 'it'} in lower "
+            f'case: "{fixed}"'
+        )
 
     unknown = tuple(name for name, _ in tags.tags if name.lower() not in _KNOWN_TAGS)
     for name in unknown:
