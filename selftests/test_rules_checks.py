@@ -265,6 +265,12 @@ def test_rotation_data_decides_which_missing_key_fails(
     domain = entry(rotation=rotation)
     target_verdict = judge(board, zones, check_dkim_target, domain, "selector1")
     rotation_verdict = judge(board, zones, check_dkim_rotation, domain)
+    when = rotation.rotate_on.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if rotation.rotate_on <= NOW:
+        why = f"{rotation.after} signs since the rotation on {when}"
+    else:
+        why = f"{rotation.before} signs until the rotation on {when}, then {rotation.after}"
+    assert why in target_verdict.message
     if signing == "selector1":
         assert target_verdict.outcome == "failed", target_verdict.message
         assert "selector1 signs mail now" in target_verdict.message
@@ -283,7 +289,7 @@ def test_inactive_selector_without_key_is_xfailed_and_its_key_check_skipped(
     domain = entry(rotation=rotated(after="selector2"))
     verdict = judge(board, zones, check_dkim_target, domain, "selector1")
     assert (verdict.outcome, verdict.result) == ("xfailed", "none"), verdict.message
-    assert "selector2 signs since the rotation" in verdict.message
+    assert "selector2 signs since the rotation on 2026-05-04T10:00:00Z" in verdict.message
     key = judge(board, zones, check_dkim_key, domain, "selector1")
     assert key.outcome == "skipped", key.message
 
@@ -311,7 +317,7 @@ def test_without_rotation_data_no_key_at_all_fails(board: Switchboard) -> None:
     for selector in ("selector1", "selector2"):
         verdict = judge(board, zones, check_dkim_target, domain, selector)
         assert verdict.outcome == "failed", verdict.message
-        assert "no other selector has a key" in verdict.message
+        assert "(no rotation data, and no other selector has a key)" in verdict.message
     rotation = judge(board, zones, check_dkim_rotation, domain)
     assert rotation.outcome == "failed", rotation.message
 
@@ -346,6 +352,10 @@ def test_dns_failure_of_the_other_selector_is_not_a_presumption(board: Switchboa
     broken = frozenset({f"selector1._domainkey.{DOMAIN} TXT"})
     verdict = judge(board, zones, check_dkim_target, entry(), "selector2", servfail=broken)
     assert (verdict.outcome, verdict.result) == ("error", "temperror"), verdict.message
+    assert (
+        "and no rotation data, and DNS could not say whether the other selector has a key"
+        in verdict.message
+    )
     rotation = judge(board, zones, check_dkim_rotation, entry(), servfail=broken)
     assert rotation.outcome == "error", rotation.message
 
