@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from dkimwatch.records.dkim import judge_dkim_key, parse_dkim_key
 from dkimwatch.records.dmarc import lower_policy, parse_dmarc, tree_walk_names
+from dkimwatch.records.spf import dns_name_problem, expand_domain_spec, parse_spf
 from selftests.tenantkit import rsa_key_b64
 
 
@@ -181,3 +182,69 @@ def test_tree_walk_names_of_long_names() -> None:
     # from 8 labels or more the walk jumps to the 7-label name
     long = tree_walk_names("h.g.f.e.d.c.b.a.example.com")
     assert long[0] == "e.d.c.b.a.example.com" and long[-1] == "com" and len(long) == 7
+
+
+# --- SPF records ----------------------------------------------------------------------------
+
+
+def test_ip_mechanisms_keep_every_field() -> None:
+    record = parse_spf("v=spf1 ~ip4:192.0.2.0/24 -ip6:2001:db8::/32 ptr:example.org -all")
+    assert record.errors == ()
+    ip4, ip6, ptr, _ = record.mechanisms
+    assert (ip4.qualifier, ip4.name, ip4.ip, ip4.cidr4, ip4.text) == (
+        "~",
+        "ip4",
+        "192.0.2.0",
+        24,
+        "~ip4:192.0.2.0/24",
+    )
+    assert (ip6.qualifier, ip6.name, ip6.ip, ip6.cidr6, ip6.text) == (
+        "-",
+        "ip6",
+        "2001:db8::",
+        32,
+        "-ip6:2001:db8::/32",
+    )
+    assert (ptr.qualifier, ptr.name, ptr.domain_spec, ptr.text) == (
+        "+",
+        "ptr",
+        "example.org",
+        "ptr:example.org",
+    )
+
+
+@pytest.mark.parametrize(
+    ("term", "warned"),
+    [
+        ("ip4:0.0.0.0/0", "every IPv4 address"),
+        ("+ip6:::/0", "every IPv6 address"),
+        ("-ip4:0.0.0.0/0", None),
+        ("ip4:192.0.2.0/1", None),
+    ],
+)
+def test_only_a_passing_slash_0_authorises_everyone(term: str, warned: str | None) -> None:
+    warnings = parse_spf(f"v=spf1 {term} -all").warnings
+    hits = [w for w in warnings if "authorises every" in w]
+    assert hits == ([f'"{term}" authorises {warned}'] if warned else [])
+
+
+def test_dns_name_limits_are_63_per_label_and_253_in_all() -> None:
+    assert dns_name_problem("a" * 63 + ".example") == ""
+    assert dns_name_problem("a" * 64 + ".example") != ""
+    name_253 = ".".join(["a" * 63] * 3 + ["b" * 61])
+    assert len(name_253) == 253
+    assert dns_name_problem(name_253) == ""
+    assert dns_name_problem(name_253 + ".") == ""  # the root's dot is not counted
+    assert dns_name_problem(".".join(["a" * 63] * 3 + ["b" * 62])) != ""  # 254
+
+
+def test_upper_case_macros_are_url_escaped() -> None:
+    assert expand_domain_spec("%{D}.x.example", "a b.example", "o.example") == (
+        "a%20b.example.x.example"
+    )
+    assert expand_domain_spec("%{D}.x", "a/b~c.example", "o.example") == "a%2Fb~c.example.x"
+    assert expand_domain_spec("%{d}.x.example", "a-b_c.example", "o.example") == (
+        "a-b_c.example.x.example"
+    )
+    assert expand_domain_spec("%{o2}.x", "d.example", "s.mail.example") == "mail.example.x"
+    assert expand_domain_spec("%{o1r-}.x", "d.example", "a-b.example") == "a.x"
