@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from dkimwatch.records.dkim import judge_dkim_key, parse_dkim_key
 from dkimwatch.records.dmarc import lower_policy, parse_dmarc, tree_walk_names
 from dkimwatch.records.spf import dns_name_problem, expand_domain_spec, parse_spf
+from dkimwatch.records.taglist import clip, parse_tag_list
 from selftests.tenantkit import rsa_key_b64
 
 
@@ -248,3 +249,37 @@ def test_upper_case_macros_are_url_escaped() -> None:
     )
     assert expand_domain_spec("%{o2}.x", "d.example", "s.mail.example") == "mail.example.x"
     assert expand_domain_spec("%{o1r-}.x", "d.example", "a-b.example") == "a.x"
+
+
+# --- tag-lists ------------------------------------------------------------------------------
+
+
+def test_every_bad_tag_spec_is_reported_and_the_good_ones_kept() -> None:
+    tags = parse_tag_list("a=1;;b;2c=3;a=4;d=5~;e=6; ")
+    assert tags.tags == (("a", "1"), ("d", "5~"), ("e", "6"))
+    assert len(tags.errors) == 4, tags.errors  # empty spec, no "=", bad name, duplicate
+    assert "d" in tags and "z" not in tags
+    assert tags.names() == ("a", "d", "e")
+
+
+def test_a_lone_semicolon_is_an_empty_tag_spec() -> None:
+    assert parse_tag_list(";").errors == ('empty tag-spec at position 1 (";")',)
+
+
+def test_tilde_is_the_last_valid_value_character() -> None:
+    assert parse_tag_list("a=~").errors == ()
+    assert parse_tag_list("a=\x7f").errors == (
+        'tag "a" has an invalid character U+007F in its value',
+    )
+
+
+def test_tag_lists_strip_only_rfc_whitespace() -> None:
+    assert parse_tag_list("\x0c").errors != ("empty tag-list",)
+    assert parse_tag_list("a=1;\x0c").errors  # a form feed is not FWS: not an empty spec
+    assert parse_tag_list("a=\x0c1").errors  # nor whitespace in a value
+
+
+def test_clip_keeps_exactly_the_limit() -> None:
+    assert clip("x" * 60) == "x" * 60
+    assert clip("x" * 61) == "x" * 59 + "…"
+    assert clip("\x85\u2028") == "\\x85\\u2028"
