@@ -4,7 +4,9 @@ zone files on the embedded DNS server (real sockets), and the outputs they produ
 from __future__ import annotations
 
 import json
+import re
 import shutil
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +198,14 @@ def test_hostile_txt_is_escaped_in_the_report(tenant: pytest.Pytester) -> None:
     html = (tenant.path / "reports" / "partial" / "report.html").read_text()
     assert "<script>alert(1)" not in html
     assert "<img src=x onerror" not in html
+    # The record is shown, escaped: pytest-html keeps each test's evidence table in the
+    # data-jsonblob attribute that its script renders.
+    match = re.search(r'data-jsonblob="([^"]*)"', html)
+    assert match is not None
+    blob = unescape(match.group(1))
+    assert "<script>alert(1)" not in blob and "<img src=x" not in blob
+    assert (
+        "_dmarc.healthy.example 3600 TXT &quot;v=DMARC1; p=reject; rua=mailto:dmarc@healthy."
+        "example&quot; &quot;&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)"
+        "&gt;&quot;"
+    ) in blob
