@@ -39,16 +39,7 @@ from dkimwatch.checks import (
     selector_name,
 )
 from dkimwatch.gate import GATE_CHECKS, GateError, gate_domain
-from dkimwatch.instants import iso_instant, parse_instant
-from dkimwatch.inventory import (
-    Domain,
-    Inventory,
-    InventoryError,
-    load_inventory,
-)
-from dkimwatch.junit import JUnitXml, default_config
-from dkimwatch.options import separate_path_options
-from dkimwatch.prefetch import (
+from dkimwatch.helper import (
     CONCURRENCY,
     ClientSpec,
     Helper,
@@ -58,6 +49,15 @@ from dkimwatch.prefetch import (
     Work,
     judge,
 )
+from dkimwatch.instants import iso_instant, parse_instant
+from dkimwatch.inventory import (
+    Domain,
+    Inventory,
+    InventoryError,
+    load_inventory,
+)
+from dkimwatch.junit import JUnitXml, default_config
+from dkimwatch.options import separate_path_options
 from dkimwatch.registry import IDS as CHECK_IDS
 from dkimwatch.registry import SUITE_ORDER, cases, evaluate, marker_lines
 from dkimwatch.report import (
@@ -445,7 +445,7 @@ def _configure_controller(config: pytest.Config) -> None:
         state.client_spec = spec
         state.resolver = spec.resolver()
     if getattr(opt, "dist", "no") == "no" and not opt.collectonly:
-        # Started now, so that its imports overlap the collection (see prefetch).
+        # Started now, so that its imports overlap the collection (see dkimwatch.helper).
         state.helper = Helper()
         if not _selects(config):
             # The whole suite will run: the helper starts on it while pytest collects,

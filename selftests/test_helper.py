@@ -1,4 +1,4 @@
-"""The helper process that resolves and judges while the tests run (dkimwatch.prefetch):
+"""The helper process that resolves and judges while the tests run (dkimwatch.helper):
 real process, real pipes, real DNS on loopback (a scripted server)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import dns.rcode
 import pytest
 
 from dkimwatch.checks import Context
+from dkimwatch.helper import ClientSpec, Helper, HelperError, Job, Work, judge
 from dkimwatch.inventory import Domain, Policy
-from dkimwatch.prefetch import ClientSpec, Helper, HelperError, Job, Work, judge
 from dkimwatch.registry import evaluate
 from dkimwatch.resolver import DnsClient, Resolver
 from selftests import scripted_dns
