@@ -289,12 +289,23 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     for worker in workers:
         worker.start()
 
-    def send(messages: list[Message]) -> None:
-        pickle.dump(messages, stdout, pickle.HIGHEST_PROTOCOL)
-        stdout.flush()
+    _send_as_ready(finished, len(workers), stdout)
+    answers = resolver.answers()
+    last = Finished(len(answers), resolver.queries_sent(), answers if work.want_answers else None)
+    _send([last], stdout)
 
+
+def _send(messages: list[Message], stdout: IO[bytes]) -> None:
+    pickle.dump(messages, stdout, pickle.HIGHEST_PROTOCOL)
+    stdout.flush()
+
+
+def _send_as_ready(
+    finished: queue.SimpleQueue[Message | None], running: int, stdout: IO[bytes]
+) -> None:
+    """Send the workers' messages in batches of what is ready, until each of the
+    ``running`` workers has put its None (it is done)."""
     settler = heap.Settler()  # the resolver's answers live until the end
-    running = len(workers)
     while running:
         batch = [finished.get()]
         while len(batch) < BATCH:  # what else is ready goes in the same pickle
@@ -305,11 +316,9 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         ready = [message for message in batch if message is not None]
         running -= len(batch) - len(ready)
         if ready:
-            send(ready)
+            _send(ready, stdout)
             for _ in ready:
                 settler.tick()
-    answers = resolver.answers()
-    send([Finished(len(answers), resolver.queries_sent(), answers if work.want_answers else None)])
 
 
 def main() -> None:
