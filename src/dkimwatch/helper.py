@@ -4,7 +4,7 @@ At scale the work is CPU: dnspython spends some on every query, the checks some 
 and pytest's own per-test machinery more again. The controller therefore starts one helper
 process (before collection, so its imports overlap it) that owns the run's resolver: it
 resolves and judges the selected cases with bounded concurrency, in the order the tests
-run, and streams each verdict, already as results data and evidence HTML, back through a
+run, and streams each verdict, with its evidence HTML already made, back through a
 pipe. A test waits only for its own verdict; pytest runs on one core, DNS on the other.
 
 Every (name, type) is still asked once per run: there is one resolver, in the helper. At
@@ -32,10 +32,10 @@ import traceback
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from dkimwatch import heap
-from dkimwatch.checks import Context
+from dkimwatch.checks import Context, Verdict
 from dkimwatch.model import Domain, Policy
 from dkimwatch.registry import evaluate
 from dkimwatch.report import evidence_html
@@ -55,20 +55,19 @@ class Job:
     waiver: str | None = None  # shown with the verdict (results data "waiver")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Judged:
-    """A verdict as the reports want it: its results data and its evidence HTML."""
+    """A verdict with what the reports show beside it: the waiver and the evidence HTML."""
 
-    data: dict[str, Any]
+    verdict: Verdict
+    waiver: str | None
     html: str
 
 
 def judge(ctx: Context, job: Job) -> Judged:
+    """Turn the answers into the job's verdict (asking what the resolver has not)."""
     verdict = evaluate(ctx, job.check, job.domain, job.selector)
-    data = verdict.to_json()
-    if job.waiver is not None:
-        data["waiver"] = job.waiver
-    return Judged(data, evidence_html(data))
+    return Judged(verdict, job.waiver, evidence_html(verdict, job.waiver))
 
 
 @dataclass(frozen=True)

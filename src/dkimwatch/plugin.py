@@ -124,22 +124,22 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None]:
     if case is None:
         return
     try:
-        data = case.run.verdict(case.key).data
+        verdict = case.run.verdict(case.key).verdict
     except HelperError as exc:
         raise TempError(f"no verdict: {exc}") from None
-    outcome = data["outcome"]
+    outcome = verdict.outcome
     if outcome == "error":
-        raise TempError(data["message"])
+        raise TempError(verdict.message)
     if outcome == "xfailed":
         # pytest.xfail() without the source traceback that pytest would render (and parse
         # the file for) on every call: the message is the whole story.
-        raise XFailed(data["message"], pytrace=False)
+        raise XFailed(verdict.message, pytrace=False)
     if outcome == "skipped":
-        raise Skipped(data["message"])  # reported at the test (pytest_runtest_makereport)
+        raise Skipped(verdict.message)  # reported at the test (pytest_runtest_makereport)
     text, active = case.run.waiver_text(case.check, case.domain)
     if active:
         item.add_marker(pytest.mark.xfail(reason=f"waived: {text}", strict=False))
-    item.funcargs[VERDICT_ARG] = Verdict.from_json(data)  # type: ignore[attr-defined]
+    item.funcargs[VERDICT_ARG] = verdict  # type: ignore[attr-defined]
 
 
 def require(verdict: Verdict) -> None:
@@ -172,7 +172,7 @@ def pytest_runtest_makereport_attach(
     case = _case_of(item)
     judged = case.run.verdicts.get(case.key) if case is not None else None
     if judged is not None:
-        attach_verdict(report, item.nodeid, judged, worker=hasattr(item.config, "workerinput"))
+        attach_verdict(report, judged, worker=hasattr(item.config, "workerinput"))
     return report
 
 

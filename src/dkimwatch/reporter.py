@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from dkimwatch import __version__, history
+from dkimwatch.checks import Verdict
 from dkimwatch.helper import Judged
 from dkimwatch.instants import iso_instant
 from dkimwatch.junit import JUnitXml, default_config
@@ -32,6 +33,7 @@ from dkimwatch.registry import cases
 from dkimwatch.report import (
     EVIDENCE_CSS,
     LIVE_DNS,
+    ResultEntry,
     answers_from_html,
     answers_from_text,
     atomic_write_text,
@@ -69,24 +71,30 @@ _STAGING = ".staging-"
 # --- a test's verdict on its report ---------------------------------------------------------
 
 
-def attach_verdict(report: pytest.TestReport, nodeid: str, judged: Judged, *, worker: bool) -> None:
+def attach_verdict(report: pytest.TestReport, judged: Judged, *, worker: bool) -> None:
     """Put the verdict on the report that decides the test's outcome, and its evidence
     into pytest-html's row."""
-    data = {"nodeid": nodeid, **judged.data}
-    # A report attribute (not user_properties) travels through xdist (as JSON text, which
-    # execnet carries whatever the data holds) but stays out of junit.xml.
-    setattr(report, REPORT_ATTR, json.dumps(data) if worker else data)
+    # A report attribute (not user_properties) stays out of junit.xml. It travels through
+    # xdist as JSON text (execnet carries that whatever the data holds); in one process it
+    # is the verdict itself.
+    if worker:
+        setattr(report, REPORT_ATTR, json.dumps([judged.verdict.to_json(), judged.waiver]))
+    else:
+        setattr(report, REPORT_ATTR, judged)
     shown = report.when == "call" or (report.when == "setup" and not report.passed)
     if shown and _html_extras is not None:
         report.extras = [*getattr(report, "extras", []), _html_extras.html(judged.html)]  # type: ignore[attr-defined]
 
 
-def verdict_of(report: pytest.TestReport) -> dict[str, Any] | None:
-    """The results data attached to the report (a fresh dict: this report's own)."""
-    data = getattr(report, REPORT_ATTR, None)
-    if isinstance(data, str):
-        return dict(json.loads(data))
-    return data if data else None
+def result_of(report: pytest.TestReport, outcome: str) -> ResultEntry | None:
+    """The test's result: the verdict attached to its report, with the test's outcome."""
+    attached = getattr(report, REPORT_ATTR, None)
+    if isinstance(attached, Judged):
+        return ResultEntry(report.nodeid, outcome, attached.verdict, attached.waiver)
+    if isinstance(attached, str):  # from an xdist worker
+        verdict, waiver = json.loads(attached)
+        return ResultEntry(report.nodeid, outcome, Verdict.from_json(verdict), waiver)
+    return None
 
 
 def final_outcome(report: pytest.TestReport) -> str | None:
@@ -118,7 +126,8 @@ class Reporter:
     def __init__(self, config: pytest.Config, run: Run) -> None:
         self.config = config
         self.run = run
-        self.results: dict[str, dict[str, Any]] = {}  # by node id
+        self.results: dict[str, ResultEntry] = {}  # by node id
+        self.rows: list[dict[str, Any]] | None = None  # the results as results.json has them
         self.started = ""
         self.staging: Path | None = None
         self.staged_html = False  # report.html is ours to publish (no --html of the user's)
@@ -168,13 +177,10 @@ class Reporter:
         # Every report reaches the controller, whether it came from an xdist worker or not.
         if self.junit is not None:
             self.junit.add(report)
-        final = final_outcome(report)  # first: most reports decide nothing, skip their JSON
-        data = verdict_of(report) if final is not None else None
-        if data is None or final is None:
-            return
-        data["outcome"] = final
-        data["nodeid"] = report.nodeid
-        self.results[report.nodeid] = data
+        final = final_outcome(report)  # first: most reports decide nothing
+        result = result_of(report, final) if final is not None else None
+        if result is not None:
+            self.results[report.nodeid] = result
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if self.junit is not None:
@@ -240,7 +246,7 @@ class Reporter:
             f"{questions} · <b>queries sent</b> {sent}</p>"
         )
         if self.large:
-            shown = sum(1 for r in self.results.values() if r["outcome"] != "passed")
+            shown = sum(1 for r in self.results.values() if r.outcome != "passed")
             prefix.append(
                 f"<p><b>Large run:</b> {len(self.results)} tests; the table below lists the "
                 f"{shown} that did not pass, each with its evidence. A passing test's verdict is "
@@ -294,15 +300,15 @@ class Reporter:
             results=list(self.results.values()),
             answers_from=run.answers_from,
         )
-        results = doc.pop("results")
+        self.rows = doc.pop("results")
         doc["partial"] = self.partial
-        doc["results"] = results
+        doc["results"] = self.rows
         return doc
 
     def _write_outputs(self, staging: Path, doc: dict[str, Any]) -> None:
         """The run's own outputs, into staging (report.html is pytest-html's to write, and
         the history record was staged by _record). A new output is one more line here."""
-        atomic_write_text(staging / "failures.csv", failures_csv(doc["results"]))
+        atomic_write_text(staging / "failures.csv", failures_csv(self.results.values()))
         atomic_write_text(staging / "results.json", dumps(doc))
         atomic_write_text(staging / "badge.svg", badge_svg(doc["domains"], self.partial))
         if self.junit is not None:
@@ -364,9 +370,11 @@ class Reporter:
         the results are complete: at session finish)."""
         if self.changes is None:
             self.previous, name = history.load_previous(self._history_dir(), self._identity())
+            if self.rows is None:  # an interrupted run: no results.json was made
+                self.rows = [r.to_json() for r in self.results.values()]
             self.changes = history.diff(
                 self.previous,
-                list(self.results.values()),
+                self.rows,
                 started=self.started,
                 previous_name=name,
                 inputs=self._inputs(),
