@@ -63,12 +63,13 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 # --- collection ---------------------------------------------------------------------------
 
 
-def check_of(function: Any) -> str:
+def check_of(function: object) -> str:
     """The check a test function reports: its ``check`` marker, else its name."""
-    marker = next((m for m in getattr(function, "pytestmark", []) if m.name == "check"), None)
+    marks: list[pytest.Mark] = getattr(function, "pytestmark", [])
+    marker = next((m for m in marks if m.name == "check"), None)
     if marker is not None:
         return str(marker.args[0])
-    return str(function.__name__).removeprefix("test_")
+    return str(getattr(function, "__name__", "")).removeprefix("test_")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -80,7 +80,7 @@ def results_document(
     finished: str,
     now: str,
     resolvers: Sequence[str],
-    inventory: Mapping[str, Any],
+    inventory: Mapping[str, str],
     queries: Mapping[str, int],
     results: Sequence[ResultEntry],
     answers_from: Mapping[str, Any] | None = None,
@@ -223,7 +223,22 @@ def domains_headline(domains: Mapping[str, int]) -> str:
     return f"{_domains(total)} passing"
 
 
-def badge_svg(domains: Mapping[str, int], partial: Mapping[str, Any] | None = None) -> str:
+@dataclass(frozen=True)
+class Partial:
+    """What a partial run ran: ``selected`` of the suite's ``total`` checks, and ``why``."""
+
+    selected: int
+    total: int
+    why: str
+
+    def to_json(self) -> dict[str, int | str]:
+        return {"selected": self.selected, "total": self.total, "why": self.why}
+
+    def text(self) -> str:
+        return f"partial run: {self.selected:,} of {self.total:,} checks ({self.why})"
+
+
+def badge_svg(domains: Mapping[str, int], partial: Partial | None = None) -> str:
     """Counted in domains, as a person counts (one missing key fails several checks of one
     domain): red "3 domains failing, 2 unresolved", grey "2 domains unresolved" when DNS
     could not answer but nothing failed, green "70 domains passing". The report has the
@@ -244,8 +259,8 @@ def badge_svg(domains: Mapping[str, int], partial: Mapping[str, Any] | None = No
         value, colour = "no domain checked", "lightgrey"
     label = "dkimwatch"
     if partial is not None:
-        label = f"dkimwatch partial run: {partial['selected']:,} of {partial['total']:,} checks"
-        if not partial["selected"]:
+        label = f"dkimwatch partial run: {partial.selected:,} of {partial.total:,} checks"
+        if not partial.selected:
             value, colour = "nothing ran", "lightgrey"
     badge = anybadge.Badge(label=label, value=value, default_color=colour)
     return str(badge.badge_svg_text)

@@ -33,6 +33,7 @@ from dkimwatch.registry import cases
 from dkimwatch.report import (
     EVIDENCE_CSS,
     LIVE_DNS,
+    Partial,
     ResultEntry,
     answers_from_html,
     answers_from_text,
@@ -140,7 +141,7 @@ class Reporter:
         self.not_recorded = ""  # why it adds none
         self.large: bool | None = None  # more tests than LARGE_REPORT_TESTS (decided once)
         # Set at session finish: None for a complete run, else what ran of what (partial()).
-        self.partial: dict[str, Any] | None = None
+        self.partial: Partial | None = None
         self.published: Path | None = None  # where this run's outputs go, once written
 
     def stage(self) -> None:
@@ -236,7 +237,7 @@ class Reporter:
         if self.partial is not None:
             prefix.append(
                 f'<p class="dkimwatch-partial" style="font-size:120%"><b>'
-                f"{escape(partial_text(self.partial))}</b>: this report covers only "
+                f"{escape(self.partial.text())}</b>: this report covers only "
                 f"these checks; the last complete run's report stays in the reports "
                 f"folder.</p>"
             )
@@ -270,7 +271,7 @@ class Reporter:
         doc = self._results_document()
         changes = self._changes()
         if self.partial is not None:
-            self.not_recorded = f"partial run: {self.partial['why']}"
+            self.not_recorded = f"partial run: {self.partial.why}"
         else:
             self.not_recorded = self._why_not_recorded(session, exitstatus)
         if not self.not_recorded:
@@ -301,7 +302,7 @@ class Reporter:
             answers_from=run.answers_from,
         )
         self.rows = doc.pop("results")
-        doc["partial"] = self.partial
+        doc["partial"] = self.partial.to_json() if self.partial else None
         doc["results"] = self.rows
         return doc
 
@@ -431,7 +432,7 @@ class Reporter:
     # --- the terminal -----------------------------------------------------------------
 
     def pytest_terminal_summary(
-        self, terminalreporter: Any, exitstatus: int, config: pytest.Config
+        self, terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
     ) -> None:
         tr = terminalreporter
         published = self.published
@@ -442,7 +443,7 @@ class Reporter:
                 tr.write_sep("-", f"Generated html report: {(published / 'report.html').as_uri()}")
         if published is not None and self.partial is not None:
             tr.write_line(
-                f"dkimwatch: {partial_text(self.partial)}: outputs in {published}; "
+                f"dkimwatch: {self.partial.text()}: outputs in {published}; "
                 f"{self.run.reports} keeps the last complete run's"
             )
         changes = self.changes
@@ -472,7 +473,7 @@ class Reporter:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_terminal_summary")
     def pytest_terminal_summary_domains(
-        self, terminalreporter: Any, exitstatus: int, config: pytest.Config
+        self, terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
     ) -> Generator[None]:
         """The last lines before pytest's own: one per failing domain (what is wrong, the
         first fix), then the domains DNS could not answer. Outermost wrapper, so after
@@ -527,9 +528,9 @@ def _selection(config: pytest.Config) -> list[str]:
 
 def partial(
     config: pytest.Config, session: pytest.Session, exitstatus: int, ran: int, suite_size: int
-) -> dict[str, Any] | None:
+) -> Partial | None:
     """None for a complete run: the whole suite ran to its end. Otherwise how much ran of
-    how much, and why only that: {"selected": N, "total": M, "why": "..."}."""
+    how much, and why only that."""
     opt = config.option
     why = _selection(config)
     if getattr(opt, "collectonly", False):
@@ -549,11 +550,7 @@ def partial(
         why.append(f"{suite_size - ran} of the suite's tests did not run")
     if not why:
         return None
-    return {"selected": ran, "total": suite_size, "why": "; ".join(why)}
-
-
-def partial_text(partial: Mapping[str, Any]) -> str:
-    return f"partial run: {partial['selected']:,} of {partial['total']:,} checks ({partial['why']})"
+    return Partial(ran, suite_size, "; ".join(why))
 
 
 # --- staging and publishing -----------------------------------------------------------------
