@@ -364,7 +364,7 @@ def _answer_html(text: str, limit: int | None) -> str:
     return f"{escape(text[:limit])}… (+{len(text) - limit} chars, whole in results.json)"
 
 
-def _detail_text(value: Any) -> str:
+def _detail_text(value: object) -> str:
     """A detail as a reader wants it: lists joined, mappings as key=value, not Python repr."""
     if isinstance(value, Mapping):
         return ", ".join(f"{k}={_detail_text(v)}" for k, v in value.items())
@@ -523,7 +523,7 @@ def dumps(doc: Mapping[str, Any]) -> str:
     diffs line by line). json.dumps(indent=...) runs the pure-Python encoder, slow at
     scale; compact pieces use the C one."""
 
-    def compact(value: Any) -> str:
+    def compact(value: object) -> str:
         return json.dumps(value, ensure_ascii=False)
 
     fields = []
