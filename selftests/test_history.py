@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from dkimwatch import history
+from dkimwatch.checks import Verdict
 from dkimwatch.inventory import load_inventory
-from dkimwatch.report import changes_html, failures_csv
+from dkimwatch.report import ResultEntry, changes_html, failures_csv
 from selftests import tenantkit
 from selftests.test_plugin import install_suite, latest_results
 
@@ -35,6 +36,14 @@ def result(
         "result": {"passed": "pass", "failed": "fail", "error": "temperror"}.get(outcome, "none"),
         "message": f"{outcome} message",
     }
+
+
+def entry(row: dict[str, Any]) -> ResultEntry:
+    """A results.json entry of these tests (without evidence) as the reporter holds it."""
+    verdict = Verdict.from_json(
+        {"warnings": [], "remediation": None, "evidence": [], **row, "details": {}}
+    )
+    return ResultEntry(row["nodeid"], row["outcome"], verdict)
 
 
 def record(
@@ -200,7 +209,7 @@ def test_failures_csv_rows_and_spreadsheet_safety() -> None:
         result("dmarc[d.example]", "xfailed", "dmarc"),
         {**result("dmarc[e.example]", "error", "dmarc"), "message": '=HYPERLINK("http://x")'},
     ]
-    text = failures_csv(rows)
+    text = failures_csv(entry(r) for r in rows)
     parsed = list(csv.reader(io.StringIO(text, newline="")))
     assert parsed == [
         ["domain", "selector", "check", "result", "message", "remediation"],

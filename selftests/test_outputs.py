@@ -8,11 +8,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from typing import cast
 
 import pytest
 
-from dkimwatch.report import badge_svg, domain_lines, domain_states, domains_summary, failures_csv
+from dkimwatch.checks import Outcome, Result, Verdict
+from dkimwatch.fixes import Advice
+from dkimwatch.report import (
+    ResultEntry,
+    badge_svg,
+    domain_lines,
+    domain_states,
+    domains_summary,
+    failures_csv,
+)
 from selftests import tenantkit
 from selftests.test_plugin import install_suite, run
 
@@ -26,22 +35,22 @@ def result(
     selector: str | None = None,
     message: str = "what is wrong",
     remediation: str | None = None,
-) -> dict[str, Any]:
-    verdict = {"passed": "pass", "failed": "fail", "error": "temperror"}.get(outcome, outcome)
+) -> ResultEntry:
+    result = {"passed": "pass", "failed": "fail", "error": "temperror"}.get(outcome, "none")
     name = f"{selector}._domainkey.{domain}" if selector else domain
-    return {
-        "nodeid": f"tests/test_x.py::test_{check}[{name}]",
-        "domain": domain,
-        "selector": selector,
-        "check": check,
-        "outcome": outcome,
-        "result": verdict,
-        "message": message,
-        "remediation": remediation,
-    }
+    verdict = Verdict(
+        check,
+        domain,
+        selector,
+        cast(Result, result),
+        cast(Outcome, outcome),
+        message,
+        fixes=(Advice(remediation),) if remediation else (),  # its sentence is the text
+    )
+    return ResultEntry(f"tests/test_x.py::test_{check}[{name}]", outcome, verdict)
 
 
-def missing_key(domain: str) -> list[dict[str, Any]]:
+def missing_key(domain: str) -> list[ResultEntry]:
     """One missing active key: dkim_target and dkim_rotation both fail, one domain broken."""
     fix = f"Open a Microsoft support case for {domain}"
     return [
@@ -52,7 +61,7 @@ def missing_key(domain: str) -> list[dict[str, Any]]:
     ]
 
 
-def mixed_run() -> list[dict[str, Any]]:
+def mixed_run() -> list[ResultEntry]:
     """3 broken domains (4 failing checks), 2 DNS could not answer, 1 healthy."""
     return [
         *missing_key("a.example"),
@@ -82,7 +91,9 @@ def test_the_badge_counts_domains_not_checks() -> None:
     assert badge_text(svg) == "3 domains failing, 2 unresolved"
     assert RED in svg
 
-    only_dns = domain_states([r for r in mixed_run() if r["domain"] in ("d.example", "e.example")])
+    only_dns = domain_states(
+        [r for r in mixed_run() if r.verdict.domain in ("d.example", "e.example")]
+    )
     grey = badge_svg(domains_summary(only_dns))
     assert badge_text(grey) == "2 domains unresolved"
     assert GREY in grey and RED not in grey

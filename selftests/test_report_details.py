@@ -5,38 +5,42 @@ from __future__ import annotations
 
 import json
 
+from dkimwatch.checks import Verdict
 from dkimwatch.report import evidence_html, spf_tree_html
 
-SPF_VERDICT = {
-    "check": "spf",
-    "result": "pass",
-    "message": '"v=spf1 include:spf.protection.outlook.com exists:%{i}.x.example -all"',
-    "details": {
+SPF_DETAILS = {
+    "record": "v=spf1 include:spf.protection.outlook.com exists:%{i}.x.example -all",
+    "lookups": 3,
+    "tree": {
+        "domain": "example.com",
+        "via": None,
         "record": "v=spf1 include:spf.protection.outlook.com exists:%{i}.x.example -all",
-        "lookups": 3,
-        "tree": {
-            "domain": "example.com",
-            "via": None,
-            "record": "v=spf1 include:spf.protection.outlook.com exists:%{i}.x.example -all",
-            "lookups": 2,
-            "total": 3,
-            "voids": 0,
-            "unresolved": ["exists:%{i}.x.example"],
-            "children": [
-                {
-                    "domain": "spf.protection.outlook.com",
-                    "via": "include:spf.protection.outlook.com",
-                    "record": "v=spf1 <script>alert(1)</script> -all",
-                    "lookups": 1,
-                    "total": 1,
-                    "voids": 1,
-                    "children": [],
-                }
-            ],
-        },
+        "lookups": 2,
+        "total": 3,
+        "voids": 0,
+        "unresolved": ["exists:%{i}.x.example"],
+        "children": [
+            {
+                "domain": "spf.protection.outlook.com",
+                "via": "include:spf.protection.outlook.com",
+                "record": "v=spf1 <script>alert(1)</script> -all",
+                "lookups": 1,
+                "total": 1,
+                "voids": 1,
+                "children": [],
+            }
+        ],
     },
-    "evidence": [],
 }
+SPF_VERDICT = Verdict(
+    "spf",
+    "example.com",
+    None,
+    "pass",
+    "passed",
+    '"v=spf1 include:spf.protection.outlook.com exists:%{i}.x.example -all"',
+    details=SPF_DETAILS,
+)
 
 
 def test_spf_include_tree_is_rendered_with_lookup_counts() -> None:
@@ -82,12 +86,15 @@ def test_tree_of_odd_shapes_skips_what_is_not_a_node() -> None:
 
 
 def test_dkim_key_details_are_shown() -> None:
-    html = evidence_html(
-        {
-            "check": "dkim_key",
-            "result": "pass",
-            "message": "valid rsa-2048 key",
-            "details": {"key_type": "rsa", "key_bits": 2048, "fingerprint_sha256": "ab" * 32},
-        }
+    details = {"key_type": "rsa", "key_bits": 2048, "fingerprint_sha256": "ab" * 32}
+    verdict = Verdict(
+        "dkim_key",
+        "a.example",
+        "selector1",
+        "pass",
+        "passed",
+        "valid rsa-2048 key",
+        details=details,
     )
+    html = evidence_html(verdict)
     assert f"key_type: rsa; key_bits: 2048; fingerprint_sha256: {'ab' * 32}" in html
