@@ -11,13 +11,13 @@ organisational domain's DMARC record.
 from __future__ import annotations
 
 import html
-import json
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from dkimwatch.report import load_results
 from dkimwatch.zoneserver import ZoneServer
 from selftests import tenantkit
 
@@ -126,7 +126,7 @@ def test_every_question_is_asked_once_across_workers(shared: pytest.Pytester) ->
         asked = dict(server.queries)
     assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), result.stdout.str()
     result.stdout.fnmatch_lines(["*2 workers*"])
-    doc = json.loads((shared.path / "reports" / "results.json").read_text())
+    doc = load_results(shared.path / "reports" / "results.json")
     domains = {r["domain"] for r in doc["results"]}
     assert domains == {*DOMAINS, *SUBDOMAINS}
     assert {r["outcome"] for r in doc["results"]} <= {"passed", "failed", "xfailed", "skipped"}

@@ -4,7 +4,6 @@ the "resolver" and the two authoritative servers are embedded servers on loopbac
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from dkimwatch.report import load_results
 from dkimwatch.zoneserver import ZoneServer
 from selftests.tenantkit import key_record
 
@@ -83,7 +83,7 @@ def _run(pytester: pytest.Pytester, tmp_path: Path, *args: str) -> dict[str, Any
         "-p", "no:cacheprovider", f"--domains={inventory}", "-m", "dkim", *args
     )
     # -m dkim: a partial run, whose outputs are in reports/partial.
-    return dict(json.loads((pytester.path / "reports" / "partial" / "results.json").read_text()))
+    return dict(load_results(pytester.path / "reports" / "partial" / "results.json"))
 
 
 def test_authoritative_answers_override_a_stale_resolver(

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from dkimwatch.report import load_results
+
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +24,7 @@ def test_demo_tenant_matches_its_expected_verdicts(pytester: pytest.Pytester) ->
     (pytester.path / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--now", NOW, "-n", "2")
     assert result.ret == pytest.ExitCode.TESTS_FAILED  # the demo has broken domains on purpose
-    doc = json.loads((pytester.path / "reports" / "results.json").read_text())
+    doc = load_results(pytester.path / "reports" / "results.json")
     expected = json.loads((REPO / "demo" / "expected.json").read_text())
     got = {r["nodeid"]: {"outcome": r["outcome"], "result": r["result"]} for r in doc["results"]}
     assert set(got) == set(expected)
@@ -47,7 +49,7 @@ def test_demo_tenant_from_its_exports_matches_its_expected_verdicts(
         "-p", "no:cacheprovider", "--now", NOW, "--domains=demo/domains-export.yaml"
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    doc = json.loads((pytester.path / "reports" / "results.json").read_text())
+    doc = load_results(pytester.path / "reports" / "results.json")
     expected = json.loads((REPO / "demo" / "expected-export.json").read_text())
     got = {r["nodeid"]: {"outcome": r["outcome"], "result": r["result"]} for r in doc["results"]}
     assert set(got) == set(expected), set(got) ^ set(expected)

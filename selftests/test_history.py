@@ -15,7 +15,7 @@ import pytest
 from dkimwatch import history
 from dkimwatch.checks import Verdict
 from dkimwatch.inventory import load_inventory
-from dkimwatch.report import ResultEntry, changes_html, failures_csv
+from dkimwatch.report import ResultEntry, changes_html, failures_csv, load_results
 from selftests import tenantkit
 from selftests.test_plugin import install_suite, latest_results
 
@@ -506,7 +506,7 @@ def run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[s
     res = pytester.runpytest_subprocess(*args)
     path = latest_results(pytester.path)
     assert path is not None
-    return res, json.loads(path.read_text())
+    return res, load_results(path)
 
 
 def all_records(pytester: pytest.Pytester) -> list[Path]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import cast
 
 import pytest
@@ -21,6 +20,7 @@ from dkimwatch.report import (
     domain_states,
     domains_summary,
     failures_csv,
+    load_results,
 )
 from selftests import tenantkit
 from selftests.test_plugin import install_suite, run
@@ -291,4 +291,4 @@ def test_live_dns_and_replayed_runs_say_so(tenant: pytest.Pytester) -> None:
     html = (tenant.path / "reports" / "partial" / "report.html").read_text()
     assert "<b>Answers from</b> live DNS (127.0.0.1:9)" in html
     assert not any(line.startswith("answers from") for line in res.stdout.lines)
-    assert json.loads((tenant.path / "reports" / "partial" / "results.json").read_text()) == live
+    assert load_results(tenant.path / "reports" / "partial" / "results.json") == live

@@ -5,7 +5,6 @@ real suite (pytester), an inventory and zone files on the embedded DNS server.""
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 
 from dkimwatch import registry
 from dkimwatch.model import Domain
+from dkimwatch.report import load_results
 from selftests import tenantkit
 from selftests.test_plugin import REPO, install_suite
 
@@ -32,7 +32,7 @@ def snapshot(reports: Path) -> dict[str, bytes]:
 
 
 def partial_doc(pytester: pytest.Pytester) -> dict[str, Any]:
-    return dict(json.loads((pytester.path / "reports" / "partial" / "results.json").read_text()))
+    return dict(load_results(pytester.path / "reports" / "partial" / "results.json"))
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def audited(pytester: pytest.Pytester) -> pytest.Pytester:
     tenantkit.write_tenant(pytester.path)
     result = pytester.runpytest_subprocess()
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    doc = json.loads((pytester.path / "reports" / "results.json").read_text())
+    doc = load_results(pytester.path / "reports" / "results.json")
     assert doc["partial"] is None
     assert len(list((pytester.path / "reports" / "history").iterdir())) == 1
     assert not (pytester.path / "reports" / "partial").exists()
@@ -152,7 +152,7 @@ def test_last_failed_reruns_the_failures_as_a_partial_run(pytester: pytest.Pytes
     # No run before: --lf has no failures to go by, runs everything, and that is complete.
     first = pytester.runpytest_subprocess("--lf")
     assert first.ret == pytest.ExitCode.TESTS_FAILED
-    whole = json.loads((reports / "results.json").read_text())
+    whole = load_results(reports / "results.json")
     assert whole["partial"] is None
     assert len(whole["results"]) == SUITE
     assert whole["changes"]["recorded"]
@@ -171,7 +171,7 @@ def test_last_failed_reruns_the_failures_as_a_partial_run(pytester: pytest.Pytes
 
     # --ff runs everything (the failures first): a complete run.
     pytester.runpytest_subprocess("--ff")
-    doc = json.loads((reports / "results.json").read_text())
+    doc = load_results(reports / "results.json")
     assert doc["partial"] is None
     assert doc["started"] != whole["started"]
 

@@ -3,7 +3,6 @@ zone files on the embedded DNS server (real sockets), and the outputs they produ
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from html import unescape
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from dkimwatch.report import load_results
 from selftests import tenantkit
 
 pytest_plugins = ["pytester"]
@@ -39,7 +39,7 @@ def latest_results(root: Path) -> Path | None:
 def run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
     result = pytester.runpytest_subprocess("--now", tenantkit.NOW, *args)
     path = latest_results(pytester.path)
-    doc = json.loads(path.read_text()) if path is not None else {}
+    doc = load_results(path) if path is not None else {}
     return result, doc
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from dkimwatch.report import load_results
 from selftests import tenantkit
 from selftests.test_plugin import install_suite
 
@@ -28,7 +29,7 @@ def test_replay_gives_the_recorded_verdicts_without_dns(pytester: pytest.Pyteste
     inventory = tenantkit.write_tenant(pytester.path)
     record = pytester.path / "answers.json"
     pytester.runpytest_subprocess("--now", tenantkit.NOW, f"--record={record}", "-n", "2")
-    recorded = json.loads((pytester.path / "reports" / "results.json").read_text())
+    recorded = load_results(pytester.path / "reports" / "results.json")
     assert json.loads(record.read_text())["format"] == "dkimwatch-answers/1"
 
     # No zone files any more, and the inventory points at a dead resolver: only the
@@ -39,7 +40,7 @@ def test_replay_gives_the_recorded_verdicts_without_dns(pytester: pytest.Pyteste
         inventory.read_text().replace("  zones: zones\n", "  nameservers: ['127.0.0.1:9']\n")
     )
     result = pytester.runpytest_subprocess(f"--replay={record}")
-    replayed = json.loads((pytester.path / "reports" / "results.json").read_text())
+    replayed = load_results(pytester.path / "reports" / "results.json")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert verdicts(replayed) == verdicts(recorded)
     assert replayed["now"] == recorded["now"]  # the recorded instant, not today

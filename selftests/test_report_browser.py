@@ -119,7 +119,10 @@ def test_report_renders_and_hostile_txt_stays_text(
     assert "Changes since" in dom and "New failures (1)" in dom
     assert NODE in dom  # the results table was built by pytest-html's scripts
     assert re.search(r"<b>spf</b> → <b>(fail|permerror)</b>", dom)
-    assert "no key record at selector1._domainkey.inactive-unpublished.example" in dom
+    # Findings only are rows; passed, skipped and waived checks are counted in the matrix.
+    rows = re.findall(r'<tbody class="results-table-row (\w+)"', dom)
+    assert rows and set(rows) <= {"failed", "error", "xpassed"}, set(rows)
+    assert "Audit summary" in dom and "Tenants, worst first" in dom
     assert ", 'Skipped: " not in dom  # a skip's log reads as its reason, not a Python tuple
 
     # The hostile record is shown as text, and created nothing.
@@ -141,19 +144,19 @@ def test_report_renders_and_hostile_txt_stays_text(
 
 def test_a_link_to_a_test_opens_its_row(pytester: pytest.Pytester, tmp_path: Path) -> None:
     """report.html#test=<node id> (what a matrix cell does on click) opens that test's row:
-    passed rows are collapsed by default, the linked one is not."""
+    with every row collapsed by default, the linked one is not."""
     from urllib.parse import quote
 
     install_suite(pytester)
     tenantkit.write_tenant(pytester.path)
-    pytester.runpytest_subprocess("--now", tenantkit.NOW)
+    pytester.runpytest_subprocess("--now", tenantkit.NOW, "-o", "render_collapsed=all")
     report = pytester.path / "reports" / "report.html"
-    node = "tests/test_dkim.py::test_dkim_cname[selector1._domainkey.healthy.example]"
+    node = "tests/test_dkim.py::test_dkim_cname[selector1._domainkey.cname-missing.example]"
     assert f'data-n="{node}"' in report.read_text()  # the matrix cell carries it
     url = f"{report.as_uri()}#test={quote(node, safe='')}"
     dom = chromium("--dump-dom", url, profile=tmp_path / "profile").stdout
     rows = re.findall(
-        r'<tbody class="results-table-row passed" id="([^"]+)">\s*'
+        r'<tbody class="results-table-row failed" id="([^"]+)">\s*'
         r'<tr class="collapsible"[^>]*>\s*<td class="(col-result[^"]*)"',
         dom,
     )

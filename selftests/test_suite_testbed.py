@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from dkimwatch.report import load_results
 from selftests import tenantkit
 from selftests.testbed import Testbed, missing_binaries
 
@@ -47,7 +48,7 @@ def run(pytester: pytest.Pytester, inventory: Path, resolver: str) -> dict[str, 
         "--now",
         tenantkit.NOW,
     )
-    return dict(json.loads((pytester.path / "reports" / "results.json").read_text()))
+    return dict(load_results(pytester.path / "reports" / "results.json"))
 
 
 def test_verdicts_through_unbound(pytester: pytest.Pytester, bed: tuple[Testbed, Path]) -> None:

@@ -39,7 +39,7 @@ from dkimwatch.checks import Context, Verdict
 from dkimwatch.model import Domain, Policy
 from dkimwatch.registry import evaluate
 from dkimwatch.report import evidence_html
-from dkimwatch.resolver import Answer, AuthoritativeClient, DnsClient, Resolver
+from dkimwatch.resolver import Answer, AuthoritativeClient, DnsClient, Evidence, Resolver
 
 CONCURRENCY = 32  # questions in flight; what matters on real networks (latency, not CPU)
 BATCH = 256  # verdicts per message at most: fewer wake-ups for the controller's reader
@@ -67,7 +67,11 @@ class Judged:
 def judge(ctx: Context, job: Job) -> Judged:
     """Turn the answers into the job's verdict (asking what the resolver has not)."""
     verdict = evaluate(ctx, job.check, job.domain, job.selector)
-    return Judged(verdict, job.waiver, evidence_html(verdict, job.waiver))
+    # Only findings (and waived checks) get a row of their own in report.html: an
+    # expected verdict's HTML would be made and carried for nothing (attach_verdict makes
+    # it if a row does show it after all).
+    shown = verdict.outcome in ("failed", "error") or job.waiver is not None
+    return Judged(verdict, job.waiver, evidence_html(verdict, job.waiver) if shown else "")
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,9 @@ class Helper:
         )
         self._cond = threading.Condition()
         self._judged: dict[int, Judged | str] = {}
+        # Each batch is pickled on its own: an exchange used in many batches arrives as
+        # many copies. Verdicts keep the first one (Verdict.sharing).
+        self._evidence: dict[Evidence, Evidence] = {}
         self._ended: str | None = None  # why no more verdicts will come ("" = done)
         self._reader: threading.Thread | None = None
         self.questions = 0
@@ -181,7 +188,11 @@ class Helper:
                 with self._cond:
                     for message in messages:
                         if isinstance(message, VerdictReady):
-                            self._judged[message.index] = message.judged
+                            judged = message.judged
+                            shared = judged.verdict.sharing(self._evidence)
+                            if shared is not judged.verdict:
+                                judged = Judged(shared, judged.waiver, judged.html)
+                            self._judged[message.index] = judged
                         elif isinstance(message, JobFailed):
                             self._judged[message.index] = message.why
                         else:

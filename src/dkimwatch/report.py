@@ -23,6 +23,10 @@ from dkimwatch.registry import DOMAIN_IDS, IDS, SELECTOR_IDS
 from dkimwatch.resolver import Evidence
 from dkimwatch.standards import SPF_LOOKUP_LIMIT
 
+# results.json's ``format``: 2 keeps each exchange once, in the top-level ``evidence``
+# table (format 1, with no ``format`` key, repeated it in every result that used it).
+RESULTS_FORMAT = "dkimwatch-results/2"
+
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 _SHORT = {
     "passed": "PASS",
@@ -31,6 +35,14 @@ _SHORT = {
     "skipped": "SKIP",
     "xfailed": "XFAIL",
     "xpassed": "XPASS",
+}
+_CELL = {  # a matrix cell's class (AUDIT_CSS)
+    "passed": "p",
+    "failed": "f",
+    "error": "e",
+    "skipped": "s",
+    "xfailed": "x",
+    "xpassed": "xp",
 }
 _COLOUR = {
     "passed": "#2e7d32",
@@ -59,9 +71,10 @@ class ResultEntry:
     verdict: Verdict
     waiver: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """As results.json has it (docs/results-format.md)."""
-        data = {"nodeid": self.nodeid, **self.verdict.to_json()}
+    def to_json(self, evidence_ids: Mapping[Evidence, str] | None = None) -> dict[str, Any]:
+        """As results.json has it (docs/results-format.md); with ``evidence_ids``, its
+        evidence as ids of results.json's evidence table."""
+        data = {"nodeid": self.nodeid, **self.verdict.to_json(evidence_ids)}
         data["outcome"] = self.outcome  # in the verdict's place: the test's outcome
         if self.waiver is not None:
             data["waiver"] = self.waiver
@@ -86,8 +99,10 @@ def results_document(
     answers_from: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     ordered = sorted(results, key=lambda r: r.nodeid)
+    evidence_ids = evidence_table(ordered)
     doc: dict[str, Any] = {
         "tool": "dkimwatch",
+        "format": RESULTS_FORMAT,
         "version": version,
         "started": started,
         "finished": finished,
@@ -102,9 +117,54 @@ def results_document(
             "queries": dict(queries),
             "summary": summary(ordered),
             "domains": domains_summary(domain_states(ordered)),
-            "results": [r.to_json() for r in ordered],
+            "results": [r.to_json(evidence_ids) for r in ordered],
+            "evidence": {i: e.to_json() for e, i in evidence_ids.items()},
         }
     )
+    return doc
+
+
+def evidence_table(results: Iterable[ResultEntry]) -> dict[Evidence, str]:
+    """Every exchange of ``results`` once, with its id in results.json's ``evidence``
+    table, in order of first use. Most exchanges serve many verdicts (a domain's SPF
+    include tree, Microsoft's zones): each result lists ids, not copies."""
+    ids: dict[Evidence, str] = {}
+    for r in results:
+        for e in r.verdict.evidence:
+            if e not in ids:
+                ids[e] = f"e{len(ids) + 1}"
+    return ids
+
+
+class ResultsFormatError(ValueError):
+    """A results.json this version cannot read (another format, or not results.json)."""
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    """results.json as a dict, each result's ``evidence`` the list of its exchanges (read
+    from the evidence table; the table itself is left out). The one reader of
+    results.json: format 1 (evidence inline, no ``format`` key) is read as it is."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ResultsFormatError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("tool") != "dkimwatch":
+        raise ResultsFormatError(f"{path}: not a dkimwatch results.json")
+    form = doc.get("format")
+    if form is None:
+        return doc  # format 1
+    if form != RESULTS_FORMAT:
+        raise ResultsFormatError(
+            f"{path}: results format {form!r}; this dkimwatch reads {RESULTS_FORMAT!r}"
+        )
+    table = doc.pop("evidence", None) or {}
+    for r in doc.get("results") or ():
+        try:
+            r["evidence"] = [table[i] for i in r.get("evidence") or ()]
+        except (KeyError, TypeError):
+            raise ResultsFormatError(
+                f"{path}: result {r.get('nodeid')!r} names evidence not in the evidence table"
+            ) from None
     return doc
 
 
@@ -457,8 +517,159 @@ window.addEventListener('load', () => {
 _GOTO = "return dkwGo(this.dataset.n)"
 
 
+# The outcomes that get a row of their own in report.html (with their evidence): what an
+# auditor has to act on. Passed, skipped and xfailed (waived) tests are counted in the
+# matrices only, at any size; results.json has every verdict with its evidence.
+FINDINGS = ("failed", "error", "xpassed")
+
+# One stylesheet for the audit section: a matrix of 10,000 domains is 100,000 cells, so a
+# cell carries a one-letter class, not a style.
+AUDIT_CSS = (
+    "<style>"
+    # The audit (pytest-html's summary, where it goes) and the findings come before
+    # pytest-html's Environment table, which becomes the run's metadata at the end.
+    "body{display:flex;flex-direction:column}#title{order:-4}.summary{order:-3}"
+    "#results-table{order:-2}"
+    ".dkimwatch-audit{color:#222}.dkimwatch-audit table{border-collapse:collapse;"
+    "font-size:90%}.dkimwatch-audit td,.dkimwatch-audit th{border:1px solid #999;"
+    "padding:2px 4px}.dkw-m td{color:#fff;text-align:center}.dkw-m td a{color:#fff;"
+    "text-decoration:none}"
+    + "".join(f".dkw-m td.{_CELL[o]}{{background:{c}}}" for o, c in _COLOUR.items())
+    + ".dkw-bad{color:#c62828;font-weight:bold}.dkw-ok{color:#2e7d32}"
+    "</style>"
+)
+
+
+def tenant_of(result: ResultEntry, default: str) -> str:
+    """The tenant a result belongs to: its own ``tenant`` (a run of several inventories
+    sets it) or else the run's one tenant."""
+    own = getattr(result, "tenant", None) or getattr(result.verdict, "tenant", None)
+    return str(own) if own else default
+
+
+def by_tenant(results: Iterable[ResultEntry], default: str) -> dict[str, list[ResultEntry]]:
+    groups: dict[str, list[ResultEntry]] = {}
+    for r in results:
+        groups.setdefault(tenant_of(r, default), []).append(r)
+    return groups
+
+
+@dataclass(frozen=True)
+class TenantState:
+    """One tenant's standing, for the overview: its domains counted as a person counts
+    them (domains_summary), its failing checks, and since when the oldest one fails."""
+
+    name: str
+    domains: dict[str, int]
+    findings: int  # failed and error tests
+    since: str | None
+
+
+def tenant_states(
+    groups: Mapping[str, Sequence[ResultEntry]], since: Mapping[str, str]
+) -> list[TenantState]:
+    """Worst first: most failing domains, then most unresolved, then by name."""
+    states = []
+    for name, rows in groups.items():
+        domains = domains_summary(domain_states(rows))
+        failing = [since[r.nodeid] for r in rows if r.outcome == "failed" and r.nodeid in since]
+        findings = sum(1 for r in rows if r.outcome in ("failed", "error"))
+        states.append(TenantState(name, domains, findings, min(failing, default=None)))
+    return sorted(states, key=lambda t: (-t.domains["failing"], -t.domains["unresolved"], t.name))
+
+
+def audit_html(
+    results: Sequence[ResultEntry], *, tenant: str, since: Mapping[str, str] | None = None
+) -> str:
+    """report.html's first screen: how many tenants and domains, how many compliant, what
+    fails and since when; then the tenants worst first, each linking to its own section
+    with its domain × check matrix. ``tenant`` names the results without their own
+    (tenant_of); ``since`` is when each failing test started failing (history)."""
+    since = since or {}
+    groups = by_tenant(results, tenant)
+    tenants = tenant_states(groups, since)
+    domains = domains_summary(domain_states(results))
+    counts = summary(results)
+    line = ", ".join(f"{n:,} {k}" for k, n in counts.items() if n)
+    compliant = domains["passing"]
+    oldest = min((t.since for t in tenants if t.since), default=None)
+    head = (
+        f"<p style='font-size:130%'><b>{len(tenants):,} tenant{'' if len(tenants) == 1 else 's'}"
+        f", {_domains(domains['total'])}</b>: <span class='dkw-ok'>{compliant:,} compliant"
+        "</span>"
+    )
+    if domains["failing"]:
+        head += f", <span class='dkw-bad'>{domains['failing']:,} failing</span>"
+    if domains["unresolved"]:
+        head += f", {domains['unresolved']:,} unresolved (DNS gave no answer)"
+    head += "</p>"
+    head += f"<p>{len(results):,} checks: {escape(line)}"
+    if oldest:
+        head += f"; the oldest failure dates from {escape(oldest)}"
+    head += ".</p>"
+    parts = [
+        '<div class="dkimwatch-audit"><h2>Audit summary</h2>',
+        head,
+        _what_fails_html(results, since),
+        _tenants_table_html(tenants),
+    ]
+    parts.append("<h2>Domain × check, per tenant</h2>")
+    parts.append(_GOTO_SCRIPT)
+    for index, t in enumerate(tenants):
+        bad = t.domains["failing"] + t.domains["unresolved"]
+        parts.append(
+            f'<details id="dkw-t{index}"{" open" if bad else ""}><summary><b>'
+            f"{escape(t.name)}</b>: {escape(domains_headline(t.domains))}</summary>"
+            f"{matrix_html(groups[t.name])}</details>"
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _what_fails_html(results: Sequence[ResultEntry], since: Mapping[str, str]) -> str:
+    """Per check: how many tests failed or got no answer, in how many domains, since when."""
+    rows: dict[str, list[ResultEntry]] = {}
+    for r in results:
+        if r.outcome in ("failed", "error"):
+            rows.setdefault(r.verdict.check, []).append(r)
+    if not rows:
+        return "<p class='dkw-ok'><b>Nothing fails.</b></p>"
+    body = []
+    for check in sorted(rows, key=lambda c: (-len(rows[c]), c)):
+        found = rows[check]
+        failed = sum(1 for r in found if r.outcome == "failed")
+        first = min((since[r.nodeid] for r in found if r.nodeid in since), default="")
+        body.append(
+            f"<tr><td>{escape(check)}</td><td>{failed:,}</td><td>{len(found) - failed:,}</td>"
+            f"<td>{len({r.verdict.domain for r in found}):,}</td><td>{escape(first)}</td></tr>"
+        )
+    return (
+        "<h3>What fails</h3><table><tr><th>check</th><th>failed</th><th>no DNS answer</th>"
+        f"<th>domains</th><th>failing since</th></tr>{''.join(body)}</table>"
+    )
+
+
+def _tenants_table_html(tenants: Sequence[TenantState]) -> str:
+    body = []
+    for index, t in enumerate(tenants):
+        d = t.domains
+        cls = " class='dkw-bad'" if d["failing"] else ""
+        body.append(
+            f"<tr><td><a href='#dkw-t{index}'>{escape(t.name)}</a></td><td>{d['total']:,}</td>"
+            f"<td>{d['passing']:,}</td><td{cls}>{d['failing']:,}</td><td>{d['unresolved']:,}"
+            f"</td><td>{t.findings:,}</td><td>{escape(t.since or '')}</td></tr>"
+        )
+    return (
+        "<h3>Tenants, worst first</h3><div style='max-height:30em;overflow:auto'><table>"
+        "<tr><th>tenant</th><th>domains</th><th>compliant</th><th>failing</th>"
+        "<th>unresolved</th><th>failing checks</th><th>failing since</th></tr>"
+        f"{''.join(body)}</table></div>"
+    )
+
+
 def matrix_html(results: Sequence[ResultEntry]) -> str:
-    """Domain × check summary: colour plus text, failing domains first."""
+    """Domain × check: colour (a class of AUDIT_CSS) plus text, failing domains first. A
+    finding's cell links to its row in the findings table and carries its message."""
     if not results:
         return ""
     cols = matrix_columns(results)
@@ -483,23 +694,23 @@ def matrix_html(results: Sequence[ResultEntry]) -> str:
                 tds.append("<td></td>")
                 continue
             outcome = cell.outcome
-            tds.append(
-                f'<td style="background:{_COLOUR.get(outcome, "#999")};color:#fff;'
-                f'text-align:center" title="{escape(cell.verdict.message)}">'
-                f'<a href="#" data-n="{escape(cell.nodeid)}" onclick="{_GOTO}" '
-                f'style="color:#fff;text-decoration:none">'
-                f"{_SHORT.get(outcome, escape(outcome))}</a></td>"
-            )
+            short = _SHORT.get(outcome) or escape(outcome)
+            if outcome in FINDINGS:
+                tds.append(
+                    f'<td class="{_CELL.get(outcome, "u")}" '
+                    f'title="{escape(cell.verdict.message)}">'
+                    f'<a href="#" data-n="{escape(cell.nodeid)}" onclick="{_GOTO}">{short}</a></td>'
+                )
+            else:
+                tds.append(f'<td class="{_CELL.get(outcome, "u")}">{short}</td>')
         rows.append(f"<tr><th style='text-align:left'>{escape(domain)}</th>{''.join(tds)}</tr>")
     counts = summary(results)
     line = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
     return (
-        f'{_GOTO_SCRIPT}<div class="dkimwatch-matrix"><h2>Domain × check</h2>'
+        f'<div class="dkimwatch-matrix">'
         f"<p>{escape(domains_headline(domains_summary(domain_states(results))))}; "
         f"{len(results)} checks: {escape(line)}</p>"
-        '<div style="max-height:40em;overflow:auto">'
-        '<table border="1" cellpadding="3" '
-        'style="border-collapse:collapse;font-size:85%;color:#222">'
+        '<div style="max-height:40em;overflow:auto"><table class="dkw-m">'
         f"<tr><th>domain</th>{head}</tr>{''.join(rows)}</table></div></div>"
     )
 
@@ -531,6 +742,9 @@ def dumps(doc: Mapping[str, Any]) -> str:
         if key == "results" and isinstance(value, list):
             rows = ",\n  ".join(compact(r) for r in value)
             fields.append(f'"results": [\n  {rows}\n ]' if value else '"results": []')
+        elif key == "evidence" and isinstance(value, dict):
+            rows = ",\n  ".join(f"{compact(i)}: {compact(e)}" for i, e in value.items())
+            fields.append(f'"evidence": {{\n  {rows}\n }}' if value else '"evidence": {}')
         else:
             fields.append(f"{compact(key)}: {compact(value)}")
     return "{\n " + ",\n ".join(fields) + "\n}\n"

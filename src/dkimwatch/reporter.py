@@ -29,15 +29,17 @@ from dkimwatch.checks import Verdict
 from dkimwatch.helper import Judged
 from dkimwatch.instants import iso_instant
 from dkimwatch.junit import JUnitXml, default_config
-from dkimwatch.registry import cases
 from dkimwatch.report import (
+    AUDIT_CSS,
     EVIDENCE_CSS,
+    FINDINGS,
     LIVE_DNS,
     Partial,
     ResultEntry,
     answers_from_html,
     answers_from_text,
     atomic_write_text,
+    audit_html,
     badge_svg,
     changes_html,
     domain_lines,
@@ -45,11 +47,12 @@ from dkimwatch.report import (
     domains_headline,
     domains_summary,
     dumps,
+    evidence_html,
     failures_csv,
-    matrix_html,
     publish,
     results_document,
 )
+from dkimwatch.resolver import Evidence
 from dkimwatch.run import Key, Run, selects_paths
 
 try:
@@ -58,11 +61,6 @@ except ImportError:  # pragma: no cover - pytest-html is a dependency
     _html_extras = None
 
 REPORT_ATTR = "dkimwatch_verdict"  # the TestReport attribute that carries the verdict
-
-# Above this many tests report.html lists only the tests that did not pass. pytest-html
-# builds every row in the browser, and a report of tens of thousands of rows no longer loads
-# in useful time, with evidence or without (bench/RESULTS.md).
-LARGE_REPORT_TESTS = 20_000
 
 PARTIAL_DIR = "partial"  # a partial run's outputs, inside the reports folder
 _OLD_PARTIAL = ".partial-old-"
@@ -82,19 +80,25 @@ def attach_verdict(report: pytest.TestReport, judged: Judged, *, worker: bool) -
         setattr(report, REPORT_ATTR, json.dumps([judged.verdict.to_json(), judged.waiver]))
     else:
         setattr(report, REPORT_ATTR, judged)
-    shown = report.when == "call" or (report.when == "setup" and not report.passed)
-    if shown and _html_extras is not None:
-        report.extras = [*getattr(report, "extras", []), _html_extras.html(judged.html)]  # type: ignore[attr-defined]
+    if final_outcome(report) in FINDINGS and _html_extras is not None:
+        html = judged.html or evidence_html(judged.verdict, judged.waiver)
+        report.extras = [*getattr(report, "extras", []), _html_extras.html(html)]  # type: ignore[attr-defined]
 
 
-def result_of(report: pytest.TestReport, outcome: str) -> ResultEntry | None:
-    """The test's result: the verdict attached to its report, with the test's outcome."""
+def result_of(
+    report: pytest.TestReport, outcome: str, evidence: dict[Evidence, Evidence] | None = None
+) -> ResultEntry | None:
+    """The test's result: the verdict attached to its report, with the test's outcome (an
+    xdist worker's verdict takes its exchanges from ``evidence``: Verdict.sharing)."""
     attached = getattr(report, REPORT_ATTR, None)
     if isinstance(attached, Judged):
         return ResultEntry(report.nodeid, outcome, attached.verdict, attached.waiver)
     if isinstance(attached, str):  # from an xdist worker
         verdict, waiver = json.loads(attached)
-        return ResultEntry(report.nodeid, outcome, Verdict.from_json(verdict), waiver)
+        shared = Verdict.from_json(verdict)
+        if evidence is not None:
+            shared = shared.sharing(evidence)
+        return ResultEntry(report.nodeid, outcome, shared, waiver)
     return None
 
 
@@ -128,6 +132,7 @@ class Reporter:
         self.config = config
         self.run = run
         self.results: dict[str, ResultEntry] = {}  # by node id
+        self.evidence: dict[Evidence, Evidence] = {}  # xdist workers' exchanges, each once
         self.rows: list[dict[str, Any]] | None = None  # the results as results.json has them
         self.started = ""
         self.staging: Path | None = None
@@ -139,7 +144,6 @@ class Reporter:
         self.deselected = 0
         self.recorded: str | None = None  # the history record this run adds, when it adds one
         self.not_recorded = ""  # why it adds none
-        self.large: bool | None = None  # more tests than LARGE_REPORT_TESTS (decided once)
         # Set at session finish: None for a complete run, else what ran of what (partial()).
         self.partial: Partial | None = None
         self.published: Path | None = None  # where this run's outputs go, once written
@@ -179,7 +183,7 @@ class Reporter:
         if self.junit is not None:
             self.junit.add(report)
         final = final_outcome(report)  # first: most reports decide nothing
-        result = result_of(report, final) if final is not None else None
+        result = result_of(report, final, self.evidence) if final is not None else None
         if result is not None:
             self.results[report.nodeid] = result
 
@@ -204,16 +208,13 @@ class Reporter:
         tenant = self.run.inventory.tenant or "no tenant"
         report.title = f"dkimwatch: {tenant}, {self.run.now.date().isoformat()}"
 
-    def _large(self) -> bool:
-        return sum(len(cases(d)) for d in self.run.inventory.domains) > LARGE_REPORT_TESTS
-
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
-        """In a large run, passing tests get no row of their own (see LARGE_REPORT_TESTS)."""
-        if self.large is None:
-            self.large = self._large()
-        passed = report.when == "call" and report.passed and not hasattr(report, "wasxfail")
-        if self.large and passed and getattr(report, REPORT_ATTR, None):
+        """Only findings get a row (report.FINDINGS): a passed, skipped or waived check is
+        counted in the matrices, and its evidence is in results.json."""
+        if getattr(report, REPORT_ATTR, None) is None:
+            return  # not a check's deciding report (or not a dkimwatch test): pytest-html's
+        if final_outcome(report) not in FINDINGS:
             del cells[:]  # pytest-html then leaves the row out
 
     @pytest.hookimpl(optionalhook=True)
@@ -232,7 +233,7 @@ class Reporter:
     ) -> None:
         run = self.run
         questions, sent = run.counts()
-        prefix.append(EVIDENCE_CSS)
+        prefix.append(AUDIT_CSS + EVIDENCE_CSS)
         prefix.append(answers_from_html(run.answers_from))
         if self.partial is not None:
             prefix.append(
@@ -241,20 +242,31 @@ class Reporter:
                 f"these checks; the last complete run's report stays in the reports "
                 f"folder.</p>"
             )
+        changes = self._changes().to_json()
+        since = {
+            row["nodeid"]: str(row["since"])
+            for key in ("new_failures", "still_failing")
+            for row in changes.get(key) or ()
+            if row.get("since")
+        }
+        results = list(self.results.values())
+        prefix.append(
+            audit_html(results, tenant=self.run.inventory.tenant or "(no tenant)", since=since)
+        )
         prefix.append(
             f"<p><b>Evaluated at</b> {escape(iso_instant(run.now))} · <b>resolvers</b> "
             f"{escape(', '.join(run.resolvers))} · <b>DNS questions</b> "
-            f"{questions} · <b>queries sent</b> {sent}</p>"
+            f"{questions} · <b>queries sent</b> {sent} · the run's metadata (versions, "
+            "inventory and its sha256) is at the end of this page.</p>"
         )
-        if self.large:
-            shown = sum(1 for r in self.results.values() if r.outcome != "passed")
-            prefix.append(
-                f"<p><b>Large run:</b> {len(self.results)} tests; the table below lists the "
-                f"{shown} that did not pass, each with its evidence. A passing test's verdict is "
-                "in the matrix (its cell's tooltip); its evidence is in results.json.</p>"
-            )
-        prefix.append(changes_html(self._changes().to_json()))
-        prefix.append(matrix_html(list(self.results.values())))
+        prefix.append(changes_html(changes))
+        findings = sum(1 for r in results if r.outcome in FINDINGS)
+        postfix.append(
+            f"<h2>Findings ({findings:,})</h2><p>Each failed check, each check DNS gave no "
+            "answer for, and each waived check that holds, with its evidence and its fix "
+            "(click a row). Passed, skipped and waived checks are counted in the matrices "
+            "above; results.json has every verdict with its evidence.</p>"
+        )
 
     # --- the outputs ------------------------------------------------------------------
 
@@ -302,8 +314,10 @@ class Reporter:
             answers_from=run.answers_from,
         )
         self.rows = doc.pop("results")
+        evidence = doc.pop("evidence")
         doc["partial"] = self.partial.to_json() if self.partial else None
         doc["results"] = self.rows
+        doc["evidence"] = evidence
         return doc
 
     def _write_outputs(self, staging: Path, doc: dict[str, Any]) -> None:

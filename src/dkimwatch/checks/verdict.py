@@ -9,8 +9,8 @@ could not answer makes the verdict a temperror.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -42,7 +42,14 @@ class Verdict:
         """The fixes as one sentence (results.json's and failures.csv's remediation)."""
         return remediation(self.fixes)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, evidence_ids: Mapping[Evidence, str] | None = None) -> dict[str, Any]:
+        """As results.json has it; with ``evidence_ids`` (results.json's evidence table),
+        each exchange is its id there rather than the exchange itself."""
+        evidence: list[Any]
+        if evidence_ids is None:
+            evidence = [e.to_json() for e in self.evidence]
+        else:
+            evidence = [evidence_ids[e] for e in self.evidence]
         return {
             "domain": self.domain,
             "selector": self.selector,
@@ -53,9 +60,18 @@ class Verdict:
             "warnings": list(self.warnings),
             "remediation": self.remediation,
             "fixes": [fix_to_json(f) for f in self.fixes],
-            "evidence": [e.to_json() for e in self.evidence],
+            "evidence": evidence,
             "details": self.details,
         }
+
+    def sharing(self, table: dict[Evidence, Evidence]) -> Verdict:
+        """This verdict with its exchanges taken from ``table`` (added when new): verdicts
+        that used the same answers (an SPF include tree, Microsoft's zones) then hold the
+        same Evidence objects, not copies (copies come from pickled batches and xdist)."""
+        shared = tuple([table.setdefault(e, e) for e in self.evidence])
+        if all(a is b for a, b in zip(shared, self.evidence, strict=True)):
+            return self
+        return replace(self, evidence=shared)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Verdict:
