@@ -82,6 +82,7 @@ def main() -> int:
     generate(tenant, args.domains)
     out = cache / args.label
     reports = out / "reports"
+    out.mkdir(parents=True, exist_ok=True)
     result: dict[str, object] = {
         "label": args.label,
         "repo": str(args.repo),
