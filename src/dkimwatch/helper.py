@@ -53,6 +53,7 @@ class Job:
     domain: Domain
     selector: str | None
     waiver: str | None = None  # shown with the verdict (results data "waiver")
+    scope: int = 0  # which of Work.scopes judges it (a run of many inventories)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,9 @@ class Work:
     now: datetime
     jobs: tuple[Job, ...]
     want_answers: bool = False  # --record: send every answer back at the end
+    # A run of many inventories: each one's (policy, tenant), by Job.scope; empty: policy
+    # and tenant above judge every job.
+    scopes: tuple[tuple[Policy, str | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +266,10 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     work: Work = pickle.load(stdin)
     resolver = work.client.resolver()
     ctx = Context(resolver=resolver, policy=work.policy, tenant=work.tenant, now=work.now)
+    contexts = [
+        Context(resolver=resolver, policy=policy, tenant=tenant, now=work.now)
+        for policy, tenant in work.scopes
+    ] or [ctx]
     # Workers take the jobs in order as they come free and this thread sends what they
     # finish, from the first verdict on: the tests wait for the early jobs first.
     pending = iter(enumerate(work.jobs))
@@ -282,7 +290,7 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
                     return
                 index, job = taken
                 try:
-                    judged = judge(ctx, job)
+                    judged = judge(contexts[job.scope], job)
                 except Exception as exc:
                     text = "".join(traceback.format_exception(exc)).strip()
                     finished.put(JobFailed(index, f"the check raised an exception:\n{text}"))

@@ -917,3 +917,100 @@ def _merge(listed: tuple[Domain, ...], exported: list[Domain]) -> tuple[Domain, 
         )
     out.extend(by_name.values())
     return tuple(out)
+
+
+# --- many tenants in one run ----------------------------------------------------------------
+
+
+def tenant_name(inventory: Inventory) -> str:
+    """The name a tenant goes by in a run of many inventories (results, failures.csv,
+    badges, ``-k``): the inventory's tenant, else its file name without ``.yaml``."""
+    return (inventory.tenant or inventory.path.stem).lower()
+
+
+def inventory_files(given: Sequence[Path]) -> list[Path]:
+    """The inventory files of ``--domains`` values: a file as given, a directory as every
+    ``*.yaml`` file directly in it, in name order."""
+    out: list[Path] = []
+    for path in given:
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.yaml") if p.is_file())
+            if not found:
+                raise InventoryError(f"{path}:0: directory: no *.yaml inventory in it")
+            out.extend(found)
+        else:
+            out.append(path)
+    return out
+
+
+def load_inventories(given: Sequence[Path]) -> list[Inventory]:
+    """Every inventory of ``given`` (files and directories), read and checked to belong in
+    one run: each domain in one inventory only, each tenant named once, and one set of DNS
+    settings (a run asks one set of resolvers). Raises InventoryError (one line)."""
+    files = inventory_files(given)
+    seen_files: dict[Path, Path] = {}
+    inventories: list[Inventory] = []
+    for path in files:
+        real = path.resolve()
+        if real in seen_files:
+            raise InventoryError(f"{path}:0: file: given twice (also as {seen_files[real]})")
+        seen_files[real] = path
+        inventories.append(load_inventory(path))
+    owner: dict[str, Inventory] = {}
+    tenants: dict[str, Inventory] = {}
+    first = inventories[0]
+    for inv in inventories:
+        label = tenant_name(inv)
+        if label in tenants:
+            raise InventoryError(
+                f"{inv.path}:0: tenant: {label!r} is also the tenant of {tenants[label].path}; "
+                "one inventory per tenant (merge them, or set a distinct 'tenant:')"
+            )
+        tenants[label] = inv
+        if _dns_key(inv) != _dns_key(first):
+            raise InventoryError(
+                f"{inv.path}:0: dns: its settings differ from those of {first.path}; "
+                "inventories audited in one run share one set of resolvers: run them "
+                "separately, or give them the same dns settings"
+            )
+        for d in inv.domains:
+            other = owner.get(d.name)
+            if other is not None:
+                raise InventoryError(
+                    f"{inv.path}:{d.line}: domain: {d.display} is also in {other.path}; "
+                    "a domain belongs to one tenant's inventory"
+                )
+            owner[d.name] = inv
+    if len(owner) > MAX_DOMAINS:
+        raise InventoryError(
+            f"{files[-1]}:0: domains: {len(owner):,} domains in all, above the limit of "
+            f"{MAX_DOMAINS:,} for one run; {SPLIT_HINT}"
+        )
+    return inventories
+
+
+def _dns_key(inventory: Inventory) -> tuple[object, ...]:
+    dns = inventory.dns
+    zones = dns.zones.resolve() if dns.zones is not None else None
+    return (dns.nameservers, zones, dns.timeout, dns.attempts)
+
+
+def combined(inventories: Sequence[Inventory], path: Path) -> Inventory:
+    """One inventory standing for all of ``inventories`` in a run of many: every domain and
+    waiver (a domain is in one of them only), the shared DNS settings, and a digest of all
+    their digests. Policy and tenant stay each inventory's own (the run judges each domain
+    with its own inventory's)."""
+    first = inventories[0]
+    digest = hashlib.sha256(
+        "\n".join(f"{inv.path}\0{inv.sha256}" for inv in inventories).encode()
+    ).hexdigest()
+    return Inventory(
+        path=path,
+        sha256=digest,
+        tenant=None,
+        sources=tuple(s for inv in inventories for s in inv.sources),
+        dns=first.dns,
+        policy=first.policy,
+        domains=tuple(d for inv in inventories for d in inv.domains),
+        waivers=tuple(w for inv in inventories for w in inv.waivers),
+    )

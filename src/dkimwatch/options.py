@@ -16,7 +16,14 @@ import pytest
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dkimwatch", "dkimwatch compliance suite")
-    group.addoption("--domains", default=None, metavar="PATH", help="inventory (domains.yaml)")
+    group.addoption(
+        "--domains",
+        action="append",
+        default=None,
+        metavar="PATH",
+        help="inventory (domains.yaml); a directory, or the option given more than once: "
+        "one inventory per tenant (every *.yaml in the directory), audited in one run",
+    )
     group.addoption(
         "--nameserver",
         action="append",

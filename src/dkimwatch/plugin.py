@@ -90,7 +90,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """--gate keeps only the gate's checks; the rest are deselected, not skipped."""
+    """A run of many tenants: each test answers to its tenant's name (``-k contoso``).
+    --gate keeps only the gate's checks; the rest are deselected, not skipped."""
+    run = config.stash.get(_RUN, None)
+    if run is not None and run.inventories:
+        for item in items:
+            case = _case_of(item)
+            tenant = run.tenant_of(case.domain) if case is not None else None
+            if tenant is not None:
+                item.extra_keyword_matches.add(tenant)
     if not config.option.gate:
         return
     keep: list[pytest.Item] = []

@@ -70,6 +70,9 @@ class ResultEntry:
     outcome: str
     verdict: Verdict
     waiver: str | None = None
+    # A run of many tenants: the domain's tenant and the path of the inventory listing it.
+    tenant: str | None = None
+    inventory: str | None = None
 
     def to_json(self, evidence_ids: Mapping[Evidence, str] | None = None) -> dict[str, Any]:
         """As results.json has it (docs/results-format.md); with ``evidence_ids``, its
@@ -78,6 +81,9 @@ class ResultEntry:
         data["outcome"] = self.outcome  # in the verdict's place: the test's outcome
         if self.waiver is not None:
             data["waiver"] = self.waiver
+        if self.tenant is not None:
+            data["tenant"] = self.tenant
+            data["inventory"] = self.inventory
         return data
 
 
@@ -751,6 +757,7 @@ def dumps(doc: Mapping[str, Any]) -> str:
 
 
 FAILURES_CSV_HEADER = ("domain", "selector", "check", "result", "message", "remediation")
+TENANT_COLUMN = "tenant"  # failures.csv's first column in a run of many tenants
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -761,17 +768,19 @@ def _csv_cell(value: object) -> str:
     return f"'{text}" if text.startswith(_FORMULA_START) else text
 
 
-def failures_csv(results: Iterable[ResultEntry]) -> str:
+def failures_csv(results: Iterable[ResultEntry], *, tenants: bool = False) -> str:
     """failures.csv: one row per failed or error test, in node id order, with its fix; the
     selector is empty for domain-level checks, the remediation for DNS errors (there is
-    nothing known to fix)."""
+    nothing known to fix). A run of many tenants (``tenants``) adds a first column, the
+    domain's tenant."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(FAILURES_CSV_HEADER)
+    writer.writerow((TENANT_COLUMN, *FAILURES_CSV_HEADER) if tenants else FAILURES_CSV_HEADER)
     for r in sorted(results, key=lambda r: r.nodeid):
         if r.outcome not in ("failed", "error"):
             continue
-        writer.writerow(_csv_cell(getattr(r.verdict, k)) for k in FAILURES_CSV_HEADER)
+        cells = [_csv_cell(getattr(r.verdict, k)) for k in FAILURES_CSV_HEADER]
+        writer.writerow([_csv_cell(r.tenant), *cells] if tenants else cells)
     return out.getvalue()
 
 

@@ -12,9 +12,11 @@ the changes since the last recorded run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import platform
+import re
 import shutil
 from collections.abc import Generator, Mapping
 from datetime import UTC, datetime
@@ -28,6 +30,7 @@ from dkimwatch import __version__, history
 from dkimwatch.checks import Verdict
 from dkimwatch.helper import Judged
 from dkimwatch.instants import iso_instant
+from dkimwatch.inventory import Inventory, tenant_name
 from dkimwatch.junit import JUnitXml, default_config
 from dkimwatch.report import (
     AUDIT_CSS,
@@ -63,6 +66,7 @@ except ImportError:  # pragma: no cover - pytest-html is a dependency
 REPORT_ATTR = "dkimwatch_verdict"  # the TestReport attribute that carries the verdict
 
 PARTIAL_DIR = "partial"  # a partial run's outputs, inside the reports folder
+BADGES_DIR = "badges"  # a run of many tenants: one badge per tenant, badges/<tenant>.svg
 _OLD_PARTIAL = ".partial-old-"
 _STAGING = ".staging-"
 
@@ -125,6 +129,36 @@ def final_outcome(report: pytest.TestReport) -> str | None:
 # --- the reporter ---------------------------------------------------------------------------
 
 
+@dataclasses.dataclass
+class _History:
+    """One inventory's history in this run: a run of many tenants keeps one per inventory,
+    each compared with and recording only its own results."""
+
+    inventory: Inventory
+    identity: history.Identity
+    inputs: dict[Key, str] | None = None
+    previous: dict[str, Any] | None = None
+    changes: history.Changes | None = None
+    recorded: str | None = None  # the record this run adds to it, when it adds one
+
+    @property
+    def folder(self) -> str:
+        """Its folder, relative to the reports folder."""
+        return f"{history.HISTORY_DIR}/{self.identity.slug}"
+
+    def rows(self, rows: list[dict[str, Any]], *, alone: bool) -> list[dict[str, Any]]:
+        """Its results among ``rows`` (all of them when it is the run's only inventory)."""
+        if alone:
+            return rows
+        names = {d.name for d in self.inventory.domains}
+        return [r for r in rows if r.get("domain") in names]
+
+
+def badge_file(tenant: str) -> str:
+    """The tenant's badge, relative to the reports folder (any name is a safe file name)."""
+    return f"{BADGES_DIR}/{re.sub(r'[^A-Za-z0-9._-]+', '_', tenant).strip('.') or '_'}.svg"
+
+
 class Reporter:
     """Hooks of the controlling process that collect results and write the outputs."""
 
@@ -138,11 +172,9 @@ class Reporter:
         self.staging: Path | None = None
         self.staged_html = False  # report.html is ours to publish (no --html of the user's)
         self.junit: JUnitXml | None = None  # writes junit.xml in place of pytest's writer
-        self.changes: history.Changes | None = None
-        self.previous: dict[str, Any] | None = None
-        self.inputs: dict[Key, str] | None = None  # each test's inventory inputs (history)
+        self.changes: history.Changes | None = None  # of all the run's inventories
+        self.histories: list[_History] | None = None  # one per inventory (_histories())
         self.deselected = 0
-        self.recorded: str | None = None  # the history record this run adds, when it adds one
         self.not_recorded = ""  # why it adds none
         # Set at session finish: None for a complete run, else what ran of what (partial()).
         self.partial: Partial | None = None
@@ -185,6 +217,13 @@ class Reporter:
         final = final_outcome(report)  # first: most reports decide nothing
         result = result_of(report, final, self.evidence) if final is not None else None
         if result is not None:
+            if self.run.inventories:  # a run of many tenants: whose domain it is
+                domain = result.verdict.domain
+                result = dataclasses.replace(
+                    result,
+                    tenant=self.run.tenant_of(domain),
+                    inventory=str(self.run.inventory_of(domain).path),
+                )
             self.results[report.nodeid] = result
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -206,6 +245,8 @@ class Reporter:
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report: Any) -> None:
         tenant = self.run.inventory.tenant or "no tenant"
+        if self.run.inventories:
+            tenant = f"{len(self.run.inventories)} tenants"
         report.title = f"dkimwatch: {tenant}, {self.run.now.date().isoformat()}"
 
     @pytest.hookimpl(optionalhook=True)
@@ -288,13 +329,18 @@ class Reporter:
             self.not_recorded = self._why_not_recorded(session, exitstatus)
         if not self.not_recorded:
             self._record(doc)
-        doc["changes"] = {
-            **changes.to_json(),
-            "inventory": self._identity().to_json(),
-            "history": self._history_folder(),
-            "recorded": f"{self._history_folder()}/{self.recorded}" if self.recorded else None,
-            "not_recorded": self.not_recorded or None,
-        }
+        doc["changes"] = {**changes.to_json(), **self._history_json(self._histories()[0])}
+        doc["changes"]["not_recorded"] = self.not_recorded or None
+        if self.run.inventories:  # each inventory's own history and changes
+            doc["changes"].update(inventory=None, history=None, recorded=None)
+            doc["changes"]["inventories"] = [
+                {
+                    **self._history_json(h),
+                    "previous": h.changes.previous if h.changes else None,
+                    "counts": h.changes.counts() if h.changes else None,
+                }
+                for h in self._histories()
+            ]
         self._write_outputs(self.staging, doc)
         self.published = run.reports / PARTIAL_DIR if self.partial else run.reports
 
@@ -316,6 +362,11 @@ class Reporter:
         self.rows = doc.pop("results")
         evidence = doc.pop("evidence")
         doc["partial"] = self.partial.to_json() if self.partial else None
+        if run.inventories:
+            doc["inventories"] = [
+                {"tenant": tenant_name(inv), "path": str(inv.path), "sha256": inv.sha256}
+                for inv in run.inventories
+            ]
         doc["results"] = self.rows
         doc["evidence"] = evidence
         return doc
@@ -323,9 +374,21 @@ class Reporter:
     def _write_outputs(self, staging: Path, doc: dict[str, Any]) -> None:
         """The run's own outputs, into staging (report.html is pytest-html's to write, and
         the history record was staged by _record). A new output is one more line here."""
-        atomic_write_text(staging / "failures.csv", failures_csv(self.results.values()))
+        tenants = bool(self.run.inventories)
+        atomic_write_text(
+            staging / "failures.csv", failures_csv(self.results.values(), tenants=tenants)
+        )
         atomic_write_text(staging / "results.json", dumps(doc))
         atomic_write_text(staging / "badge.svg", badge_svg(doc["domains"], self.partial))
+        if tenants:
+            for inv in self.run.inventories:
+                name = tenant_name(inv)
+                own = [r for r in self.results.values() if r.tenant == name]
+                (staging / BADGES_DIR).mkdir(exist_ok=True)
+                atomic_write_text(
+                    staging / badge_file(name),
+                    badge_svg(domains_summary(domain_states(own)), self.partial),
+                )
         if self.junit is not None:
             atomic_write_text(staging / "junit.xml", self.junit.document())
 
@@ -356,66 +419,76 @@ class Reporter:
             _replace_folder(staging, reports / PARTIAL_DIR)
         elif (staging / "results.json").exists():
             publish(staging, reports)
-            history.prune(self._history_dir())
+            for h in self._histories():
+                history.prune(reports / h.folder)
         else:
             shutil.rmtree(staging, ignore_errors=True)
 
     # --- history: what changed since the last recorded run ---------------------------
 
-    def _identity(self) -> history.Identity:
-        """Which inventory this run audits: its history is kept apart from other ones'."""
-        return history.inventory_identity(self.run.inventory, self.config.rootpath)
-
-    def _history_folder(self) -> str:
-        """This inventory's history folder, relative to the reports folder."""
-        return f"{history.HISTORY_DIR}/{self._identity().slug}"
-
-    def _history_dir(self) -> Path:
-        return self.run.reports / self._history_folder()
-
-    def _inputs(self) -> dict[Key, str] | None:
-        """Every test's inventory inputs; None with --gate, whose inventory is one domain of
+    def _histories(self) -> list[_History]:
+        """Which inventories this run audits, each with its own history (kept apart from
+        other inventories'): the run's inventory, or each tenant's in a run of many. Every
+        test's inventory inputs are left out with --gate, whose inventory is one domain of
         the real one (the others' tests are then not run, not removed)."""
-        if self.inputs is None and not self.config.option.gate:
-            self.inputs = history.inventory_inputs(self.run.inventory)
-        return self.inputs
+        if self.histories is None:
+            gate = bool(self.config.option.gate)
+            self.histories = [
+                _History(
+                    inv,
+                    history.inventory_identity(inv, self.config.rootpath),
+                    None if gate else history.inventory_inputs(inv),
+                )
+                for inv in (self.run.inventories or (self.run.inventory,))
+            ]
+        return self.histories
+
+    def _history_json(self, h: _History) -> dict[str, Any]:
+        return {
+            "inventory": h.identity.to_json(),
+            "history": h.folder,
+            "recorded": f"{h.folder}/{h.recorded}" if h.recorded else None,
+        }
 
     def _changes(self) -> history.Changes:
-        """This run against the newest record of its inventory's history (read once, when
-        the results are complete: at session finish)."""
+        """This run against the newest record of each inventory's history (read once, when
+        the results are complete: at session finish); a run of many tenants adds up theirs."""
         if self.changes is None:
-            self.previous, name = history.load_previous(self._history_dir(), self._identity())
             if self.rows is None:  # an interrupted run: no results.json was made
                 self.rows = [r.to_json() for r in self.results.values()]
-            self.changes = history.diff(
-                self.previous,
-                self.rows,
-                started=self.started,
-                previous_name=name,
-                inputs=self._inputs(),
-            )
+            alone = not self.run.inventories
+            for h in self._histories():
+                h.previous, name = history.load_previous(self.run.reports / h.folder, h.identity)
+                h.changes = history.diff(
+                    h.previous,
+                    h.rows(self.rows, alone=alone),
+                    started=self.started,
+                    previous_name=name,
+                    inputs=h.inputs,
+                )
+            self.changes = _added_up([h.changes for h in self._histories() if h.changes])
         return self.changes
 
     def _record(self, doc: Mapping[str, Any]) -> None:
-        """Stage this run's history record: the baseline of the next run."""
+        """Stage this run's history record of each inventory: the baseline of the next run."""
         assert self.staging is not None
-        self.recorded = history.record_name(
-            self.started, (p.name for p in history.records(self._history_dir()))
-        )
-        record = history.make_record(
-            doc["results"],
-            started=self.started,
-            finished=doc["finished"],
-            now=doc["now"],
-            version=__version__,
-            inventory_sha256=self.run.inventory.sha256,
-            previous=self.previous,
-            identity=self._identity(),
-            inputs=self._inputs(),
-        )
-        atomic_write_text(
-            self.staging / self._history_folder() / self.recorded, history.dumps_record(record)
-        )
+        alone = not self.run.inventories
+        for h in self._histories():
+            h.recorded = history.record_name(
+                self.started, (p.name for p in history.records(self.run.reports / h.folder))
+            )
+            record = history.make_record(
+                h.rows(doc["results"], alone=alone),
+                started=self.started,
+                finished=doc["finished"],
+                now=doc["now"],
+                version=__version__,
+                inventory_sha256=h.inventory.sha256,
+                previous=h.previous,
+                identity=h.identity,
+                inputs=h.inputs,
+            )
+            atomic_write_text(self.staging / h.folder / h.recorded, history.dumps_record(record))
 
     def _why_not_recorded(self, session: pytest.Session, exitstatus: int | pytest.ExitCode) -> str:
         """A history record is the baseline of the next run: only a complete audit of the
@@ -464,7 +537,13 @@ class Reporter:
         if changes is None:
             return
         tr.write_sep("-", "dkimwatch: changes since the last recorded run")
-        tr.write_line(changes.headline())
+        histories = self._histories()
+        if self.run.inventories:
+            for h in histories:
+                if h.changes is not None:
+                    tr.write_line(f"{tenant_name(h.inventory)}: {h.changes.headline()}")
+        else:
+            tr.write_line(changes.headline())
         lists = (
             ("new failure", "new failures", changes.new_failures),
             ("fixed", "fixed", changes.fixed),
@@ -480,10 +559,11 @@ class Reporter:
                 tr.write_line(f"  {title}: {row['nodeid']} ({was} → {now}){why}")
             if len(rows) > 10:
                 tr.write_line(f"  … and {len(rows) - 10} more {titles} (results.json: changes)")
-        if self.recorded:
-            tr.write_line(f"recorded: {self._history_dir() / self.recorded}")
-        else:
-            tr.write_line(f"not recorded in {self._history_dir()}: {self.not_recorded}")
+        for h in histories:
+            if h.recorded:
+                tr.write_line(f"recorded: {self.run.reports / h.folder / h.recorded}")
+            else:
+                tr.write_line(f"not recorded in {self.run.reports / h.folder}: {self.not_recorded}")
 
     @pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_terminal_summary")
     def pytest_terminal_summary_domains(
@@ -515,6 +595,19 @@ class Reporter:
             return str(path.relative_to(self.config.invocation_params.dir))
         except ValueError:
             return str(path)
+
+
+def _added_up(each: list[history.Changes]) -> history.Changes:
+    """The changes of a run of many inventories: every inventory's lists, in node id order;
+    the previous record of the first inventory that has one (each one's is in
+    results.json's ``changes.inventories``)."""
+    if len(each) == 1:
+        return each[0]
+    total = history.Changes(previous=next((c.previous for c in each if c.previous), None))
+    for name in ("new_failures", "fixed", "still_failing", "not_run", "inventory_changes"):
+        rows = [row for c in each for row in getattr(c, name)]
+        setattr(total, name, sorted(rows, key=lambda row: str(row["nodeid"])))
+    return total
 
 
 # --- partial runs ---------------------------------------------------------------------------
@@ -618,6 +711,8 @@ def _metadata(config: pytest.Config, run: Run, started: str) -> None:
     meta["dkimwatch"] = __version__
     meta["Evaluation instant (now)"] = iso_instant(run.now)
     meta["Tenant"] = run.inventory.tenant or "(none)"
+    if run.inventories:
+        meta["Tenant"] = ", ".join(tenant_name(inv) for inv in run.inventories)
     meta["Inventory"] = str(run.inventory.path)
     meta["Inventory sha256"] = run.inventory.sha256
     meta["Domains"] = str(len(run.inventory.domains))

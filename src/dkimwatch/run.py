@@ -29,7 +29,16 @@ from dkimwatch.checks import Context, selector_name
 from dkimwatch.gate import GateError, gate_domain
 from dkimwatch.helper import CONCURRENCY, ClientSpec, Helper, Job, Judged, Work, judge
 from dkimwatch.instants import iso_instant, parse_instant
-from dkimwatch.inventory import Domain, Inventory, InventoryError, load_inventory
+from dkimwatch.inventory import (
+    Domain,
+    Inventory,
+    InventoryError,
+    combined,
+    load_inventories,
+    load_inventory,
+    tenant_name,
+)
+from dkimwatch.model import Policy
 from dkimwatch.options import separate_path_options
 from dkimwatch.registry import SUITE_ORDER, cases, evaluate
 from dkimwatch.report import LIVE_DNS, REPLAY, ZONE_FILES
@@ -85,7 +94,12 @@ class Run:
     verdicts: dict[Key, Judged] = field(default_factory=dict)
     # DNS questions asked and queries sent, once the helper has reported them.
     dns_counts: tuple[int, int] | None = None
+    # A run of many tenants (--domains a directory, or given more than once): each tenant's
+    # inventory, whose policy, tenant and waivers judge its domains; ``inventory`` then
+    # stands for all of them (inventory.combined). Empty for a run of one inventory file.
+    inventories: tuple[Inventory, ...] = ()
     _by_name: dict[str, Domain] = field(default_factory=dict)
+    _scope: dict[str, int] = field(default_factory=dict)
     _parameters: dict[str, tuple[list[Case], list[str]]] = field(default_factory=dict)
 
     def domain(self, name: str) -> Domain:
@@ -94,11 +108,37 @@ class Run:
             self._by_name = {d.name: d for d in self.inventory.domains}
         return self._by_name[name]
 
-    def context(self) -> Context:
+    def scope(self, name: str) -> int:
+        """Which of ``inventories`` lists the domain ``name`` (0 in a run of one)."""
+        if not self.inventories:
+            return 0
+        if not self._scope:
+            self._scope = {d.name: i for i, inv in enumerate(self.inventories) for d in inv.domains}
+        return self._scope[name]
+
+    def tenant_of(self, name: str) -> str | None:
+        """The tenant of the domain ``name`` in a run of many tenants; None in a run of one."""
+        if not self.inventories:
+            return None
+        return tenant_name(self.inventories[self.scope(name)])
+
+    def inventory_of(self, name: str) -> Inventory:
+        """The inventory that lists the domain ``name``."""
+        if not self.inventories:
+            return self.inventory
+        return self.inventories[self.scope(name)]
+
+    def scopes(self) -> tuple[tuple[Policy, str | None], ...]:
+        """Each inventory's (policy, tenant), by scope; empty in a run of one."""
+        return tuple((inv.policy, inv.tenant) for inv in self.inventories)
+
+    def context(self, name: str | None = None) -> Context:
+        """The judging context of the domain ``name``: its own inventory's policy and tenant."""
+        inventory = self.inventory if name is None else self.inventory_of(name)
         return Context(
             resolver=self.resolver,
-            policy=self.inventory.policy,
-            tenant=self.inventory.tenant,
+            policy=inventory.policy,
+            tenant=inventory.tenant,
             now=self.now,
         )
 
@@ -114,7 +154,13 @@ class Run:
 
     def job(self, key: Key) -> Job:
         check, name, selector = key
-        return Job(check, self.domain(name), selector, self.waiver_text(check, name)[0])
+        return Job(
+            check,
+            self.domain(name),
+            selector,
+            self.waiver_text(check, name)[0],
+            scope=self.scope(name),
+        )
 
     def verdict(self, key: Key) -> Judged:
         """The verdict of key: from the helper (waiting for it), or judged here from the
@@ -125,7 +171,7 @@ class Run:
             if self.helper is not None and index is not None:
                 found = self.helper.get(index)
             else:
-                found = judge(self.context(), self.job(key))
+                found = judge(self.context(key[1]), self.job(key))
             self.verdicts[key] = found
         return found
 
@@ -170,6 +216,7 @@ class Run:
                 now=self.now,
                 jobs=tuple(self.job(key) for key in keys),
                 want_answers=want_answers,
+                scopes=self.scopes(),
             )
         )
 
@@ -199,13 +246,15 @@ class Run:
         self.resolver.dump(self.answers_file, self.record_meta())
         # Workers get the parsed inventory: parsing YAML again in each costs as much as here.
         inventory_file = self.tmpdir / "inventory.pickle"
-        inventory_file.write_bytes(pickle.dumps(self.inventory, pickle.HIGHEST_PROTOCOL))
+        inventory_file.write_bytes(
+            pickle.dumps((self.inventory, self.inventories), pickle.HIGHEST_PROTOCOL)
+        )
         self.inventory_file = inventory_file
 
     def _resolve(self, jobs: list[tuple[str, Domain, str | None]]) -> None:
         """Evaluate every job with bounded concurrency, so that the resolver has asked each
         (name, type) once; the workers judge from its answers."""
-        ctx = self.context()
+        contexts = {name: self.context(name) for name in {job[1].name for job in jobs}}
         progress = self.progress
         large = progress is not None and progress.large
         if progress is not None and large:
@@ -213,7 +262,8 @@ class Run:
         pool = ThreadPoolExecutor(max_workers=CONCURRENCY)
         try:
             shown = 0
-            for done, _ in enumerate(pool.map(lambda job: evaluate(ctx, *job), jobs), 1):
+            verdicts = pool.map(lambda job: evaluate(contexts[job[1].name], *job), jobs)
+            for done, _ in enumerate(verdicts, 1):
                 tenth = done * 10 // len(jobs)
                 if progress is not None and large and tenth > shown:
                     shown = tenth
@@ -333,8 +383,10 @@ def gated(config: pytest.Config, inventory: Inventory) -> Inventory:
 def configure_worker(config: pytest.Config, workerinput: dict[str, Any]) -> Run:
     """An xdist worker's run: the controller's inventory and answers, judged here."""
     pickled = workerinput.get("dkimwatch_inventory_pickle")
-    if pickled:  # the controller's parsed inventory (its own private temporary file)
-        inventory = gated(config, pickle.loads(Path(pickled).read_bytes()))
+    inventories: tuple[Inventory, ...] = ()
+    if pickled:  # the controller's parsed inventories (its own private temporary file)
+        whole, inventories = pickle.loads(Path(pickled).read_bytes())
+        inventory = gated(config, whole)
     else:
         inventory = gated(config, load_inventory(workerinput["dkimwatch_inventory"]))
     resolver, _meta = Resolver.load(Path(workerinput["dkimwatch_answers"]))
@@ -344,6 +396,7 @@ def configure_worker(config: pytest.Config, workerinput: dict[str, Any]) -> Run:
         resolver=resolver,
         resolvers=list(workerinput["dkimwatch_resolvers"]),
         reports=Path(workerinput["dkimwatch_reports"]),
+        inventories=inventories,
     )
 
 
@@ -354,7 +407,7 @@ def configure_controller(config: pytest.Config, *, auto_declined: bool) -> Run:
     opt = config.option
     _check_rootdir(config)
     progress = Progress(config)
-    whole = _read_inventory(config, progress)
+    whole, inventories = _read_inventory(config, progress)
     inventory = gated(config, whole)
     suite_size = sum(len(cases(d)) for d in whole.domains)
     if len(inventory.domains) >= PROGRESS_DOMAINS:
@@ -384,6 +437,7 @@ def configure_controller(config: pytest.Config, *, auto_declined: bool) -> Run:
         suite_size=suite_size,
         progress=progress,
         spreading_declined=AUTO_ONE_PROCESS if auto_declined else None,
+        inventories=inventories,
     )
     if opt.replay:
         _answers_from_record(run, config)
@@ -400,11 +454,23 @@ def configure_controller(config: pytest.Config, *, auto_declined: bool) -> Run:
     return run
 
 
-def _read_inventory(config: pytest.Config, progress: Progress) -> Inventory:
+def _read_inventory(
+    config: pytest.Config, progress: Progress
+) -> tuple[Inventory, tuple[Inventory, ...]]:
     """The inventory of --domains (or the project's domains.yaml); a large file is
-    announced before it is read."""
+    announced before it is read. A directory, or --domains given more than once, makes a
+    run of many tenants: (their combined inventory, each tenant's inventory)."""
     opt = config.option
-    path = Path(opt.domains) if opt.domains else Path(config.rootpath) / "domains.yaml"
+    given = [Path(p) for p in opt.domains or ()]
+    if len(given) > 1 or (given and given[0].is_dir()):
+        try:
+            inventories = load_inventories(given)
+        except InventoryError as exc:
+            progress.stop()
+            raise usage_error(str(exc)) from None
+        shown = given[0] if len(given) == 1 else inventories[0].path
+        return combined(inventories, shown), tuple(inventories)
+    path = given[0] if given else Path(config.rootpath) / "domains.yaml"
     try:
         size = path.stat().st_size
     except OSError:
@@ -412,7 +478,7 @@ def _read_inventory(config: pytest.Config, progress: Progress) -> Inventory:
     if size >= PROGRESS_BYTES:
         progress.start(f"reading {path}", f"reading {path} ({size / 1e6:.1f} MB)")
     try:
-        return load_inventory(path)
+        return load_inventory(path), ()
     except InventoryError as exc:
         progress.stop()
         raise usage_error(str(exc)) from None
