@@ -54,7 +54,9 @@ def test_hosts_are_recognised_only_from_all_their_ns_names(
 
 def test_the_zone_and_its_host_come_from_soa_and_ns(board: Switchboard) -> None:
     zones = {
-        "contoso.com": SOA + AZURE_NS + "selector1._domainkey IN CNAME sel.contoso.onmicrosoft.com.\n",
+        "contoso.com": SOA
+        + AZURE_NS
+        + "selector1._domainkey IN CNAME sel.contoso.onmicrosoft.com.\n",
         "contoso.onmicrosoft.com": SOA + "@ IN NS ns1.\n",
     }
     with board.serving(zones_from_text(zones)) as resolver:
