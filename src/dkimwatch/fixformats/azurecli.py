@@ -21,6 +21,7 @@ from dkimwatch.fixformats.base import (
     UnrenderableName,
     bash_quoted,
     by_zone,
+    one_line,
     other_fixes_note,
     record_type,
 )
@@ -88,7 +89,7 @@ def commands(fix: RecordFix) -> list[str]:
 def render(items: Sequence[FixItem]) -> Files:
     lines = [HEADER]
     for zone, findings in by_zone(items).items():
-        lines.append(f"# zone {bash_quoted(zone)}")
+        lines.append(f"# zone {one_line(zone)}")
         for ctx, fixes in findings:
             lines.append(f"# {ctx.heading()}")
             for fix in fixes:

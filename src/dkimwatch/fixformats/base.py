@@ -158,7 +158,10 @@ def record_type(rtype: str) -> str:
 def bash_quoted(text: str) -> str:
     """One bash word that is exactly ``text``: single quotes, where nothing expands
     ($(…), ${…}, backquotes), or $'…' with escapes when it holds a control character, so
-    that a command stays on one line."""
+    that a command stays on one line. A NUL cannot be in a command's argument at all:
+    UnrenderableName."""
+    if "\x00" in text:
+        raise UnrenderableName(f"{one_line(text, 120)} holds a NUL, which no command can pass")
     if all(c.isprintable() or c == " " for c in text):
         return "'" + text.replace("'", "'\\''") + "'"
     out = []

@@ -19,6 +19,7 @@ from dkimwatch.fixformats.base import (
     FixItem,
     UnrenderableName,
     by_zone,
+    one_line,
     other_fixes_note,
     powershell_quoted,
     record_type,
@@ -77,7 +78,7 @@ def commands(fix: RecordFix) -> list[str]:
 def render(items: Sequence[FixItem]) -> Files:
     lines = [HEADER]
     for zone, findings in by_zone(items).items():
-        lines.append(f"# zone {powershell_quoted(zone)}")
+        lines.append(f"# zone {one_line(zone)}")
         for ctx, fixes in findings:
             lines.append(f"# {ctx.heading()}")
             for fix in fixes:
