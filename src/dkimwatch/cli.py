@@ -4,6 +4,7 @@
 ``dkimwatch validate [PATH]``    check an inventory and print what it holds
 ``dkimwatch import EXPORT``      turn a Get-DkimSigningConfig export into an inventory
 ``dkimwatch gate DOMAIN``        may DKIM signing be enabled for DOMAIN now? (exit 0: yes)
+``dkimwatch fixes --format F``   the fixes of a results.json in one host's language
 """
 
 from __future__ import annotations
@@ -117,6 +118,32 @@ def _gate(args: argparse.Namespace) -> int:
     return 0 if report.ready else 1
 
 
+def _fixes(args: argparse.Namespace) -> int:
+    from dkimwatch.fixformats import render
+    from dkimwatch.fixreader import read_fix_items
+    from dkimwatch.report import atomic_write_text
+
+    try:
+        items = read_fix_items(Path(args.results))
+    except ValueError as exc:
+        print(f"dkimwatch fixes: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    files = render(args.format, items)
+    if args.output:
+        out = Path(args.output)
+        for name, text in files.items():
+            atomic_write_text(out / name, text)
+        print(f"{out}: {', '.join(files) or 'nothing to write'}", file=sys.stderr)
+        return 0
+    if not files:
+        print(f"dkimwatch fixes: no {args.format} fixes in {args.results}", file=sys.stderr)
+    for name, text in files.items():
+        if len(files) > 1:
+            print(f"==> {name} <==")
+        sys.stdout.write(text)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="dkimwatch",
@@ -164,6 +191,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--authoritative-port", type=int, default=53, metavar="PORT", help=argparse.SUPPRESS
     )
     gate.set_defaults(func=_gate)
+
+    from dkimwatch.fixformats import FORMATS
+
+    fixes = sub.add_parser(
+        "fixes",
+        help="the fixes of a results.json in one format (nsupdate, zone, azure-cli, …)",
+        description="Formats: " + "; ".join(f"{f.name}: {f.title}" for f in FORMATS.values()),
+    )
+    fixes.add_argument("results", nargs="?", default="reports/results.json", metavar="RESULTS")
+    fixes.add_argument("--format", required=True, choices=list(FORMATS), metavar="FORMAT")
+    fixes.add_argument("-o", "--output", metavar="DIR", help="write the files here instead")
+    fixes.set_defaults(func=_fixes)
 
     args = parser.parse_args(argv)
     try:
