@@ -87,8 +87,11 @@ def commands(fix: RecordFix) -> list[str]:
 
 
 def render(items: Sequence[FixItem]) -> Files:
+    zones = by_zone(items)
+    if not zones:
+        return {}  # nothing to change in DNS
     lines = [HEADER]
-    for zone, findings in by_zone(items).items():
+    for zone, findings in zones.items():
         lines.append(f"# zone {one_line(zone)}")
         for ctx, fixes in findings:
             lines.append(f"# {ctx.heading()}")

@@ -191,6 +191,8 @@ def renderer(fmt: str) -> Callable[[Sequence[FixItem]], Files]:
         if header:
             lines.append(header)
         zones = by_zone(items)
+        if not zones:
+            return {}  # nothing to change in DNS
         if fmt in ZONE_VARS:
             for zone in zones:
                 lines.append(

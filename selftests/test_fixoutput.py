@@ -1,0 +1,78 @@
+"""reports/fixes/ and a row's fix in its host's format (src/dkimwatch/fixoutput.py): zones
+and hosts found over real loopback sockets by the embedded zone server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dkimwatch.fixes import ExoFix, Fix, RecordFix
+from dkimwatch.fixformats import FixContext
+from dkimwatch.fixoutput import locate, row_fix, write_fixes
+from selftests.zonekit import Switchboard, zones_from_text
+
+SOA = "@ IN SOA ns1 hostmaster 1 3600 600 86400 300\n"
+TARGET = "selector1-contoso-com._domainkey.contoso.onmicrosoft.com"
+CTX = FixContext("contoso.com", "dkim_cname", "selector1", "no CNAME")
+
+
+@pytest.fixture(scope="module")
+def board() -> Iterator[Switchboard]:
+    with Switchboard() as server:
+        yield server
+
+
+def _fix(owner: str = "selector1._domainkey.contoso.com") -> RecordFix:
+    return RecordFix("create", owner, "CNAME", TARGET, "contoso.com")
+
+
+def test_a_fix_moves_to_the_zone_that_holds_its_owner(board: Switchboard) -> None:
+    zones = {
+        "contoso.com": SOA + "@ IN NS ns1.contoso.com.\n",
+        "_domainkey.contoso.com": SOA + "@ IN NS ada.ns.cloudflare.com.\n",
+    }
+    with board.serving(zones_from_text(zones)) as resolver:
+        items, hosts = locate([(CTX, _fix())], resolver)
+    fix = items[0][1]
+    assert isinstance(fix, RecordFix) and fix.zone == "_domainkey.contoso.com"
+    assert fix.host == "selector1"
+    fmt, text = row_fix(items, hosts)
+    assert fmt == "terraform-cloudflare"
+    assert 'resource "cloudflare_dns_record"' in text
+
+
+def test_unknown_zone_keeps_the_domain_and_shows_nsupdate(board: Switchboard) -> None:
+    with board.serving(zones_from_text({"other.example": SOA})) as resolver:
+        items, hosts = locate([(CTX, _fix())], resolver)
+    fix = items[0][1]
+    assert isinstance(fix, RecordFix) and fix.zone == "contoso.com"
+    fmt, text = row_fix(items, hosts)
+    assert fmt == "nsupdate"
+    assert "update add selector1._domainkey.contoso.com." in text
+
+
+def test_azure_hosted_row_shows_az(board: Switchboard) -> None:
+    ns = "".join(f"@ IN NS ns{i}-03.azure-dns.{t}.\n" for i, t in enumerate(["com", "net"], 1))
+    with board.serving(zones_from_text({"contoso.com": SOA + ns})) as resolver:
+        items, hosts = locate([(CTX, _fix())], resolver)
+    assert row_fix(items, hosts)[0] == "azure-cli"
+
+
+def test_a_row_without_dns_changes_shows_the_exchange_cmdlet() -> None:
+    items: list[tuple[FixContext, Fix]] = [
+        (CTX, ExoFix("Rotate-DkimSigningConfig -Identity c", ""))
+    ]
+    fmt, text = row_fix(items, {})
+    assert fmt == "exchange" and "Rotate-DkimSigningConfig -Identity c" in text
+
+
+def test_every_run_writes_nsupdate(tmp_path: Path) -> None:
+    assert write_fixes(tmp_path / "fixes", []) == ["nsupdate.txt"]
+    assert "nothing to change" in (tmp_path / "fixes/nsupdate.txt").read_text()
+    written = write_fixes(tmp_path / "all", [(CTX, _fix())])
+    assert {"nsupdate.txt", "zone/contoso.com.zone", "azure-cli.sh", "windows-dns.ps1"} <= set(
+        written
+    )
+    assert all((tmp_path / "all" / name).is_file() for name in written)

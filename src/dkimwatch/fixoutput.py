@@ -1,0 +1,77 @@
+"""The run's fixes as files (``reports/fixes/``) and as the text a report row shows.
+
+``locate`` puts every DNS fix in the zone that really holds its owner (dkimwatch.dnshost,
+through the run's resolver) and notes who hosts that zone; ``write_fixes`` writes every
+format (``nsupdate.txt`` always, even with nothing to change, so a pipeline can rely on
+it); ``row_fix`` is one finding's fixes in the format of its zone's host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from dkimwatch.dnshost import GENERIC, DnsHost, ZoneHost, find_zone
+from dkimwatch.fixes import RecordFix
+from dkimwatch.fixformats import FORMATS, render, render_all
+from dkimwatch.fixformats.base import FixItem
+from dkimwatch.resolver import Resolver
+
+FIXES_DIR = "fixes"
+
+
+def locate(
+    items: Sequence[FixItem], resolver: Resolver
+) -> tuple[list[FixItem], dict[str, ZoneHost]]:
+    """The items with each DNS fix's zone as the SOA walk found it (unchanged when the walk
+    found none), and what was found per owner name."""
+    found: dict[str, ZoneHost] = {}
+    out: list[FixItem] = []
+    for ctx, fix in items:
+        if isinstance(fix, RecordFix):
+            where = found.get(fix.owner)
+            if where is None:
+                where = found[fix.owner] = find_zone(resolver, fix.owner)
+            if where.zone is not None and where.zone != fix.zone:
+                fix = replace(fix, zone=where.zone)
+        out.append((ctx, fix))
+    return out, found
+
+
+def host_of(items: Sequence[FixItem], hosts: Mapping[str, ZoneHost]) -> DnsHost:
+    """The host of the zones these fixes change: one host when they all agree, else generic."""
+    seen = {
+        hosts[f.owner].host.key: hosts[f.owner].host
+        for _, f in items
+        if isinstance(f, RecordFix) and f.owner in hosts
+    }
+    return next(iter(seen.values())) if len(seen) == 1 else GENERIC
+
+
+def row_fix(items: Sequence[FixItem], hosts: Mapping[str, ZoneHost]) -> tuple[str, str]:
+    """(format name, text) of one finding's fixes in its host's format; the Exchange Online
+    format when none of them is a DNS change."""
+    if not any(isinstance(f, RecordFix) for _, f in items):
+        fmt = "exchange"
+    else:
+        fmt = host_of(items, hosts).fix_format
+    files = render(fmt, items)
+    if len(files) == 1:
+        return fmt, next(iter(files.values()))
+    return fmt, "".join(f"==> {name} <==\n{text}" for name, text in files.items())
+
+
+def write_fixes(directory: Path, items: Sequence[FixItem]) -> list[str]:
+    """Every format's files under ``directory`` (created); returns their relative paths.
+    nsupdate.txt is always written."""
+    files = render_all(items)
+    assert "nsupdate.txt" in files  # the one file every run has
+    for name, text in files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return sorted(files)
+
+
+__all__ = ["FIXES_DIR", "FORMATS", "host_of", "locate", "row_fix", "write_fixes"]
