@@ -24,6 +24,7 @@ from dkimwatch.fixformats.base import (
     one_line,
     other_fixes_note,
     record_type,
+    replaced,
 )
 
 FILE = "azure-cli.sh"
@@ -74,8 +75,15 @@ def commands(fix: RecordFix) -> list[str]:
             f"--cname {bash_quoted(fix.value)}"
         )
     elif rtype == "TXT":
-        if fix.action == "replace":
+        found = replaced(fix)
+        if fix.action == "replace" and found is None:
             out.append(delete_set)
+        elif fix.action == "replace":
+            old = " ".join(bash_quoted(s) for s in txt_strings(found or ""))
+            out.append(
+                f"{_base(kind, 'remove-record', fix.zone)} --record-set-name {host} "
+                f"--value {old} --keep-empty-record-set"
+            )
         strings = " ".join(bash_quoted(s) for s in txt_strings(fix.value))
         out.append(
             f"{_base(kind, 'add-record', fix.zone)} --record-set-name {host} --value {strings}"

@@ -202,3 +202,10 @@ def powershell_quoted(text: str) -> str:
         return "'" + "".join(literal) + "'"
     flush()
     return "(" + " + ".join(parts) + ")"
+
+
+def replaced(fix: RecordFix) -> str | None:
+    """For a replace, the one record it replaces as found in DNS (None: the whole set of
+    its type at the owner). Read with getattr while dkimwatch.fixes gains the field."""
+    found = getattr(fix, "found", None)
+    return found if isinstance(found, str) else None

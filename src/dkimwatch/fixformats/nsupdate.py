@@ -20,6 +20,7 @@ from dkimwatch.fixformats.base import (
     master_rdata,
     other_fixes_note,
     record_type,
+    replaced,
 )
 
 FILE = "nsupdate.txt"
@@ -46,7 +47,10 @@ def update_lines(fix: RecordFix) -> list[str]:
         return [f"update delete {owner} {fix.rtype} {_data(fix)}"]
     add = f"update add {owner} {fix.ttl} IN {fix.rtype} {_data(fix)}"
     if fix.action == "replace":
-        return [f"update delete {owner} {fix.rtype}", add]
+        found = replaced(fix)
+        if found is None or fix.rtype == "CNAME":  # a CNAME set holds one record
+            return [f"update delete {owner} {fix.rtype}", add]
+        return [f"update delete {owner} {fix.rtype} {master_rdata(fix.rtype, found)}", add]
     return [add]
 
 

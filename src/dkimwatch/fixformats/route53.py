@@ -28,6 +28,7 @@ from dkimwatch.fixformats.base import (
     file_stem,
     one_line,
     record_type,
+    replaced,
 )
 
 COMMENT_MAX = 256  # characters of a ChangeBatch Comment (API reference)
@@ -51,24 +52,35 @@ def txt_value(value: str) -> str:
     return " ".join(parts)
 
 
-def change(fix: RecordFix) -> dict[str, Any]:
-    """One Change of a batch. Raises UnrenderableName."""
-    rtype = record_type(fix.rtype)
-    if fix.value is None:
-        raise UnrenderableName(
-            f"Route 53 deletes a record set only with its values: look up {rtype} "
-            f"{one_line(fix.owner, 255)} in the console and delete it there"
-        )
-    value = txt_value(fix.value) if rtype == "TXT" else fix.value
+def _change(action: str, fix: RecordFix, value: str) -> dict[str, Any]:
     return {
-        "Action": ACTIONS[fix.action],
+        "Action": action,
         "ResourceRecordSet": {
             "Name": fix.owner.rstrip(".") + ".",
-            "Type": rtype,
+            "Type": fix.rtype,
             "TTL": int(fix.ttl),
-            "ResourceRecords": [{"Value": value}],
+            "ResourceRecords": [{"Value": txt_value(value) if fix.rtype == "TXT" else value}],
         },
     }
+
+
+def changes(fix: RecordFix) -> list[dict[str, Any]]:
+    """The Changes of one fix. Raises UnrenderableName.
+
+    Route 53 changes whole record sets. A replace of one TXT record among others is a
+    DELETE of the record found and a CREATE of the new one: if the set holds other records,
+    Route 53 refuses the DELETE and with it the batch (nothing changes), where an UPSERT
+    would silently drop them."""
+    record_type(fix.rtype)
+    if fix.value is None:
+        raise UnrenderableName(
+            f"Route 53 deletes a record set only with its values: look up {fix.rtype} "
+            f"{one_line(fix.owner, 255)} in the console and delete it there"
+        )
+    found = replaced(fix)
+    if fix.action == "replace" and found is not None and fix.rtype != "CNAME":
+        return [_change("DELETE", fix, found), _change("CREATE", fix, fix.value)]
+    return [_change(ACTIONS[fix.action], fix, fix.value)]
 
 
 def render(items: Sequence[FixItem]) -> Files:
@@ -84,22 +96,22 @@ def render(items: Sequence[FixItem]) -> Files:
         "",
     ]
     for zone, findings in by_zone(items).items():
-        changes: list[dict[str, Any]] = []
+        batch_changes: list[dict[str, Any]] = []
         headings: list[str] = []
         for ctx, fixes in findings:
             headings.append(ctx.heading())
             for fix in fixes:
                 try:
-                    changes.append(change(fix))
+                    batch_changes.extend(changes(fix))
                 except UnrenderableName as exc:
                     notes.append(f"{one_line(zone, 255)}: not in the batch: {exc}")
-        if not changes:
+        if not batch_changes:
             continue
         comment = one_line("dkimwatch: " + "; ".join(headings), COMMENT_MAX)
-        batch = {"Comment": comment, "Changes": changes}
+        batch = {"Comment": comment, "Changes": batch_changes}
         name = f"route53/{file_stem(zone)}.json"
         files[name] = json.dumps(batch, indent=2, ensure_ascii=True) + "\n"
-        notes.append(f"{name}: {len(changes)} change(s) for {one_line(zone, 255)}")
+        notes.append(f"{name}: {len(batch_changes)} change(s) for {one_line(zone, 255)}")
         notes.extend(f"  {h}" for h in headings)
     if files or len(notes) > 8:
         files["route53/NOTES.txt"] = "\n".join(notes) + "\n"

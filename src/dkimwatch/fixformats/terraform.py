@@ -29,6 +29,7 @@ from dkimwatch.fixformats.base import (
     by_zone,
     one_line,
     record_type,
+    replaced,
 )
 
 
@@ -168,7 +169,8 @@ ZONE_VARS = {"terraform-aws": "route53_zone_id", "terraform-cloudflare": "cloudf
 
 
 def _delete_comment(fix: RecordFix) -> list[str]:
-    old = "every record" if fix.value is None else one_line(fix.value, 300)
+    was = fix.value if fix.action == "delete" else replaced(fix)
+    old = "every record" if was is None else one_line(was, 300)
     verb = "replaced" if fix.action == "replace" else "to delete"
     return [
         f"# {verb}: {fix.rtype} {one_line(fix.owner, 255)} ({old}).",

@@ -23,6 +23,7 @@ from dkimwatch.fixformats.base import (
     other_fixes_note,
     powershell_quoted,
     record_type,
+    replaced,
 )
 
 FILE = "windows-dns.ps1"
@@ -58,7 +59,11 @@ def commands(fix: RecordFix) -> list[str]:
         data = "" if fix.value is None else f" -RecordData {powershell_quoted(fix.value)}"
         return [f"{remove}{data} -Force"]
     assert fix.value is not None
-    out = [f"{remove} -Force"] if fix.action == "replace" else []
+    out: list[str] = []
+    if fix.action == "replace":
+        found = replaced(fix)
+        data = "" if found is None else f" -RecordData {powershell_quoted(found)}"
+        out.append(f"{remove}{data} -Force")
     ttl = f"-TimeToLive {timespan(fix.ttl)}"
     if rtype == "CNAME":
         out.append(

@@ -19,6 +19,7 @@ from dkimwatch.fixformats.base import (
     master_rdata,
     one_line,
     record_type,
+    replaced,
 )
 
 
@@ -37,11 +38,8 @@ def render(items: Sequence[FixItem]) -> Files:
                     owner = absolute_name(fix.owner)
                     record_type(fix.rtype)
                     if fix.action != "create":
-                        old = (
-                            "every record"
-                            if fix.value is None or fix.action == "replace"
-                            else one_line(fix.value, 300)
-                        )
+                        was = fix.value if fix.action == "delete" else replaced(fix)
+                        old = "every record" if was is None else one_line(was, 300)
                         lines.append(f"; delete: {owner} {fix.rtype} ({old})")
                     if fix.action != "delete":
                         assert fix.value is not None
