@@ -22,6 +22,7 @@ from dkimwatch.checks import (
     check_dkim_target,
     check_dmarc,
 )
+from dkimwatch.fixes import RecordFix
 from dkimwatch.inventory import Domain, Policy, Rotation
 from selftests.tenantkit import key_record
 from selftests.zonekit import Switchboard, zones_from_text
@@ -144,8 +145,16 @@ selector2._domainkey IN CNAME {target("selector2")}.
     assert "not an Exchange Online DKIM target" not in cname.message
     assert "belongs to tenant 'fabrikamcorp'" in cname.message
     assert "s1.alias.example.com" in cname.message
-    assert cname.remediation == (
-        f"Change CNAME selector1._domainkey.example.com → {target('selector1')} (TTL 3600)"
+    # the selector's own CNAME is the record to change: it points at the first hop
+    assert cname.fixes == (
+        RecordFix(
+            "replace",
+            "selector1._domainkey.example.com",
+            "CNAME",
+            target("selector1"),
+            DOMAIN,
+            found="s1.alias.example.com",
+        ),
     )
 
 
@@ -291,44 +300,51 @@ def dmarc(board: Switchboard, record: str, minimum: str) -> Verdict:
 
 
 @pytest.mark.parametrize(
-    ("record", "minimum", "message", "remediation"),
+    ("record", "minimum", "message", "fixed"),
     [
         (
             "v=DMARC1; p=quarantine; t=y",
             "quarantine",
             "policy quarantine, but t=y asks RFC 9989 receivers to apply none instead, which "
             "is weaker than the required quarantine",
-            "Remove t=y from _dmarc.example.com once tested",
+            "v=DMARC1; p=quarantine",
         ),
         (
             "v=DMARC1; p=reject; pct=50",
             "reject",
             "policy reject, but pct=50 has RFC 7489 receivers apply quarantine to 50% of "
             "failing mail, which is weaker than the required reject",
-            "Remove pct= from _dmarc.example.com once tested",
+            "v=DMARC1; p=reject",
         ),
         (
             "v=DMARC1; p=none; t=y",
             "quarantine",
             "policy none is weaker than the required quarantine",
-            "Set p=quarantine in _dmarc.example.com, and remove t=y once tested",
+            "v=DMARC1; p=quarantine",
         ),
         (
             "v=DMARC1; p=none",
             "reject",
             "policy none is weaker than the required reject",
-            "Set p=reject in _dmarc.example.com",
+            "v=DMARC1; p=reject",
         ),
     ],
     ids=["t=y", "pct", "none-with-t=y", "none"],
 )
 def test_weakened_policy_reads_as_a_sentence(
-    board: Switchboard, record: str, minimum: str, message: str, remediation: str
+    board: Switchboard, record: str, minimum: str, message: str, fixed: str
 ) -> None:
+    """The fix is the record itself, rewritten so that the check holds (the policy raised,
+    t=y and pct= that weaken it removed), replacing the record found."""
     verdict = dmarc(board, record, minimum)
     assert verdict.outcome == "failed"
     assert verdict.message == message
-    assert verdict.remediation == remediation
+    assert verdict.fixes == (
+        RecordFix("replace", "_dmarc.example.com", "TXT", fixed, DOMAIN, found=record),
+    )
+    assert verdict.remediation == (
+        f'Replace TXT _dmarc.example.com "{record}" with "{fixed}" (TTL 3600)'
+    )
 
 
 def test_weakened_policy_that_still_meets_the_minimum_says_why_in_brackets(

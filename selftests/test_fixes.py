@@ -145,3 +145,26 @@ def test_every_kind_round_trips_through_json() -> None:
     )
     assert fixes_from_json([to_json(f) for f in fixes]) == fixes
     assert {to_json(f)["kind"] for f in fixes} == {"dns", "exchange", "support", "advice"}
+
+
+def test_a_replace_names_the_record_it_replaces() -> None:
+    txt = RecordFix(
+        "replace",
+        "_dmarc.contoso.com",
+        "TXT",
+        "v=DMARC1; p=reject",
+        "contoso.com",
+        found="v=DMARC1; p=none",
+    )
+    assert txt.describe() == (
+        'Replace TXT _dmarc.contoso.com "v=DMARC1; p=none" with "v=DMARC1; p=reject" (TTL 3600)'
+    )
+    cname = RecordFix("replace", "s1._domainkey.contoso.com", "CNAME", "b.example", "contoso.com")
+    assert cname.describe() == "Replace CNAME s1._domainkey.contoso.com with b.example (TTL 3600)"
+    found = RecordFix(
+        "replace", "s1._domainkey.contoso.com", "CNAME", "b.example", "contoso.com", found="a.x"
+    )
+    assert found.describe() == (
+        "Replace CNAME s1._domainkey.contoso.com → a.x with b.example (TTL 3600)"
+    )
+    assert fixes_from_json([to_json(found)]) == (found,)

@@ -308,6 +308,13 @@ GATE_CASES: dict[str, tuple[str, dict[str, str], str]] = {
         {"selector2": tenantkit.key_record()},
         "",
     ),
+    # a wildcard TXT answers for selector1: there is no record there to delete
+    "wildcard.example": (
+        f"*._domainkey 3600 IN TXT {tenantkit.key_record()}\n"
+        "selector2._domainkey 3600 IN CNAME {s2}.\n",
+        {"selector2": tenantkit.key_record()},
+        "",
+    ),
     "hostile-key.example": (
         "cnames",
         {"selector2": '"v=DKIM1; k=rsa; p=\\027[2J\\027]0;pwned\\007"'},
@@ -415,6 +422,20 @@ def test_delete_rows_show_the_txt_found_escaped(
     assert row.split()[1] == "TXT"
     assert '"v=DKIM1; k=rsa; p=\\027[2J\\027]0;pwned\\007\\013x"' in row
     assert not any(ch in out for ch in "\x1b\x07\x0b\r")
+
+
+def test_a_wildcard_is_not_a_record_to_delete(
+    gate_inventory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The TXT that *._domainkey synthesises for selector1 has no record of its own: the
+    gate asks only for the CNAME, which ends the synthesis for that name (RFC 4592)."""
+    d = "wildcard.example"
+    code, out, _ = gate(capsys, d, "--domains", str(gate_inventory))
+    assert code == 1
+    assert "Delete:" not in out
+    row = _row(out, "Create", "selector1._domainkey")
+    assert row.split()[1:3] == ["CNAME", tenantkit.target("selector1", d)]
+    assert "no record of its own: *._domainkey.wildcard.example synthesises it" in out
 
 
 def test_delete_rows_show_each_address_found(

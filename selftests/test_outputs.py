@@ -203,6 +203,22 @@ def test_zone_file_run_ends_with_failing_domains_and_says_where_answers_came_fro
         rows = list(csv.DictReader(fh))
     row = next(r for r in rows if r["domain"] == "no-spf.example")
     assert row["remediation"].startswith('Create TXT no-spf.example "v=spf1 include:')
+    # results.json: each result carries its typed fixes; remediation is their sentence
+    spf = next(r for r in doc["results"] if r["check"] == "spf" and r["domain"] == "no-spf.example")
+    assert spf["fixes"] == [
+        {
+            "action": "create",
+            "owner": "no-spf.example",
+            "rtype": "TXT",
+            "value": "v=spf1 include:spf.protection.outlook.com -all",
+            "zone": "no-spf.example",
+            "ttl": 3600,
+            "found": None,
+            "kind": "dns",
+        }
+    ]
+    assert spf["remediation"] == row["remediation"]
+    assert all(r["fixes"] == [] for r in doc["results"] if r["outcome"] == "passed")
 
 
 def test_names_outside_the_zone_files_are_unresolved_with_the_way_to_serve_them(

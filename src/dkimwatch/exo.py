@@ -58,8 +58,27 @@ def domain_label(domain: str) -> str:
     return normalise(domain).replace(".", "-")
 
 
+def shaped_target(label: str, tenant: str, partition: str | None) -> str:
+    """A target in the classic format (``partition`` None) or the new one."""
+    if partition is None:
+        return f"{label}._domainkey.{tenant.lower()}.onmicrosoft.com"
+    return f"{label}._domainkey.{tenant.lower()}.{partition}-v1.dkim.mail.microsoft"
+
+
 def classic_target(selector: str, domain: str, tenant: str) -> str:
-    return f"{selector}-{domain_label(domain)}._domainkey.{tenant.lower()}.onmicrosoft.com"
+    return shaped_target(f"{selector}-{domain_label(domain)}", tenant, None)
+
+
+def sibling_target(target: str, sibling: str, selector: str) -> str | None:
+    """The target of ``selector`` when ``target`` is the target of ``sibling`` (the domain's
+    other selector): both selectors of a domain share the format, the partition letter,
+    the tenant and the label after the selector. None when ``target`` has no such shape."""
+    shape = parse_target(target)
+    prefix = f"{sibling.lower()}-"
+    if shape is None or not shape.label.startswith(prefix):
+        return None
+    label = f"{selector.lower()}-{shape.label[len(prefix) :]}"
+    return shaped_target(label, shape.tenant, shape.partition)
 
 
 def is_initial_domain(domain: str) -> bool:

@@ -22,13 +22,25 @@ TXT_STRING_MAX = 255  # bytes in one DNS character-string (RFC 1035 §3.3)
 
 @dataclass(frozen=True)
 class RecordFix:
-    """One DNS record set to change.
+    """One DNS record to change, in one zone.
 
-    ``owner`` and a CNAME ``value`` are absolute names without the trailing dot. ``value`` is
-    ready to publish (a TXT value unsplit: formats that need 255-byte strings split it with
-    ``txt_strings``); for ``delete`` it is the value found, or None for every record of
-    ``rtype`` at ``owner``. ``zone`` is the zone the owner belongs in, as far as it is known
-    (the customer's domain unless a zone walk said otherwise).
+    ``create`` adds the record ``value`` at ``owner``. ``delete`` removes the record found
+    at ``owner``: ``value`` is its data as found in DNS (a TXT's text, an address, a CNAME's
+    target), or None for every record of ``rtype`` at ``owner``; ``ttl`` is then the TTL
+    DNS answered with. ``replace`` turns the one record ``found`` (its data as found in DNS;
+    None: the whole set of ``rtype`` at ``owner``) into ``value``; other records of
+    ``rtype`` at ``owner`` (another TXT beside an SPF record) stay. A CNAME is a set of one,
+    so replacing it needs no ``found``, but carries it so the old target can be shown.
+
+    ``owner`` and a CNAME's ``value``/``found`` are absolute names without the trailing
+    dot. ``value`` is ready to publish (a TXT value unsplit: formats that need 255-byte
+    strings split it with ``txt_strings``). Values found in DNS are kept verbatim, whatever
+    they contain (a TXT's text as its bytes decode; a name in presentation form, unusual
+    bytes of its labels as \\DDD): every renderer escapes them for its format
+    (``zone_quoted``, ``describe``). ``zone`` is the zone the owner belongs in, as far as
+    it is known (the customer's domain unless a zone walk said otherwise). Fixes of one
+    verdict that belong together (delete the wrong owner, create the right one) come in
+    the order to apply.
     """
 
     action: Action
@@ -37,6 +49,7 @@ class RecordFix:
     value: str | None
     zone: str
     ttl: int = FIX_TTL
+    found: str | None = None  # replace: the record found, which value replaces
     kind: Literal["dns"] = "dns"
 
     @property
@@ -49,13 +62,16 @@ class RecordFix:
         return self.owner + "."  # outside its zone: only an absolute name is right
 
     def describe(self) -> str:
+        """The fix in one line of prose (values found in DNS escaped)."""
         shown = _shown_value(self.rtype, self.value)
         if self.action == "delete":
             what = f"{self.rtype} {self.owner}" + (f" ({shown})" if self.value is not None else "")
             return f"Delete {what}"
-        verb = "Create" if self.action == "create" else "Replace"
         arrow = " → " if self.rtype == "CNAME" else " "
-        return f"{verb} {self.rtype} {self.owner}{arrow}{shown} (TTL {self.ttl})"
+        if self.action == "replace":
+            was = f"{arrow}{_shown_value(self.rtype, self.found)}" if self.found is not None else ""
+            return f"Replace {self.rtype} {self.owner}{was} with {shown} (TTL {self.ttl})"
+        return f"Create {self.rtype} {self.owner}{arrow}{shown} (TTL {self.ttl})"
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,7 @@ class ExoFix:
     kind: Literal["exchange"] = "exchange"
 
     def describe(self) -> str:
+        """The fix in one line of prose."""
         return f"{self.why}: {self.cmdlet}" if self.why else self.cmdlet
 
 
@@ -81,6 +98,7 @@ class SupportCase:
     kind: Literal["support"] = "support"
 
     def describe(self) -> str:
+        """The fix in one line of prose."""
         return (
             f"Open a Microsoft support case for {self.domain}: DKIM {self.selector} → "
             f"{self.target}: {self.problem}"
@@ -95,6 +113,7 @@ class Advice:
     kind: Literal["advice"] = "advice"
 
     def describe(self) -> str:
+        """The fix in one line of prose."""
         return self.text
 
 
@@ -115,10 +134,12 @@ def remediation(fixes: Sequence[Fix]) -> str | None:
 
 
 def to_json(fix: Fix) -> dict[str, Any]:
+    """One fix as results.json carries it: its fields, with ``kind`` saying which."""
     return {k: getattr(fix, k) for k in fix.__dataclass_fields__}
 
 
 def from_json(data: Mapping[str, Any]) -> Fix:
+    """The fix back from ``to_json`` (unknown keys ignored)."""
     cls = _KINDS[str(data["kind"])]
     fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
     return cls(**fields)
@@ -126,6 +147,11 @@ def from_json(data: Mapping[str, Any]) -> Fix:
 
 def fixes_from_json(items: Iterable[Mapping[str, Any]]) -> tuple[Fix, ...]:
     return tuple(from_json(i) for i in items)
+
+
+def record_fixes(fixes: Iterable[Fix]) -> list[RecordFix]:
+    """The DNS changes among ``fixes``, each once, in order."""
+    return list(dict.fromkeys(f for f in fixes if isinstance(f, RecordFix)))
 
 
 # --- rendering helpers that more than one format needs ---------------------------------------
@@ -164,6 +190,7 @@ def zone_quoted(text: str) -> str:
 
 
 def zone_rdata(rtype: str, value: str) -> str:
+    """A value as master-file RDATA: TXT quoted in 255-byte strings, a CNAME absolute."""
     if rtype == "TXT":
         return " ".join(zone_quoted(s) for s in txt_strings(value))
     if rtype == "CNAME":
@@ -172,7 +199,8 @@ def zone_rdata(rtype: str, value: str) -> str:
 
 
 def zone_line(fix: RecordFix) -> str:
-    """The record a create or replace publishes, as a master-file line."""
+    """The record a create or replace publishes, as a master-file line (for a delete: the
+    record it removes, when its value is known)."""
     if fix.value is None:
         raise ValueError(f"{fix.action} of {fix.rtype} {fix.owner} has no value to publish")
     return f"{fix.owner}. {fix.ttl} IN {fix.rtype} {zone_rdata(fix.rtype, fix.value)}"

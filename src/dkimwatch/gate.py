@@ -18,13 +18,13 @@ from pathlib import Path
 
 from dkimwatch import exo
 from dkimwatch.checks import Context, Verdict, selector_name
+from dkimwatch.fixes import RecordFix, record_fixes, zone_line, zone_rdata
 from dkimwatch.model import Domain, Inventory
 from dkimwatch.names import to_alabel
 from dkimwatch.records.taglist import clip
 from dkimwatch.registry import evaluate
 from dkimwatch.resolver import AuthoritativeClient, DnsClient, Evidence, Resolver
 from dkimwatch.rotation import signing_selector
-from dkimwatch.standards import RECOMMENDED_TTL
 
 # The checks the gate decides on, in the suite's order; `pytest --gate D` keeps these.
 GATE_CHECKS = ("dkim_cname", "dkim_target", "dkim_key", "dkim_rotation")
@@ -46,22 +46,6 @@ def shown(text: str, limit: int = 4000) -> str:
     return clip(text, limit)
 
 
-@dataclass(frozen=True)
-class RecordFix:
-    """A DNS record to create or delete, in the forms DNS providers and zone files use."""
-
-    action: str  # "create" | "delete"
-    host: str  # relative to the domain, as providers ask for it: selector1._domainkey
-    fqdn: str
-    rtype: str
-    value: str
-    ttl: int = RECOMMENDED_TTL
-
-    def zone_line(self) -> str:
-        value = f"{self.value}." if self.rtype == "CNAME" else self.value
-        return f"{self.fqdn}. {self.ttl} IN {self.rtype} {value}"
-
-
 @dataclass
 class GateReport:
     domain: Domain  # as judged: as it will be once DKIM is enabled
@@ -70,7 +54,7 @@ class GateReport:
     resolvers: str  # whom the gate asked, as shown on its first lines
     signer: tuple[str, str] | None  # (selector, why) from the rotation data
     views: dict[str, list[Verdict]] = field(default_factory=dict)  # view name -> verdicts
-    fixes: list[RecordFix] = field(default_factory=list)
+    fixes: list[RecordFix] = field(default_factory=list)  # the DNS changes, from the verdicts
 
     @property
     def deciding(self) -> list[Verdict]:
@@ -185,7 +169,9 @@ def run_gate(
                 # dead server would only wait out its timeout.
                 break
         report.views[view] = verdicts
-    report.fixes = _fixes(inventory, domain, report.deciding)
+    report.fixes = record_fixes(
+        f for v in report.deciding if v.outcome == "failed" for f in v.fixes
+    )
     return report
 
 
@@ -204,41 +190,6 @@ def _found(verdict: Verdict, qname: str, rtype: str) -> list[str]:
         if values:
             return list(dict.fromkeys(values))
     return []
-
-
-def _deletes(verdict: Verdict, domain: Domain, selector: str) -> list[RecordFix]:
-    fqdn = selector_name(domain, selector)
-    host = f"{selector}._domainkey"
-    found = verdict.details.get("found_instead")
-    if found == "appended_twice":
-        fqdn, host = f"{fqdn}.{domain.name}", f"{host}.{domain.name}"
-    rtype = {"appended_twice": "CNAME", "other_cname": "CNAME", "txt": "TXT", "a": "A"}.get(
-        str(found)
-    )
-    if rtype is None:
-        return []
-    values = _found(verdict, fqdn, rtype) or ["(any value)"]
-    return [RecordFix("delete", host, fqdn, rtype, shown(v, 120)) for v in values]
-
-
-def _fixes(inventory: Inventory, domain: Domain, verdicts: list[Verdict]) -> list[RecordFix]:
-    out: list[RecordFix] = []
-    for verdict in verdicts:
-        if verdict.check != "dkim_cname" or verdict.outcome != "failed":
-            continue
-        selector = verdict.selector or ""
-        out.extend(_deletes(verdict, domain, selector))
-        target = domain.target_for(selector)
-        if target is None:
-            if inventory.tenant is None:
-                continue
-            target = exo.classic_target(selector, domain.name, inventory.tenant)
-        out.append(
-            RecordFix(
-                "create", f"{selector}._domainkey", selector_name(domain, selector), "CNAME", target
-            )
-        )
-    return out
 
 
 MARKS = {"passed": "ok  ", "failed": "FAIL", "error": "DNS?", "xfailed": "n/a ", "skipped": "n/a "}
@@ -261,11 +212,8 @@ def _signer_line(report: GateReport) -> str:
     )
 
 
-def _key_block(report: GateReport) -> list[str]:
-    """What to do about a key only Microsoft can publish."""
-    d, entry = report.domain, report.entry
-    trouble = report.key_trouble
-    lines: list[str] = []
+def _key_problems(report: GateReport, trouble: list[str]) -> list[Verdict]:
+    """Per selector in trouble, the verdict that says what is wrong with its key."""
     problems: list[Verdict] = []
     for s in trouble:
         for check in ("dkim_target", "dkim_key"):
@@ -277,6 +225,35 @@ def _key_block(report: GateReport) -> list[str]:
             v = report.verdict("dkim_target", s)
             if v is not None:
                 problems.append(v)
+    return problems
+
+
+def _support_facts(report: GateReport, problems: list[Verdict]) -> list[str]:
+    """What a Microsoft support case needs: domain, selector, target, DNS evidence."""
+    d = report.domain
+    lines: list[str] = []
+    lines.append(f"       domain: {d.name}")
+    for v in problems:
+        s = v.selector or ""
+        qname = selector_name(d, s)
+        cname = report.verdict("dkim_cname", s)
+        targets = _found(cname, qname, "CNAME") if cname else []
+        target = shown(targets[0]) if targets else d.target_for(s) or "(see evidence)"
+        lines.append(f"       selector: {s}, target: {target}")
+        lines.append("       evidence:")
+        # The exchanges about this selector's name (a check also asks about the others).
+        exchanges = [*(cname.evidence if cname else ()), *v.evidence]
+        mine = dict.fromkeys(e for e in exchanges if e.qname.rstrip(".").lower() == qname)
+        lines.extend(f"         {_evidence_line(e)}" for e in mine)
+    return lines
+
+
+def _key_block(report: GateReport) -> list[str]:
+    """What to do about a key only Microsoft can publish."""
+    d, entry = report.domain, report.entry
+    trouble = report.key_trouble
+    lines: list[str] = []
+    problems = _key_problems(report, trouble)
     if report.signer:
         lines.append(
             f"{trouble[0]} signs once DKIM is enabled and its CNAME is right, but it has no "
@@ -326,19 +303,7 @@ def _key_block(report: GateReport) -> list[str]:
             "enabled (and Status is Valid or CnameMissing): not a way to get the key before"
         )
     lines.append("  3. Open a Microsoft support case with these facts:")
-    lines.append(f"       domain: {d.name}")
-    for v in problems:
-        s = v.selector or ""
-        qname = selector_name(d, s)
-        cname = report.verdict("dkim_cname", s)
-        targets = _found(cname, qname, "CNAME") if cname else []
-        target = shown(targets[0]) if targets else d.target_for(s) or "(see evidence)"
-        lines.append(f"       selector: {s}, target: {target}")
-        lines.append("       evidence:")
-        # The exchanges about this selector's name (a check also asks about the others).
-        exchanges = [*(cname.evidence if cname else ()), *v.evidence]
-        mine = dict.fromkeys(e for e in exchanges if e.qname.rstrip(".").lower() == qname)
-        lines.extend(f"         {_evidence_line(e)}" for e in mine)
+    lines.extend(_support_facts(report, problems))
     return lines
 
 
@@ -403,24 +368,38 @@ def render(report: GateReport) -> str:
 
 
 def _fix_table(report: GateReport) -> list[str]:
+    """The verdicts' DNS changes as the provider's form asks for them: the records to
+    delete (a replace deletes what it replaces), those to create, and the zone-file lines."""
     d = report.domain
     lines = [f"At the DNS provider of {d.name}:"]
-    deletes = [f for f in report.fixes if f.action == "delete"]
-    creates = [f for f in report.fixes if f.action == "create"]
-    for title, fixes in (("Delete", deletes), ("Create", creates)):
-        if not fixes:
+    deletes = [
+        (f.host, f.rtype, f.value if f.action == "delete" else f.found, f.ttl)
+        for f in report.fixes
+        if f.action != "create"
+    ]
+    publish = [f for f in report.fixes if f.action != "delete"]
+    creates = [(f.host, f.rtype, f.value, f.ttl) for f in publish]
+    for title, rows in (("Delete", deletes), ("Create", creates)):
+        if not rows:
             continue
-        width = max(len(f.host) for f in fixes)
+        width = max(len(host) for host, *_ in rows)
         lines.append(f"{title}:")
         lines.append(f"  {'Host name'.ljust(width)}  Type   Value  (TTL)")
-        for f in fixes:
-            lines.append(f"  {f.host.ljust(width)}  {f.rtype.ljust(5)}  {f.value}  ({f.ttl})")
-    if creates:
+        for host, rtype, value, ttl in rows:
+            shown_value = "(any value)" if value is None else _cell(rtype, value)
+            lines.append(f"  {host.ljust(width)}  {rtype.ljust(5)}  {shown_value}  ({ttl})")
+    if publish:
         lines.append("As zone-file lines:")
-        lines.extend(f"  {f.zone_line()}" for f in creates)
-    if creates and not d.targets:
+        lines.extend(f"  {shown(zone_line(f))}" for f in publish)
+    if publish and not d.targets:
         lines.append(
             f"Check each value against Get-DkimSigningConfig -Identity {d.display} | "
             "fl Selector1CNAME,Selector2CNAME (new domains may use ...dkim.mail.microsoft)"
         )
     return lines
+
+
+def _cell(rtype: str, value: str) -> str:
+    """A value in the table: a TXT quoted and escaped as in a zone file, names as DNS
+    gave them; control characters escaped either way."""
+    return shown(zone_rdata(rtype, value) if rtype == "TXT" else value, 120)

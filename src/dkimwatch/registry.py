@@ -5,7 +5,7 @@ plugin's parametrization, the order the helper judges in, the pytest markers, th
 matrix. What cannot import it (README's "What is checked" table, tests/) is compared with
 it by selftests/test_registry.py.
 
-A new check is its function (checks.py), one line below, its test function in
+A new check is its function (its family's module in checks/), one line below, its test function in
 tests/test_<family>.py, and its demo data (bench/gen_tenant.py).
 """
 
@@ -16,16 +16,15 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from dkimwatch import exo
-from dkimwatch.checks import (
-    Context,
-    Verdict,
+from dkimwatch.checks.dkim import (
     check_dkim_cname,
     check_dkim_key,
     check_dkim_rotation,
     check_dkim_target,
-    check_dmarc,
-    check_spf,
 )
+from dkimwatch.checks.dmarc import check_dmarc
+from dkimwatch.checks.spf import check_spf
+from dkimwatch.checks.verdict import Context, Verdict
 from dkimwatch.model import Domain
 
 Scope = Literal["selector", "domain"]

@@ -1,0 +1,355 @@
+"""The typed fixes the checks propose, over real DNS (the embedded server): the right
+record, in the right zone, with what DNS really holds, and nothing to delete that does not
+exist. Each case is one a careful auditor finds wrong in a fix phrased from a message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import dns.zone
+import pytest
+
+from dkimwatch.checks import (
+    Context,
+    Verdict,
+    check_dkim_cname,
+    check_dkim_key,
+    check_dkim_rotation,
+    check_dkim_target,
+    check_dmarc,
+    check_spf,
+)
+from dkimwatch.fixes import Advice, ExoFix, RecordFix, remediation, zone_line
+from dkimwatch.inventory import Domain, Policy, Rotation
+from selftests.tenantkit import key_record
+from selftests.zonekit import Switchboard, zones_from_text
+
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+DOMAIN = "example.com"
+TENANT_ZONE = "contoso.onmicrosoft.com"
+NEW_TARGET2 = "selector2-example-com._domainkey.contoso.n-v1.dkim.mail.microsoft"
+
+
+def classic(selector: str, tenant: str = "contoso") -> str:
+    return f"{selector}-example-com._domainkey.{tenant}.onmicrosoft.com"
+
+
+@pytest.fixture(scope="module")
+def board() -> Iterator[Switchboard]:
+    with Switchboard() as server:
+        yield server
+
+
+def domain(*, expected: bool = False) -> Domain:
+    """example.com, selector1 signing; ``expected``: the export's targets are known."""
+    targets = tuple((s, classic(s)) for s in ("selector1", "selector2")) if expected else ()
+    rotation = Rotation(datetime(2026, 5, 4, 10, 0, tzinfo=UTC), "selector2", "selector1")
+    return Domain(DOMAIN, DOMAIN, targets=targets, rotation=rotation)
+
+
+def dkim(
+    board: Switchboard,
+    customer: str,
+    dom: Domain,
+    *,
+    tenant: str | None = "contoso",
+    microsoft: str = "",
+) -> dict[str, Verdict]:
+    """The DKIM verdicts of ``dom``, keyed "check/selector" or "check"."""
+    zones = zones_from_text({DOMAIN: customer, TENANT_ZONE: microsoft})
+    out: dict[str, Verdict] = {}
+    with board.serving(zones) as resolver:
+        ctx = Context(resolver=resolver, policy=Policy(), tenant=tenant, now=NOW)
+        for s in dom.selectors:
+            out[f"dkim_cname/{s}"] = check_dkim_cname(ctx, dom, s)
+            out[f"dkim_target/{s}"] = check_dkim_target(ctx, dom, s)
+            out[f"dkim_key/{s}"] = check_dkim_key(ctx, dom, s)
+        out["dkim_rotation"] = check_dkim_rotation(ctx, dom)
+    return out
+
+
+def records(verdict: Verdict) -> list[RecordFix]:
+    return [f for f in verdict.fixes if isinstance(f, RecordFix)]
+
+
+# --- a wildcard is not a record at the selector's name ------------------------------------
+
+
+def test_a_wildcard_txt_is_not_offered_for_deletion(board: Switchboard) -> None:
+    """*._domainkey answers for every selector: there is no TXT at selector1._domainkey to
+    delete. Creating the CNAME makes the name exist, which ends the synthesis for it
+    (RFC 4592), so that is the fix, with the wildcard named."""
+    customer = (
+        f"*._domainkey IN TXT {key_record()}\n"
+        f"selector2._domainkey IN CNAME {classic('selector2')}.\n"
+    )
+    v = dkim(board, customer, domain(expected=True))
+    cname = v["dkim_cname/selector1"]
+    assert cname.outcome == "failed"
+    assert cname.details["found_instead"] == "txt"
+    assert cname.details["synthesised_by"] == "*._domainkey.example.com"
+    assert records(cname) == [
+        RecordFix(
+            "create", "selector1._domainkey.example.com", "CNAME", classic("selector1"), DOMAIN
+        )
+    ]
+    advice = [f.text for f in cname.fixes if isinstance(f, Advice)]
+    assert len(advice) == 1
+    assert "no TXT record at selector1._domainkey.example.com to delete" in advice[0]
+    assert "*._domainkey.example.com answers for it (RFC 4592)" in advice[0]
+    # No verdict of the domain proposes deleting a record that does not exist.
+    for verdict in v.values():
+        assert not [f for f in records(verdict) if f.action != "create"], verdict.remediation
+        assert "Delete TXT" not in (verdict.remediation or "")
+
+
+def test_a_txt_of_its_own_beside_a_wildcard_is_deleted(board: Switchboard) -> None:
+    """The same text at the selector's own name and in a wildcard: the name exists, so the
+    record is real and its deletion is right (the answer alone could not tell)."""
+    customer = (
+        f"*._domainkey IN TXT {key_record()}\n"
+        f"selector1._domainkey IN TXT {key_record()}\n"
+        f"selector2._domainkey IN CNAME {classic('selector2')}.\n"
+    )
+    cname = dkim(board, customer, domain(expected=True))["dkim_cname/selector1"]
+    assert "synthesised_by" not in cname.details
+    deletes = [f for f in records(cname) if f.action == "delete"]
+    assert [(f.owner, f.rtype) for f in deletes] == [("selector1._domainkey.example.com", "TXT")]
+    assert deletes[0].value is not None and deletes[0].value.startswith("v=DKIM1")
+
+
+def test_wildcard_addresses_are_not_offered_for_deletion(board: Switchboard) -> None:
+    customer = (
+        f"*._domainkey IN A 192.0.2.7\nselector2._domainkey IN CNAME {classic('selector2')}.\n"
+    )
+    cname = dkim(board, customer, domain(expected=True))["dkim_cname/selector1"]
+    assert cname.details["found_instead"] == "a"
+    assert [f.action for f in records(cname)] == ["create"]
+
+
+# --- the other selector's target shape -----------------------------------------------------
+
+
+@pytest.mark.parametrize("tenant", ["contoso", None], ids=["tenant", "no-tenant"])
+def test_the_missing_selector_gets_the_other_selectors_format_and_partition(
+    board: Switchboard, tenant: str | None
+) -> None:
+    """selector2 uses the new …n-v1.dkim.mail.microsoft form: selector1's target is of the
+    same form, partition letter and tenant, never the classic onmicrosoft.com one."""
+    customer = f"selector2._domainkey IN CNAME {NEW_TARGET2}.\n"
+    cname = dkim(board, customer, domain(), tenant=tenant)["dkim_cname/selector1"]
+    assert cname.outcome == "failed"
+    want = "selector1-example-com._domainkey.contoso.n-v1.dkim.mail.microsoft"
+    assert records(cname) == [
+        RecordFix("create", "selector1._domainkey.example.com", "CNAME", want, DOMAIN)
+    ]
+    # derived, not known: the cmdlet that shows the exact value comes with it
+    assert (
+        ExoFix(
+            "Get-DkimSigningConfig -Identity example.com | fl Selector1CNAME",
+            "Check the target against Selector1CNAME",
+        )
+        in cname.fixes
+    )
+
+
+def test_a_wrong_cname_is_replaced_in_the_other_selectors_format(board: Switchboard) -> None:
+    customer = (
+        "selector1._domainkey IN CNAME selector1-example-com._domainkey.fabrikam.onmicrosoft.com.\n"
+        f"selector2._domainkey IN CNAME {NEW_TARGET2}.\n"
+    )
+    cname = dkim(board, customer, domain())["dkim_cname/selector1"]
+    assert records(cname) == [
+        RecordFix(
+            "replace",
+            "selector1._domainkey.example.com",
+            "CNAME",
+            "selector1-example-com._domainkey.contoso.n-v1.dkim.mail.microsoft",
+            DOMAIN,
+            found="selector1-example-com._domainkey.fabrikam.onmicrosoft.com",
+        )
+    ]
+
+
+def test_a_sibling_of_another_tenant_is_no_model(board: Switchboard) -> None:
+    customer = (
+        "selector2._domainkey IN CNAME "
+        "selector2-example-com._domainkey.fabrikam.n-v1.dkim.mail.microsoft.\n"
+    )
+    cname = dkim(board, customer, domain())["dkim_cname/selector1"]
+    assert [f.value for f in records(cname)] == [classic("selector1")]
+
+
+def test_without_tenant_or_sibling_the_fix_is_the_cmdlet_that_shows_the_target(
+    board: Switchboard,
+) -> None:
+    cname = dkim(board, "", domain(), tenant=None)["dkim_cname/selector1"]
+    assert records(cname) == []
+    assert cname.fixes == (
+        ExoFix(
+            "Get-DkimSigningConfig -Identity example.com | fl Selector1CNAME",
+            "Create CNAME selector1._domainkey.example.com → the Selector1CNAME value this "
+            "shows (TTL 3600)",
+        ),
+    )
+
+
+# --- the domain appended twice -------------------------------------------------------------
+
+
+def test_appended_twice_deletes_the_wrong_owner_then_creates_the_right_one(
+    board: Switchboard,
+) -> None:
+    """One change in the domain's zone: the delete of the doubled name (with the target
+    found there) first, then the create at the right name."""
+    customer = (
+        f"selector1._domainkey.example.com IN CNAME {classic('selector1')}.\n"  # no final dot
+        f"selector2._domainkey IN CNAME {classic('selector2')}.\n"
+    )
+    cname = dkim(board, customer, domain(expected=True))["dkim_cname/selector1"]
+    assert cname.details["found_instead"] == "appended_twice"
+    fixes = records(cname)
+    assert fixes == [
+        RecordFix(
+            "delete",
+            "selector1._domainkey.example.com.example.com",
+            "CNAME",
+            classic("selector1"),
+            DOMAIN,
+            300,
+        ),
+        RecordFix(
+            "create", "selector1._domainkey.example.com", "CNAME", classic("selector1"), DOMAIN
+        ),
+    ]
+    assert {f.zone for f in fixes} == {DOMAIN}
+    assert [f.host for f in fixes] == [
+        "selector1._domainkey.example.com",
+        "selector1._domainkey",
+    ]
+
+
+# --- values found in DNS are data --------------------------------------------------------
+
+HOSTILE = 'v=DKIM1; p="$(rm -rf ~)" ${HOME} back\\slash\nnext line'
+
+
+def test_a_hostile_txt_is_deleted_verbatim_and_escaped_when_rendered(board: Switchboard) -> None:
+    quoted = HOSTILE.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\010")
+    customer = (
+        f'selector1._domainkey IN TXT "{quoted}"\n'
+        f"selector2._domainkey IN CNAME {classic('selector2')}.\n"
+    )
+    cname = dkim(board, customer, domain(expected=True))["dkim_cname/selector1"]
+    delete = records(cname)[0]
+    assert (delete.action, delete.rtype, delete.value) == ("delete", "TXT", HOSTILE)
+    # the sentence stays one line; the zone-file line parses back to the same bytes
+    assert "\n" not in (cname.remediation or "")
+    text = "@ 300 IN SOA ns. host. 1 2 3 4 5\n@ 300 IN NS ns.example.\n" + zone_line(delete)
+    zone = dns.zone.from_text(text, origin=DOMAIN, relativize=False)
+    rdataset = zone.find_rdataset("selector1._domainkey.example.com.", "TXT")
+    assert [b"".join(r.strings).decode() for r in rdataset] == [HOSTILE]
+
+
+# --- fixes survive the trip through JSON (the helper process, results.json) -------------
+
+
+def test_a_verdict_with_fixes_round_trips_through_json(board: Switchboard) -> None:
+    customer = f"selector1._domainkey.example.com IN CNAME {classic('selector1')}.\n"
+    verdict = dkim(board, customer, domain(expected=True))["dkim_cname/selector1"]
+    data = verdict.to_json()
+    assert [f["kind"] for f in data["fixes"]] == ["dns", "dns", "advice"]
+    assert data["remediation"] == remediation(verdict.fixes)
+    again = Verdict.from_json(data)
+    assert again.fixes == verdict.fixes
+    assert again.remediation == verdict.remediation
+
+
+# --- SPF and DMARC: the record rewritten so that the check holds ---------------------------
+
+
+def spf(board: Switchboard, record: str) -> Verdict:
+    zones = zones_from_text(
+        {
+            DOMAIN: f'@ IN TXT "{record}"\n@ IN TXT "google-site-verification=x"\n',
+            "outlook.com": 'spf.protection IN TXT "v=spf1 ip4:192.0.2.0/24 -all"\n',
+        }
+    )
+    with board.serving(zones) as resolver:
+        ctx = Context(resolver=resolver, policy=Policy(), tenant=None, now=NOW)
+        return check_spf(ctx, Domain(DOMAIN, DOMAIN))
+
+
+def test_spf_plus_all_is_replaced_keeping_every_other_term(board: Switchboard) -> None:
+    record = "v=spf1 ip4:198.51.100.1 include:spf.protection.outlook.com +all"
+    verdict = spf(board, record)
+    assert verdict.outcome == "failed"
+    assert verdict.fixes == (
+        RecordFix(
+            "replace",
+            DOMAIN,
+            "TXT",
+            "v=spf1 ip4:198.51.100.1 include:spf.protection.outlook.com -all",
+            DOMAIN,
+            found=record,
+        ),
+    )
+
+
+def test_spf_missing_include_is_added_first(board: Switchboard) -> None:
+    record = "v=spf1 ip4:198.51.100.1 -all"
+    verdict = spf(board, record)  # the default policy requires Exchange Online's include
+    assert verdict.outcome == "failed"
+    assert verdict.fixes == (
+        RecordFix(
+            "replace",
+            DOMAIN,
+            "TXT",
+            "v=spf1 include:spf.protection.outlook.com ip4:198.51.100.1 -all",
+            DOMAIN,
+            found=record,
+        ),
+    )
+
+
+def test_dmarc_missing_is_created_at_the_required_policy(board: Switchboard) -> None:
+    with board.serving(zones_from_text({DOMAIN: '@ IN TXT "v=spf1 -all"\n'})) as resolver:
+        ctx = Context(
+            resolver=resolver, policy=Policy(dmarc_min_policy="quarantine"), tenant=None, now=NOW
+        )
+        verdict = check_dmarc(ctx, Domain(DOMAIN, DOMAIN))
+    assert verdict.outcome == "failed"
+    assert records(verdict) == [
+        RecordFix(
+            "create",
+            "_dmarc.example.com",
+            "TXT",
+            "v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@example.com",
+            DOMAIN,
+        )
+    ]
+
+
+def test_unauthorised_report_destination_is_a_record_in_its_own_zone(
+    board: Switchboard,
+) -> None:
+    zones = zones_from_text(
+        {
+            DOMAIN: '_dmarc IN TXT "v=DMARC1; p=reject; rua=mailto:d@reports.example.net"\n',
+            "example.net": "",
+        }
+    )
+    with board.serving(zones) as resolver:
+        ctx = Context(resolver=resolver, policy=Policy(), tenant=None, now=NOW)
+        verdict = check_dmarc(ctx, Domain(DOMAIN, DOMAIN))
+    assert verdict.outcome == "failed"
+    assert records(verdict) == [
+        RecordFix(
+            "create",
+            "example.com._report._dmarc.reports.example.net",
+            "TXT",
+            "v=DMARC1",
+            "example.net",
+        )
+    ]
