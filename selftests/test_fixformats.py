@@ -615,3 +615,40 @@ def test_dns_formats_name_what_they_cannot_apply() -> None:
     for fmt in ("nsupdate", "azure-cli", "powershell"):
         text = next(iter(render(fmt, _items(fixes)).values()))
         assert "Rotate-DkimSigningConfig" in text and "in Exchange Online" in text
+
+
+# --- a replace of one record among others of its type -----------------------------------------
+
+SPF_OLD = "v=spf1 -all"
+SPF_NEW = "v=spf1 include:spf.protection.outlook.com -all"
+
+
+def _spf_replace() -> RecordFix:
+    return RecordFix("replace", "contoso.com", "TXT", SPF_NEW, "contoso.com", found=SPF_OLD)
+
+
+def test_replacing_one_txt_keeps_the_others() -> None:
+    files = render_all(_items([_spf_replace()]))
+    zone = _zone()
+    apply_nsupdate(files["nsupdate.txt"], {"contoso.com": zone})
+    assert _txts(zone, "contoso.com") == ["MS=ms12345", SPF_NEW]  # verification TXT stays
+    batch = json.loads(files["route53/contoso.com.json"])
+    validate_change_batch(batch)
+    assert [c["Action"] for c in batch["Changes"]] == ["DELETE", "CREATE"]  # never UPSERT
+    values = [
+        route53_txt(c["ResourceRecordSet"]["ResourceRecords"][0]["Value"]) for c in batch["Changes"]
+    ]
+    assert values == [SPF_OLD, SPF_NEW]
+    az = [
+        shlex.split(line) for line in files["azure-cli.sh"].splitlines() if line.startswith("az ")
+    ]
+    assert [a[5] for a in az] == ["remove-record", "add-record", "update"]
+    assert az[0][az[0].index("--value") + 1] == SPF_OLD
+    assert _flags(az[0]) <= AZ_FLAGS[("txt", "remove-record")]
+    ps = [
+        ps_words(line)
+        for line in files["windows-dns.ps1"].splitlines()
+        if line.startswith("Remove")
+    ]
+    assert ps[0][ps[0].index("-RecordData") + 1] == SPF_OLD
+    assert "; delete: contoso.com. TXT (v=spf1 -all)" in files["zone/contoso.com.zone"]

@@ -206,6 +206,5 @@ def powershell_quoted(text: str) -> str:
 
 def replaced(fix: RecordFix) -> str | None:
     """For a replace, the one record it replaces as found in DNS (None: the whole set of
-    its type at the owner). Read with getattr while dkimwatch.fixes gains the field."""
-    found = getattr(fix, "found", None)
-    return found if isinstance(found, str) else None
+    its type at the owner)."""
+    return fix.found if fix.action == "replace" else None
