@@ -13,9 +13,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dkimwatch import __version__
 from dkimwatch.inventory import InventoryError, load_inventory
+
+if TYPE_CHECKING:
+    from dkimwatch.gate import GateReport
 
 USAGE_ERROR = 4  # pytest's exit code for bad input, used here too
 
@@ -115,7 +119,37 @@ def _gate(args: argparse.Namespace) -> int:
         if server is not None:
             server.stop()
     print(render(report))
+    if args.format and report.ready is False:
+        print(_gate_fixes(report, args.format), end="")
     return 0 if report.ready else 1
+
+
+def _gate_fixes(report: GateReport, fmt: str) -> str:
+    """The failed verdicts' fixes in one format, after the gate's own text."""
+    from dkimwatch.fixformats import FixContext, FixItem, render
+
+    items: list[FixItem] = []
+    for v in report.deciding:
+        if v.outcome != "failed":
+            continue
+        ctx = FixContext(
+            v.domain,
+            v.check,
+            v.selector,
+            v.message,
+            evidence=tuple(
+                f"{e.qname} {e.rdtype} @{e.server}: {e.rcode} {'; '.join(e.answers)}"
+                for e in v.evidence
+            ),
+        )
+        items.extend((ctx, f) for f in v.fixes)
+    files = render(fmt, items)
+    if not files:
+        return f"No {fmt} fixes: nothing the {fmt} format can apply.\n"
+    out = [f"As {fmt}:\n"]
+    for name, text in files.items():
+        out.append(f"==> {name} <==\n{text}")
+    return "".join(out)
 
 
 def _fixes(args: argparse.Namespace) -> int:
@@ -190,9 +224,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     gate.add_argument(
         "--authoritative-port", type=int, default=53, metavar="PORT", help=argparse.SUPPRESS
     )
-    gate.set_defaults(func=_gate)
-
     from dkimwatch.fixformats import FORMATS
+
+    gate.add_argument(
+        "--format",
+        choices=list(FORMATS),
+        metavar="FORMAT",
+        help="also print the fixes in this format (" + ", ".join(FORMATS) + ")",
+    )
+    gate.set_defaults(func=_gate)
 
     fixes = sub.add_parser(
         "fixes",
