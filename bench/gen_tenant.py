@@ -113,6 +113,11 @@ class Tenant:
     # The key Exchange Online signs each (domain, selector) with: what an export lists.
     exo_keys: dict[tuple[str, str], str] = field(default_factory=dict)
     exported: list[dict[str, object]] = field(default_factory=list)  # Get-DkimSigningConfig
+    accepted: list[dict[str, object]] = field(default_factory=list)  # Get-AcceptedDomain
+    mx_hosts: list[str] = field(default_factory=list)  # <token>.mail.protection.outlook.com
+    # Domains only the exports list (accepted domains outside the DKIM export): their
+    # expected verdicts as test ids, for the export run only.
+    export_only: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -185,6 +190,7 @@ class Builder:
     def mx(self) -> None:
         token = self.d.alabel.replace(".", "-")
         self.record("", "MX", f"0 {token}.mail.protection.outlook.com.")
+        self.t.mx_hosts.append(f"{token}.mail")
 
     def standard(self, *, spf: bool = True, dmarc: bool = True) -> None:
         self.mx()
@@ -484,6 +490,44 @@ def dmarc_external_authorised(b: Builder) -> None:
     healthy_dkim(b)
 
 
+def mx_gateway(b: Builder) -> None:
+    """A filtering gateway receives mail first and relays it to Exchange Online: normal, and
+    mx: any (the default) passes it."""
+    b.record("", "MX", "10 mx1.mailgateway.example.")
+    b.record("", "MX", "20 mx2.mailgateway.example.")
+    gateway = b.t.customer.setdefault("mailgateway.example", [])
+    if not gateway:
+        gateway += ["mx1 3600 IN A 192.0.2.25", "mx2 3600 IN AAAA 2001:db8::25"]
+    b.spf()
+    b.dmarc()
+    healthy_dkim(b)
+
+
+def null_mx(b: Builder) -> None:
+    """Sends mail but takes none: a null MX (RFC 7505) passes mx: any."""
+    b.record("", "MX", "0 .")
+    b.spf()
+    b.dmarc()
+    healthy_dkim(b)
+
+
+def no_mx(b: Builder) -> None:
+    """No MX at all: inbound mail falls back to the domain's address, or is lost."""
+    b.spf()
+    b.dmarc()
+    healthy_dkim(b)
+    b.fail("mx")
+
+
+def mx_host_missing(b: Builder) -> None:
+    """The MX names a host that does not exist (a decommissioned server)."""
+    b.record("", "MX", f"10 oldmail.{b.d.alabel}.")
+    b.spf()
+    b.dmarc()
+    healthy_dkim(b)
+    b.fail("mx")
+
+
 KINDS: dict[str, Kind] = {
     f.__name__: f
     for f in (
@@ -511,8 +555,15 @@ KINDS: dict[str, Kind] = {
         dmarc_invalid_policy,
         dmarc_external_unauthorised,
         dmarc_external_authorised,
+        mx_gateway,
+        null_mx,
+        no_mx,
+        mx_host_missing,
     )
 }
+
+# The MX cases: in the demo once each (mx_plans); the corpus keeps its mix.
+MX_KINDS = ("mx_gateway", "null_mx", "no_mx", "mx_host_missing")
 
 # Kinds whose expectations assume the inventory says which selector signs (rotation data).
 NEEDS_ROTATION = {
@@ -625,10 +676,72 @@ def build(tenant: Tenant, plans: list[Plan], now: str) -> None:
             dom = Dom(plan.name, alabel, alabel, active, inactive, plan.partition)
         b = Builder(tenant, dom)
         KINDS[plan.kind](b)
+        # dkim_enabled without an export judges the entry's enabled: (shorthand has none).
+        if plan.shorthand:
+            b.expect("dkim_enabled", None, "skipped", "none")
+        elif plan.kind == "disabled":
+            b.fail("dkim_enabled")
         tenant.kinds[alabel] = plan.kind
+        tenant.accepted.append(accepted_row(plan.name))
         tenant.expected[alabel] = {k: list(v) for k, v in b.outcomes.items()}
         tenant.entries.append(_entry(tenant, plan, alabel))
         tenant.exported.append(_export_row(tenant, plan, alabel))
+
+
+def accepted_row(
+    name: str, *, initial: bool = False, coexistence: bool = False, cannot_send: bool = False
+) -> dict[str, object]:
+    """The domain as Get-AcceptedDomain shows it (PowerShell 7 / REST field names)."""
+    return {
+        "DomainName": name,
+        "DomainType": "Authoritative",
+        "Default": False,
+        "InitialDomain": initial,
+        "MatchSubDomains": False,
+        "SmtpDaneStatus": "Disabled",
+        "SendingFromDomainDisabled": cannot_send,
+        "SendingToDomainDisabled": False,
+        "IsCoexistenceDomain": coexistence,
+        "Name": name,
+    }
+
+
+def add_accepted_only(tenant: Tenant) -> None:
+    """Accepted domains the Get-DkimSigningConfig export leaves out, audited through the
+    Get-AcceptedDomain export: one used for mail whose DKIM was never set up, one no one may
+    send from, and the hybrid coexistence domain."""
+    name = "munsonpickles-online.com"  # added to the tenant, DKIM never set up
+    b = Builder(tenant, Dom(name, name, name, None, None))
+    b.standard()
+    no_dkim = {f"dkim_cname/{s}": ["failed", "fail"] for s in (S1, S2)}
+    no_dkim |= {f"dkim_target/{s}": ["failed", "fail"] for s in (S1, S2)}
+    no_dkim |= {f"dkim_key/{s}": ["skipped", "none"] for s in (S1, S2)}
+    no_dkim |= {"dkim_rotation": ["failed", "fail"], "dkim_enabled": ["failed", "fail"]}
+    tenant.export_only.update(nodeids(name, no_dkim))
+    tenant.kinds[name] = "dkim_config_missing"
+    tenant.accepted.append(accepted_row(name))
+
+    name = "woodfordbank-archive.com"  # SendingFromDomainDisabled: only MX and DMARC
+    b = Builder(tenant, Dom(name, name, name, None, None))
+    b.mx()
+    b.spf("v=spf1 -all")
+    b.dmarc("v=DMARC1; p=reject")
+    for nodeid, verdict in (
+        (f"tests/test_dkim.py::test_dkim_enabled[{name}]", ("skipped", "none")),
+        (f"tests/test_mx.py::test_mx[{name}]", ("passed", "pass")),
+        (f"tests/test_dmarc.py::test_dmarc[{name}]", ("passed", "pass")),
+    ):
+        tenant.export_only[nodeid] = {"outcome": verdict[0], "result": verdict[1]}
+    tenant.kinds[name] = "sending_disabled"
+    tenant.accepted.append(accepted_row(name, cannot_send=True))
+
+    name = f"{tenant.name}.mail.onmicrosoft.com".lower()  # Microsoft's; nothing to check
+    tenant.export_only[f"tests/test_dkim.py::test_dkim_enabled[{name}]"] = {
+        "outcome": "skipped",
+        "result": "none",
+    }
+    tenant.kinds[name] = "coexistence"
+    tenant.accepted.append(accepted_row(name, coexistence=True))
 
 
 def _export_row(tenant: Tenant, plan: Plan, alabel: str) -> dict[str, object]:
@@ -684,6 +797,7 @@ def add_initial_domain(tenant: Tenant) -> None:
         Status="Valid",
     )
     tenant.exported.append(row)
+    tenant.accepted.append(accepted_row(initial, initial=True))
 
 
 def export_expected(tenant: Tenant) -> dict[str, dict[str, str]]:
@@ -697,7 +811,11 @@ def export_expected(tenant: Tenant) -> dict[str, dict[str, str]]:
             for s in (S1, S2):
                 exp[f"dkim_key/{s}"] = ["failed", "fail"]
         exp.update(tenant.export_outcomes.get(alabel, {}))
+        # The export says Enabled for every domain, shorthand or not.
+        disabled = tenant.kinds[alabel] == "disabled"
+        exp["dkim_enabled"] = ["failed", "fail"] if disabled else ["passed", "pass"]
         out.update(nodeids(alabel, exp))
+    out.update(tenant.export_only)
     initial = f"{tenant.name}.onmicrosoft.com".lower()
     label = initial.replace(".", "-")
     for s, outcome in ((S1, ("passed", "pass")), (S2, ("xfailed", "none"))):
@@ -709,7 +827,9 @@ def export_expected(tenant: Tenant) -> dict[str, dict[str, str]]:
         out[f"tests/test_dkim.py::test_dkim_key[{name}]"] = dict(
             zip(("outcome", "result"), key, strict=True)
         )
+    out[f"tests/test_mx.py::test_mx[{initial}]"] = {"outcome": "skipped", "result": "none"}
     for nodeid in (
+        f"tests/test_dkim.py::test_dkim_enabled[{initial}]",
         f"tests/test_dkim.py::test_dkim_rotation[{initial}]",
         f"tests/test_spf.py::test_spf[{initial}]",
         f"tests/test_dmarc.py::test_dmarc[{initial}]",
@@ -748,6 +868,8 @@ def write_exports(tenant: Tenant, out: Path) -> None:
     (out / "expected-export.json").write_text(
         json.dumps(export_expected(tenant), indent=1, sort_keys=True) + "\n"
     )
+    if tenant.export_only:
+        (out / "accepted-domains.json").write_text(json.dumps(tenant.accepted, indent=2) + "\n")
 
 
 def _entry(tenant: Tenant, plan: Plan, alabel: str) -> str:
@@ -778,6 +900,8 @@ def nodeids(alabel: str, expected: dict[str, list[str]]) -> dict[str, dict[str, 
         for s in (S1, S2):
             put(f"tests/test_dkim.py::test_{check}[{s}._domainkey.{alabel}]", f"{check}/{s}")
     put(f"tests/test_dkim.py::test_dkim_rotation[{alabel}]", "dkim_rotation")
+    put(f"tests/test_dkim.py::test_dkim_enabled[{alabel}]", "dkim_enabled")
+    put(f"tests/test_mx.py::test_mx[{alabel}]", "mx")
     put(f"tests/test_spf.py::test_spf[{alabel}]", "spf")
     put(f"tests/test_dmarc.py::test_dmarc[{alabel}]", "dmarc")
     return out
@@ -802,7 +926,11 @@ def write(tenant: Tenant, out: Path, zones: Path, inventory: Path, zones_ref: st
     for old in zones.glob("*.zone"):
         old.unlink()
     everything = {**tenant.customer, **tenant.microsoft}
-    everything["protection.outlook.com"] = EXO_SPF
+    # Exchange Online's inbound hosts, one per domain MX (addresses from its published range).
+    hosts = sorted(set(tenant.mx_hosts))
+    everything["protection.outlook.com"] = EXO_SPF + [
+        f"{h} 3600 IN A 52.101.{i // 250}.{i % 250 + 1}" for i, h in enumerate(hosts)
+    ]
     for origin, lines in sorted(everything.items()):
         (zones / f"{origin}.zone").write_text(SOA.format(o=origin) + "\n".join(lines) + "\n")
     inventory.write_text(
@@ -820,10 +948,16 @@ def write(tenant: Tenant, out: Path, zones: Path, inventory: Path, zones_ref: st
     (out / "expected.json").write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n")
     (out / "kinds.json").write_text(json.dumps(tenant.kinds, indent=1, sort_keys=True) + "\n")
     write_exports(tenant, out)
+    accepted = ", accepted-domains.json" if tenant.export_only else ""
     (out / "domains-export.yaml").write_text(
-        "# The same tenant, its domains taken from the Get-DkimSigningConfig export.\n"
-        "version: 1\ndns:\n  zones: zones\n  timeout: 2.0\n  attempts: 2\n"
-        "sources: [export-ps7.json]\n"
+        "# The same tenant, its domains taken from the Get-DkimSigningConfig export"
+        + (
+            " and the\n# Get-AcceptedDomain export (every accepted domain is audited).\n"
+            if accepted
+            else ".\n"
+        )
+        + "version: 1\ndns:\n  zones: zones\n  timeout: 2.0\n  attempts: 2\n"
+        f"sources: [export-ps7.json{accepted}]\n"
     )
 
 
@@ -889,10 +1023,21 @@ def demo_plans(rng: random.Random) -> list[Plan]:
     return plans
 
 
+def mx_plans() -> list[Plan]:
+    """One domain of each MX case, with fixed names (no draw from the generator's random)."""
+    rotate = ("2026-03-02T08:00:00Z", S1, S2)
+    return [
+        Plan("mx_gateway", "graphicdesigninstitute-mail.com", rotate=rotate),
+        Plan("null_mx", "highschoolbuilders-noreply.org", rotate=rotate),
+        Plan("no_mx", "nodpublishers-online.fr", rotate=rotate),
+        Plan("mx_host_missing", "cohowinery-legal.net", rotate=rotate),
+    ]
+
+
 def corpus_plans(rng: random.Random) -> list[Plan]:
     plans: list[Plan] = []
     names = domain_names(rng, 80, "wg-")
-    kinds = [k for k in KINDS if k != "healthy_inherits_dmarc"]
+    kinds = [k for k in KINDS if k not in ("healthy_inherits_dmarc", *MX_KINDS)]
     for i, name in enumerate(names):
         kind = kinds[i % len(kinds)]
         shorthand = kind not in NEEDS_ROTATION and kind != "other_tenant" and rng.random() < 0.3
@@ -927,6 +1072,9 @@ def main(argv: list[str] | None = None) -> int:
         tenant = Tenant("contoso", KeyPool(8, f"demo-{args.seed}"))
         build(tenant, demo_plans(rng), DEMO_NOW)
         add_initial_domain(tenant)
+        # Built after the rest so that their keys leave every earlier domain's as it was.
+        build(tenant, mx_plans(), DEMO_NOW)
+        add_accepted_only(tenant)
         out = args.outdir or repo
         write(tenant, out / "demo", out / "demo" / "zones", out / "domains.yaml", "demo/zones")
     else:

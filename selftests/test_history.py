@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from dkimwatch import history
+from dkimwatch.checks import Verdict
 from dkimwatch.inventory import load_inventory
-from dkimwatch.report import changes_html, failures_csv
+from dkimwatch.report import ResultEntry, changes_html, failures_csv
 from selftests import tenantkit
 from selftests.test_plugin import install_suite, latest_results
 
@@ -35,6 +36,14 @@ def result(
         "result": {"passed": "pass", "failed": "fail", "error": "temperror"}.get(outcome, "none"),
         "message": f"{outcome} message",
     }
+
+
+def entry(row: dict[str, Any]) -> ResultEntry:
+    """A results.json entry of these tests (without evidence) as the reporter holds it."""
+    verdict = Verdict.from_json(
+        {"warnings": [], "remediation": None, "evidence": [], **row, "details": {}}
+    )
+    return ResultEntry(row["nodeid"], row["outcome"], verdict)
 
 
 def record(
@@ -200,7 +209,7 @@ def test_failures_csv_rows_and_spreadsheet_safety() -> None:
         result("dmarc[d.example]", "xfailed", "dmarc"),
         {**result("dmarc[e.example]", "error", "dmarc"), "message": '=HYPERLINK("http://x")'},
     ]
-    text = failures_csv(rows)
+    text = failures_csv(entry(r) for r in rows)
     parsed = list(csv.reader(io.StringIO(text, newline="")))
     assert parsed == [
         ["domain", "selector", "check", "result", "message", "remediation"],
@@ -275,7 +284,7 @@ def test_inputs_change_only_for_the_tests_that_read_the_edited_field(tmp_path: P
         ("dkim_key", "a.example", "selector2"): expected,
         ("dkim_rotation", "a.example", None): expected,
     }
-    assert len(before) == 2 * 9  # every test of the inventory has its inputs
+    assert len(before) == 2 * 11  # every test of the inventory has its inputs
 
     before, after = inputs_after(tmp_path, "rotate_on: 2026-05-04", "rotate_on: 2026-06-04")
     assert {k[0] for k in changed(before, after)} == {
@@ -290,7 +299,13 @@ def test_inputs_change_only_for_the_tests_that_read_the_edited_field(tmp_path: P
         tmp_path, "  - b.example\n", "  - name: b.example\n    enabled: false\n"
     )
     got = changed(before, after)
-    assert {k[0] for k in got} == {"dkim_cname", "dkim_target", "dkim_key", "dkim_rotation"}
+    assert {k[0] for k in got} == {
+        "dkim_cname",
+        "dkim_target",
+        "dkim_key",
+        "dkim_rotation",
+        "dkim_enabled",
+    }
     assert set(got.values()) == {"disabled (enabled: false)"}
 
     before, after = inputs_after(tmp_path, "dmarc_min_policy: none", "dmarc_min_policy: reject")
@@ -781,6 +796,12 @@ def test_inventory_edits_are_inventory_changes_not_fixed_or_new(pytester: pytest
             "xfailed",
             disabled,
         ),
+        # dkim_enabled judges enabled: itself: the disabled domain now fails it
+        "tests/test_dkim.py::test_dkim_enabled[active-key-missing.example]": (
+            "passed",
+            "failed",
+            disabled,
+        ),
         "tests/test_dmarc.py::test_dmarc[no-dmarc.example]": ("failed", "xfailed", "waived"),
         **{n: ("failed", None, "domain removed from the inventory") for n in removed},
         **{
@@ -806,3 +827,15 @@ def test_inventory_edits_are_inventory_changes_not_fixed_or_new(pytester: pytest
     html = (pytester.path / "reports" / "report.html").read_text()
     assert f"Inventory changes ({n})" in html
     assert "domain removed from the inventory" in html
+
+
+def test_mx_inputs_are_its_policy(tmp_path: Path) -> None:
+    """mx reads policy.mx, nothing of the entry: changing it is an inventory change for mx
+    alone."""
+    before, after = inputs_after(
+        tmp_path, "dmarc_min_policy: none", "dmarc_min_policy: none\n  mx: exchange_online"
+    )
+    assert changed(before, after) == {
+        ("mx", "a.example", None): "policy changed",
+        ("mx", "b.example", None): "policy changed",
+    }

@@ -8,11 +8,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from typing import cast
 
 import pytest
 
-from dkimwatch.report import badge_svg, domain_lines, domain_states, domains_summary, failures_csv
+from dkimwatch.checks import Outcome, Result, Verdict
+from dkimwatch.fixes import Advice
+from dkimwatch.report import (
+    ResultEntry,
+    badge_svg,
+    domain_lines,
+    domain_states,
+    domains_summary,
+    failures_csv,
+)
 from selftests import tenantkit
 from selftests.test_plugin import install_suite, run
 
@@ -26,22 +35,22 @@ def result(
     selector: str | None = None,
     message: str = "what is wrong",
     remediation: str | None = None,
-) -> dict[str, Any]:
-    verdict = {"passed": "pass", "failed": "fail", "error": "temperror"}.get(outcome, outcome)
+) -> ResultEntry:
+    result = {"passed": "pass", "failed": "fail", "error": "temperror"}.get(outcome, "none")
     name = f"{selector}._domainkey.{domain}" if selector else domain
-    return {
-        "nodeid": f"tests/test_x.py::test_{check}[{name}]",
-        "domain": domain,
-        "selector": selector,
-        "check": check,
-        "outcome": outcome,
-        "result": verdict,
-        "message": message,
-        "remediation": remediation,
-    }
+    verdict = Verdict(
+        check,
+        domain,
+        selector,
+        cast(Result, result),
+        cast(Outcome, outcome),
+        message,
+        fixes=(Advice(remediation),) if remediation else (),  # its sentence is the text
+    )
+    return ResultEntry(f"tests/test_x.py::test_{check}[{name}]", outcome, verdict)
 
 
-def missing_key(domain: str) -> list[dict[str, Any]]:
+def missing_key(domain: str) -> list[ResultEntry]:
     """One missing active key: dkim_target and dkim_rotation both fail, one domain broken."""
     fix = f"Open a Microsoft support case for {domain}"
     return [
@@ -52,7 +61,7 @@ def missing_key(domain: str) -> list[dict[str, Any]]:
     ]
 
 
-def mixed_run() -> list[dict[str, Any]]:
+def mixed_run() -> list[ResultEntry]:
     """3 broken domains (4 failing checks), 2 DNS could not answer, 1 healthy."""
     return [
         *missing_key("a.example"),
@@ -82,7 +91,9 @@ def test_the_badge_counts_domains_not_checks() -> None:
     assert badge_text(svg) == "3 domains failing, 2 unresolved"
     assert RED in svg
 
-    only_dns = domain_states([r for r in mixed_run() if r["domain"] in ("d.example", "e.example")])
+    only_dns = domain_states(
+        [r for r in mixed_run() if r.verdict.domain in ("d.example", "e.example")]
+    )
     grey = badge_svg(domains_summary(only_dns))
     assert badge_text(grey) == "2 domains unresolved"
     assert GREY in grey and RED not in grey
@@ -197,7 +208,7 @@ def test_zone_file_run_ends_with_failing_domains_and_says_where_answers_came_fro
     html = (reports / "report.html").read_text()
     assert f"<b>Answers from</b> zone files in {zones}, not live DNS" in html
     assert f"&#34;Answers from&#34;: &#34;zone files in {zones}, not live DNS" in html  # metadata
-    assert "<p>7 domains failing (of 10); 90 checks: 66 passed, 14 failed," in html  # matrix
+    assert "<p>7 domains failing (of 10); 110 checks: 85 passed, 14 failed," in html  # matrix
 
     with (reports / "failures.csv").open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -224,8 +235,9 @@ def test_zone_file_run_ends_with_failing_domains_and_says_where_answers_came_fro
 def test_names_outside_the_zone_files_are_unresolved_with_the_way_to_serve_them(
     tenant: pytest.Pytester,
 ) -> None:
-    """Without protection.outlook.com's zone the SPF include is REFUSED: a temperror (the
-    domains are unresolved, not failing) whose message says how to serve the name."""
+    """Without protection.outlook.com's zone the SPF include and the MX hosts are REFUSED:
+    temperrors (the domains are unresolved, not failing) whose message says how to serve
+    the name."""
     (tenant.path / "zones" / "protection.outlook.com.zone").unlink()
     res, doc = run(tenant)
     zones = tenant.path / "zones"
@@ -243,7 +255,8 @@ def test_names_outside_the_zone_files_are_unresolved_with_the_way_to_serve_them(
     res.stdout.fnmatch_lines(
         [
             "*dkimwatch: 7 domains failing, 3 unresolved (of 10)*",
-            "UNRESOLVED healthy.example: DNS gave no answer for 1 check (spf: *outside the zone*",
+            # spf and mx (the MX hosts are in that zone too); spf comes first
+            "UNRESOLVED healthy.example: DNS gave no answer for 2 checks (spf: *outside the zone*",
         ]
     )
     unresolved = [line for line in res.stdout.lines if line.startswith("UNRESOLVED")]

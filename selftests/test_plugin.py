@@ -4,7 +4,9 @@ zone files on the embedded DNS server (real sockets), and the outputs they produ
 from __future__ import annotations
 
 import json
+import re
 import shutil
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +67,10 @@ def test_every_failure_kind(tenant: pytest.Pytester) -> None:
         if value != tenantkit.expected_outcome(*key)
     }
     assert not wrong, wrong
-    # Every verdict carries evidence, and failures say what to do.
+    # Every verdict carries evidence (dkim_enabled's is the export or the inventory, not
+    # DNS), and failures say what to do.
     for r in doc["results"]:
-        assert r["evidence"], r["nodeid"]
+        assert r["evidence"] or r["check"] == "dkim_enabled", r["nodeid"]
         assert r["message"]
         if r["outcome"] == "failed" and r["check"].startswith("dkim"):
             assert r["remediation"], r["nodeid"]
@@ -87,7 +90,7 @@ def test_every_failure_kind(tenant: pytest.Pytester) -> None:
 
 def test_selection_by_domain_and_marker(tenant: pytest.Pytester) -> None:
     result, doc = run(tenant, "-k", "healthy.example")
-    result.assert_outcomes(passed=9)
+    result.assert_outcomes(passed=11)
     assert {r["domain"] for r in doc["results"]} == {"healthy.example"}
     result, doc = run(tenant, "-m", "spf")
     assert {r["check"] for r in doc["results"]} == {"spf"}
@@ -127,8 +130,9 @@ def test_dead_server_is_an_error_never_a_failure(pytester: pytest.Pytester) -> N
     # A loopback port where nothing listens: every question fails to get an answer.
     result, doc = run(pytester, "--nameserver", "127.0.0.1:9", "-k", "healthy or no-spf")
     assert doc["results"]
-    assert {r["outcome"] for r in doc["results"]} == {"error"}
-    assert {r["result"] for r in doc["results"]} == {"temperror"}
+    # dkim_enabled asks no DNS (it judges the inventory's enabled:); every other check errs.
+    assert {r["outcome"] for r in doc["results"] if r["check"] != "dkim_enabled"} == {"error"}
+    assert {r["result"] for r in doc["results"] if r["check"] != "dkim_enabled"} == {"temperror"}
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
@@ -154,11 +158,12 @@ def test_inventory_outside_the_project_with_a_space(
     elsewhere = tmp_path_factory.mktemp("elsewhere")
     inventory = tenantkit.write_tenant(elsewhere)
     result, doc = run(pytester, "--domains", str(inventory), "-k", "healthy.example")
-    result.assert_outcomes(passed=9)
+    result.assert_outcomes(passed=11)
     assert {r["nodeid"].split("::")[0] for r in doc["results"]} == {
         "tests/test_dkim.py",
         "tests/test_spf.py",
         "tests/test_dmarc.py",
+        "tests/test_mx.py",
     }
     assert doc["inventory"]["path"] == str(inventory)
 
@@ -193,3 +198,14 @@ def test_hostile_txt_is_escaped_in_the_report(tenant: pytest.Pytester) -> None:
     html = (tenant.path / "reports" / "partial" / "report.html").read_text()
     assert "<script>alert(1)" not in html
     assert "<img src=x onerror" not in html
+    # The record is shown, escaped: pytest-html keeps each test's evidence table in the
+    # data-jsonblob attribute that its script renders.
+    match = re.search(r'data-jsonblob="([^"]*)"', html)
+    assert match is not None
+    blob = unescape(match.group(1))
+    assert "<script>alert(1)" not in blob and "<img src=x" not in blob
+    assert (
+        "_dmarc.healthy.example 3600 TXT &quot;v=DMARC1; p=reject; rua=mailto:dmarc@healthy."
+        "example&quot; &quot;&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)"
+        "&gt;&quot;"
+    ) in blob

@@ -129,9 +129,15 @@ def test_cases_follow_the_registry_and_skip_the_initial_domains_cnames() -> None
         selectors = custom.selectors if check.scope == "selector" else (None,)
         want.extend((check.id, s) for s in selectors)
     assert got == want
-    assert registry.tests_per_domain(custom) == len(got) == 9
+    assert registry.tests_per_domain(custom) == len(got) == 11
     initial = Domain("contoso.onmicrosoft.com", "contoso.onmicrosoft.com")
     assert registry.cases(initial) == [c for c in got if c[0] != "dkim_cname"]
+    # Accepted domains that cannot send: dkim_enabled (saying why), and for one with
+    # SendingFromDomainDisabled its MX and DMARC; the coexistence domain nothing else.
+    parked = Domain("parked.contoso.com", "parked.contoso.com", sending_disabled=True)
+    assert registry.cases(parked) == [("dkim_enabled", None), ("dmarc", None), ("mx", None)]
+    routing = Domain("contoso.mail.onmicrosoft.com", "x", coexistence=True)
+    assert registry.cases(routing) == [("dkim_enabled", None)]
 
 
 # --- tests/ -------------------------------------------------------------------------------

@@ -111,10 +111,11 @@ def test_report_renders_and_hostile_txt_stays_text(
     assert matrix is not None
     healthy_row = re.search(r"<tr><th[^>]*>healthy\.example</th>(.*?)</tr>", matrix.group(0))
     assert healthy_row is not None
-    assert re.findall(r">(PASS|FAIL|XFAIL|SKIP|ERROR)<", healthy_row.group(1))[-2:] == [
+    assert re.findall(r">(PASS|FAIL|XFAIL|SKIP|ERROR)<", healthy_row.group(1))[-3:] == [
         "FAIL",
         "PASS",
-    ]  # spf, dmarc: the last two columns
+        "PASS",
+    ]  # spf, dmarc, mx: the last three columns
     assert "Changes since" in dom and "New failures (1)" in dom
     assert NODE in dom  # the results table was built by pytest-html's scripts
     assert re.search(r"<b>spf</b> → <b>(fail|permerror)</b>", dom)

@@ -118,10 +118,10 @@ def test_no_answer_is_a_temperror(server: ScriptedServer, name: str, rcode_text:
     assert answer.evidence and {e.rcode for e in answer.evidence} == {rcode_text}
 
 
-def test_timeouts_are_bounded_by_timeout_times_attempts(server: ScriptedServer) -> None:
+def test_a_silent_server_is_asked_attempts_times(server: ScriptedServer) -> None:
     answer = resolver(server, timeout=0.2, attempts=3).lookup("silent.example", "A")
-    assert len(answer.evidence) == 3
-    assert sum(e.elapsed_ms for e in answer.evidence) < 3 * 200 + 300
+    assert answer.status is Status.TEMPERROR
+    assert [e.rcode for e in answer.evidence] == ["TIMEOUT"] * 3
 
 
 def test_servfail_is_not_retried_against_the_same_server(server: ScriptedServer) -> None:

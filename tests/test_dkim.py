@@ -29,3 +29,8 @@ def test_dkim_key(verdict: Verdict) -> None:
 def test_dkim_rotation(verdict: Verdict) -> None:
     """The selector that signs now has its CNAME in place and a valid key."""
     require(verdict)
+
+
+def test_dkim_enabled(verdict: Verdict) -> None:
+    """Exchange Online has a DKIM signing config for the domain, and it is enabled."""
+    require(verdict)

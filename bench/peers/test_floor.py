@@ -6,6 +6,7 @@ What pytest (and pytest-html, when asked) cost by themselves for this many tests
 from __future__ import annotations
 
 import pytest
+
 from conftest import domains, selector_cases
 
 SELECTOR_CASES = selector_cases()

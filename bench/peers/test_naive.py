@@ -12,6 +12,7 @@ import os
 import dns.exception
 import dns.resolver
 import pytest
+
 from conftest import SELECTORS, domains, selector_cases
 
 SELECTOR_CASES = selector_cases()

@@ -166,7 +166,7 @@ def _show(value: Any) -> str:
 # -- bytes to text ------------------------------------------------------------------------
 
 
-def _decode(data: bytes, source: str) -> str:
+def _decode(data: bytes, source: str, expected: str = EXPECTED) -> str:
     if data.startswith(b"\xff\xfe\x00\x00"):
         codec, body = "utf-32-le", data[4:]
     elif data.startswith(b"\xef\xbb\xbf"):
@@ -184,11 +184,11 @@ def _decode(data: bytes, source: str) -> str:
             source,
             0,
             "file",
-            f"not text: {codec} decoding fails at byte {exc.start}; {EXPECTED}, in UTF-8 or "
+            f"not text: {codec} decoding fails at byte {exc.start}; {expected}, in UTF-8 or "
             "UTF-16 (Windows PowerShell 5.1: -Encoding UTF8)",
         ) from None
     if "\x00" in text:
-        raise _err(source, 0, "file", f"binary data, not text; {EXPECTED}")
+        raise _err(source, 0, "file", f"binary data, not text; {expected}")
     return text
 
 
@@ -217,7 +217,12 @@ class _Lines:
         return bisect_right(self.starts, pos)
 
 
-def _json_records(text: str, source: str) -> list[_Record]:
+def _json_records(
+    text: str, source: str, name_field: str = "Domain", expected: str = EXPECTED
+) -> list[_Record]:
+    """The records of a JSON export; ``name_field`` is the field every record is named by (the
+    Get-AcceptedDomain reader shares this with ``DomainName``)."""
+    lower = name_field.lower()
     try:
         root = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -225,11 +230,11 @@ def _json_records(text: str, source: str) -> list[_Record]:
             source,
             exc.lineno,
             "json",
-            f"invalid JSON at column {exc.colno} ({exc.msg}); {EXPECTED}",
+            f"invalid JSON at column {exc.colno} ({exc.msg}); {expected}",
         ) from None
     except (ValueError, RecursionError) as exc:
         # int() digit limits, nesting too deep for the parser
-        raise _err(source, 0, "json", f"unreadable JSON ({exc}); {EXPECTED}") from None
+        raise _err(source, 0, "json", f"unreadable JSON ({exc}); {expected}") from None
 
     # The text is valid JSON now; walk it a second time for the line of every record and
     # field, which json.loads does not give.
@@ -243,18 +248,20 @@ def _json_records(text: str, source: str) -> list[_Record]:
     elif isinstance(root, dict):
         entries = _walk_object(text, pos, decoder)
         keys = {key.lower(): (value_pos, value) for key, _, value_pos, value in entries}
-        if "domain" not in keys and isinstance(keys.get("value", (0, None))[1], list):
+        if lower not in keys and isinstance(keys.get("value", (0, None))[1], list):
             # OData {"value": [...]} from the REST API, or 5.1's {"value": [...], "Count": n}
             elements = _walk_array(text, keys["value"][0], decoder)
         else:
             elements = [(pos, root)]
     else:
-        raise _err(source, lines(pos), "json", f"got {_show(root)}; {EXPECTED}")
+        raise _err(source, lines(pos), "json", f"got {_show(root)}; {expected}")
 
     if elements and not any(
-        isinstance(v, dict) and any(k.lower() == "domain" for k in v) for _, v in elements
+        isinstance(v, dict) and any(k.lower() == lower for k in v) for _, v in elements
     ):
-        raise _err(source, lines(pos), "Domain", f"no record has a Domain field; {EXPECTED}")
+        raise _err(
+            source, lines(pos), name_field, f"no record has a {name_field} field; {expected}"
+        )
     records = []
     for number, (value_pos, value) in enumerate(elements, start=1):
         line = lines(value_pos)
@@ -263,7 +270,7 @@ def _json_records(text: str, source: str) -> list[_Record]:
                 source,
                 line,
                 f"record {number}",
-                f"expected an object with a Domain field, got {_show(value)}",
+                f"expected an object with a {name_field} field, got {_show(value)}",
             )
         fields: dict[str, _Field] = {}
         for key, key_pos, _, item in _walk_object(text, value_pos, decoder):
@@ -333,7 +340,9 @@ def _walk_array(text: str, pos: int, decoder: json.JSONDecoder) -> list[tuple[in
 # -- CSV ----------------------------------------------------------------------------------
 
 
-def _csv_records(text: str, source: str) -> list[_Record]:
+def _csv_records(
+    text: str, source: str, name_field: str = "Domain", expected: str = EXPECTED
+) -> list[_Record]:
     # Before the header: blank lines and at most one "#TYPE …" line (5.1 without
     # -NoTypeInformation).
     pos, skipped, type_seen = 0, 0, False
@@ -345,16 +354,16 @@ def _csv_records(text: str, source: str) -> list[_Record]:
             break
         type_seen = type_seen or bool(stripped)
         if end < 0:
-            raise _err(source, skipped + 1, "Domain", f"no header row; {EXPECTED}")
+            raise _err(source, skipped + 1, name_field, f"no header row; {expected}")
         pos, skipped = end + 1, skipped + 1
 
-    delimiter = _delimiter(line_text.rstrip("\r"))
+    delimiter = _delimiter(line_text.rstrip("\r"), name_field)
     if delimiter is None:
         raise _err(
             source,
             skipped + 1,
-            "Domain",
-            f"no Domain column (got {_kind_of(stripped)}); {EXPECTED}",
+            name_field,
+            f"no {name_field} column (got {_kind_of(stripped)}); {expected}",
         )
 
     reader = csv.reader(io.StringIO(text[pos:], newline=""), delimiter=delimiter)
@@ -394,7 +403,7 @@ def _csv_records(text: str, source: str) -> list[_Record]:
             records.append(_Record(len(records) + 1, line, fields))
     except csv.Error as exc:
         raise _err(
-            source, skipped + reader.line_num, "csv", f"unreadable CSV ({exc}); {EXPECTED}"
+            source, skipped + reader.line_num, "csv", f"unreadable CSV ({exc}); {expected}"
         ) from None
     return records
 
@@ -411,7 +420,7 @@ def _kind_of(first_line: str) -> str:
     return "text"
 
 
-def _delimiter(header: str) -> str | None:
+def _delimiter(header: str, name_field: str = "Domain") -> str | None:
     """The delimiter that makes the header row hold a Domain column: "," by default, ";"
     with -UseCulture in cultures whose list separator it is (de-DE, fr-FR, ...)."""
     for delimiter in (",", ";", "\t"):
@@ -419,7 +428,7 @@ def _delimiter(header: str) -> str | None:
             cells = next(csv.reader([header], delimiter=delimiter), [])
         except csv.Error:
             continue
-        if any(cell.strip().lower() == "domain" for cell in cells):
+        if any(cell.strip().lower() == name_field.lower() for cell in cells):
             return delimiter
     return None
 

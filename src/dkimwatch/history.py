@@ -127,6 +127,7 @@ def inventory_inputs(inventory: Inventory) -> dict[Key, str]:
     others = {
         "spf": f"- {_short('spf', policy.spf_require_include or '')} - ",
         "dmarc": f"- {_short('dmarc', policy.dmarc_min_policy)} - ",
+        "mx": f"- {_short('mx', policy.mx)} - ",
     }
     waivers = {
         (w.domain, w.check): "w" + (w.expires.isoformat() if w.expires else "")
@@ -138,8 +139,11 @@ def inventory_inputs(inventory: Inventory) -> dict[Key, str]:
         enabled = "-" if domain.enabled is None else "y" if domain.enabled else "n"
         # All but the waiver part, per selector (None: the domain's own checks).
         heads = {s: f"{e} {dkim} {enabled} " for s, e in _dkim_entries(domain).items()}
+        # dkim_enabled reads what the exports say of the domain, and enabled:.
+        exo = _short("exo", domain.exo_dkim or "", domain.sending_disabled, domain.coexistence)
+        heads["dkim_enabled"] = f"{exo} - {enabled} "
         for check, selector in cases(domain):
-            head = others.get(check) or heads[selector]
+            head = others.get(check) or heads[check if check == "dkim_enabled" else selector]
             out[(check, name, selector)] = head + waivers.get((name, check), "-")
     return out
 

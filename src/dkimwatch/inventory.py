@@ -7,12 +7,13 @@ the field and what was expected, so the CLI and the pytest plugin can show it as
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import gc
 import hashlib
 import re
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from dkimwatch import registry
+from dkimwatch.exo_accepted import AcceptedDomain, export_kind, exported_at, load_accepted
 from dkimwatch.exo_export import ExportError, SigningConfig, load_export
-from dkimwatch.instants import parse_instant
+from dkimwatch.instants import iso_instant, parse_instant
 from dkimwatch.model import (
     DEFAULT_SELECTORS,
     DnsSettings,
@@ -53,7 +55,8 @@ __all__ = [
 
 _TOP_KEYS = ("version", "tenant", "sources", "dns", "policy", "domains", "waivers")
 _DNS_KEYS = ("nameservers", "zones", "timeout", "attempts")
-_POLICY_KEYS = ("min_key_bits", "spf_require_include", "dmarc_min_policy")
+_POLICY_KEYS = ("min_key_bits", "spf_require_include", "dmarc_min_policy", "mx")
+MX_POLICIES = ("exchange_online", "any", "off")
 _DOMAIN_KEYS = (
     "name",
     "selectors",
@@ -399,7 +402,7 @@ def _build(r: _Reader, root: Any, sha256: str) -> Inventory:
         except ValueError as exc:
             raise r.error(r.key_line(root, "tenant"), "tenant", str(exc)) from None
 
-    sources, exported = _sources(r, root)
+    sources, exported, dkim_given = _sources(r, root)
     if tenant is None:
         tenant = infer_tenant(
             (t for d in exported for _, t in d.targets), (d.name for d in exported)
@@ -408,6 +411,11 @@ def _build(r: _Reader, root: Any, sha256: str) -> Inventory:
     dns = _dns(r, root)
     policy = _policy(r, root)
     domains = _merge(_domains(r, root, tenant, required=not sources), exported)
+    if dkim_given:  # the DKIM export is the tenant's list: a domain not in it has no config
+        domains = tuple(
+            d if d.exo_dkim is not None else dataclasses.replace(d, exo_dkim="missing")
+            for d in domains
+        )
     if len(domains) > MAX_DOMAINS:  # with sources: the exports' domains count too
         raise _too_many(r, r.key_line(root, "domains") if "domains" in root else 1, len(domains))
     waivers = _waivers(r, root, domains)
@@ -485,7 +493,16 @@ def _policy(r: _Reader, root: _YamlMap) -> Policy:
                 "policy.dmarc_min_policy",
                 f"expected one of none, quarantine, reject, got {minimum!r}",
             )
-    return Policy(min_key_bits=bits, spf_require_include=include, dmarc_min_policy=minimum)
+    mx = "any"
+    if "mx" in node:
+        mx = r.string(node, "mx", "policy.mx").lower()
+        if mx not in MX_POLICIES:
+            raise r.error(
+                r.key_line(node, "mx"),
+                "policy.mx",
+                f"expected one of {', '.join(MX_POLICIES)}, got {mx!r}",
+            )
+    return Policy(min_key_bits=bits, spf_require_include=include, dmarc_min_policy=minimum, mx=mx)
 
 
 def _domains(
@@ -709,21 +726,28 @@ def _waivers(r: _Reader, root: _YamlMap, domains: tuple[Domain, ...]) -> tuple[W
     return tuple(out)
 
 
-_SOURCE_KEYS = ("path", "culture")
+_SOURCE_KEYS = ("path", "culture", "max_age")
+_AGE = re.compile(r"^([0-9]{1,6})\s*([smhd])$")
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def _sources(r: _Reader, root: _YamlMap) -> tuple[tuple[Path, ...], list[Domain]]:
-    """Read the Get-DkimSigningConfig exports named by ``sources:`` (paths relative to the
-    inventory) into domains; each entry is a path, or a mapping with path and culture."""
+def _sources(r: _Reader, root: _YamlMap) -> tuple[tuple[Path, ...], list[Domain], bool]:
+    """Read the exports named by ``sources:`` (paths relative to the inventory) into
+    domains: Get-DkimSigningConfig and Get-AcceptedDomain exports, told apart by their
+    fields. Each entry is a path, or a mapping with path, culture and max_age. Also says
+    whether a DKIM export was among them."""
     if root.get("sources") is None:
-        return (), []
+        return (), [], False
     line = r.key_line(root, "sources")
     seq = r.sequence(root["sources"], line, "sources")
     paths: list[Path] = []
     domains: dict[str, Domain] = {}
+    accepted: list[tuple[AcceptedDomain, str]] = []
+    dkim_given = False
     for i, item in enumerate(seq):
         iline = r.item_line(seq, i)
         culture = None
+        max_age: tuple[int, str] | None = None
         if isinstance(item, _YamlMap):
             r.known_keys(item, _SOURCE_KEYS, f"sources[{i}]")
             if "path" not in item:
@@ -731,6 +755,8 @@ def _sources(r: _Reader, root: _YamlMap) -> tuple[tuple[Path, ...], list[Domain]
             raw = r.string(item, "path", f"sources[{i}].path")
             if item.get("culture") is not None:
                 culture = r.string(item, "culture", f"sources[{i}].culture")
+            if item.get("max_age") is not None:
+                max_age = _max_age(r, item, f"sources[{i}].max_age")
         elif isinstance(item, str) and item.strip():
             raw = item.strip()
         else:
@@ -743,10 +769,22 @@ def _sources(r: _Reader, root: _YamlMap) -> tuple[tuple[Path, ...], list[Domain]
         if not path.is_file():
             raise r.error(iline, f"sources[{i}]", f"{raw}: no such file")
         try:
+            data = path.read_bytes()
+            if max_age is not None:
+                _fresh_enough(r, item, i, path, data, max_age)
+            if export_kind(data, str(path)) == "accepted":
+                accepted.extend((a, f"{path}:{a.line}") for a in load_accepted(path))
+                paths.append(path)
+                continue
             configs = load_export(path, culture=culture)
         except ExportError as exc:
             raise InventoryError(str(exc)) from None
+        except OSError as exc:
+            raise r.error(
+                iline, f"sources[{i}]", f"{raw}: cannot be read ({exc.strerror})"
+            ) from None
         paths.append(path)
+        dkim_given = True
         for config in configs:
             try:
                 name = to_alabel(config.domain)
@@ -756,7 +794,60 @@ def _sources(r: _Reader, root: _YamlMap) -> tuple[tuple[Path, ...], list[Domain]
                     f"name: {exc}"
                 ) from None
             domains[name] = _exported_domain(name, config, f"{path}:{config.line}")
-    return tuple(paths), list(domains.values())
+    for entry, where in accepted:
+        # Every accepted domain is audited; a DKIM export's entry keeps its fields.
+        known = domains.get(entry.alabel)
+        if known is None:
+            known = Domain(name=entry.alabel, display=entry.domain, source=where)
+        domains[entry.alabel] = dataclasses.replace(
+            known,
+            sending_disabled=known.sending_disabled or bool(entry.sending_disabled),
+            coexistence=known.coexistence or entry.is_coexistence,
+        )
+    return tuple(paths), list(domains.values()), dkim_given
+
+
+def _max_age(r: _Reader, node: _YamlMap, where: str) -> tuple[int, str]:
+    """``26h``, ``90m``, ``2d``, ``3600s`` → (seconds, as written)."""
+    value = node["max_age"]
+    text = str(value).strip().lower() if isinstance(value, str | int) else ""
+    m = _AGE.match(text)
+    if isinstance(value, bool) or not m or int(m[1]) == 0:
+        raise r.error(
+            r.key_line(node, "max_age"),
+            where,
+            f"expected an age such as 26h, 90m, 2d or 3600s, got {_show(value)}",
+        )
+    return int(m[1]) * _AGE_UNITS[m[2]], text
+
+
+def _fresh_enough(
+    r: _Reader, item: _YamlMap, index: int, path: Path, data: bytes, max_age: tuple[int, str]
+) -> None:
+    """An export older than its max_age stops the run: no audit of stale data. Its age is
+    from the time written inside (ExportedAt, examples/exo/export.ps1), else from the
+    file's modification time."""
+    inside = exported_at(data, str(path))
+    made = inside or datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    age = (datetime.now(UTC) - made).total_seconds()
+    seconds, written = max_age
+    if age > seconds:
+        how = "its ExportedAt" if inside else "its modification time"
+        raise r.error(
+            r.key_line(item, "max_age"),
+            f"sources[{index}].max_age",
+            f"{path.name} is {_age_text(age)} old ({how}: {iso_instant(made)}), more than "
+            f"max_age {written}: export it again before auditing (did the export step fail?)",
+        )
+
+
+def _age_text(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    parts += [f"{hours}h"] if hours or days else []
+    return " ".join([*parts, f"{mins}m"])
 
 
 def _exported_domain(name: str, config: SigningConfig, source: str) -> Domain:
@@ -789,6 +880,9 @@ def _exported_domain(name: str, config: SigningConfig, source: str) -> Domain:
         public_keys=tuple(keys),
         status=config.status,
         source=source,
+        exo_dkim="unset"
+        if config.enabled is None
+        else ("enabled" if config.enabled else "disabled"),
     )
 
 
@@ -816,6 +910,9 @@ def _merge(listed: tuple[Domain, ...], exported: list[Domain]) -> tuple[Domain, 
                 public_keys=tuple({**dict(base.public_keys), **dict(d.public_keys)}.items()),
                 status=base.status,
                 source=base.source,
+                exo_dkim=base.exo_dkim,
+                sending_disabled=base.sending_disabled,
+                coexistence=base.coexistence,
             )
         )
     out.extend(by_name.values())

@@ -57,7 +57,14 @@ def to_inventory_yaml(configs: Sequence[SigningConfig], *, tenant: str | None, s
     for config in configs:
         name = _yaml_str(config.domain)
         if is_initial_domain(config.domain):
-            out.append(f"  - {name}")
+            # No CNAMEs to write; its Enabled still tells dkim_enabled what Exchange Online says.
+            if config.enabled is None:
+                out.append(f"  - {name}")
+            else:
+                out += [
+                    f"  - name: {name}",
+                    f"    enabled: {'true' if config.enabled else 'false'}",
+                ]
             continue
         body = [
             f"    {selector}_cname: {_yaml_str(target)}"

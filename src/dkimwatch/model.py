@@ -26,6 +26,7 @@ class Policy:
     min_key_bits: int = 1024
     spf_require_include: str | None = "spf.protection.outlook.com"
     dmarc_min_policy: str = "none"
+    mx: str = "any"  # exchange_online | any | off (checks/mx.py)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,15 @@ class Domain:
     public_keys: tuple[tuple[str, str], ...] = ()  # (selector, key record) from an export
     status: str | None = None  # Get-DkimSigningConfig Status (Valid, CnameMissing, ...)
     source: str | None = None  # "<export>:<line>" when an export described this domain
+    # What Get-DkimSigningConfig says: "enabled", "disabled", "unset" (no Enabled field),
+    # "missing" (an export was given, this domain is not in it); None: no export given.
+    exo_dkim: str | None = None
+    sending_disabled: bool = False  # Get-AcceptedDomain SendingFromDomainDisabled
+    coexistence: bool = False  # the hybrid coexistence domain (<tenant>.mail.onmicrosoft.com)
+
+    @property
+    def can_send(self) -> bool:
+        return not self.sending_disabled and not self.coexistence
 
     def target_for(self, selector: str) -> str | None:
         return dict(self.targets).get(selector)

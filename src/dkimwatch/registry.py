@@ -23,6 +23,8 @@ from dkimwatch.checks.dkim import (
     check_dkim_target,
 )
 from dkimwatch.checks.dmarc import check_dmarc
+from dkimwatch.checks.exo import check_dkim_enabled
+from dkimwatch.checks.mx import check_mx
 from dkimwatch.checks.spf import check_spf
 from dkimwatch.checks.verdict import Context, Verdict
 from dkimwatch.model import Domain
@@ -36,6 +38,7 @@ FAMILIES: dict[str, str] = {
     "dkim": "DKIM selector and key checks",
     "spf": "SPF record checks",
     "dmarc": "DMARC record checks",
+    "mx": "MX record checks (inbound mail)",
 }
 
 # The README table's "per" column for each scope.
@@ -46,9 +49,20 @@ def _every_domain(domain: Domain) -> bool:
     return True
 
 
+def _sends(domain: Domain) -> bool:
+    """What users send from: not an accepted domain with SendingFromDomainDisabled, nor the
+    hybrid coexistence domain (checks.exo.not_audited says so in dkim_enabled)."""
+    return domain.can_send
+
+
 def _has_selector_cnames(domain: Domain) -> bool:
     """The tenant's initial domain is signed without CNAMEs, so it has none to check."""
-    return not exo.is_initial_domain(domain.name)
+    return domain.can_send and not exo.is_initial_domain(domain.name)
+
+
+def _not_coexistence(domain: Domain) -> bool:
+    """The coexistence domain is Microsoft's, for routing only: nothing of it is checked."""
+    return not domain.coexistence
 
 
 @dataclass(frozen=True)
@@ -75,19 +89,27 @@ def per_selector(
     return Check(id, "selector", family, function, holds_when, applies)
 
 
-def per_domain(id: str, family: str, function: DomainCheck, holds_when: str) -> Check:
-    return Check(id, "domain", family, function, holds_when)
+def per_domain(
+    id: str,
+    family: str,
+    function: DomainCheck,
+    holds_when: str,
+    applies: Callable[[Domain], bool] = _every_domain,
+) -> Check:
+    return Check(id, "domain", family, function, holds_when, applies)
 
 
 # In the order verdicts are listed (cases, the report's matrix, README's table).
 # fmt: off
 CHECKS: tuple[Check, ...] = (
     per_selector("dkim_cname", "dkim", check_dkim_cname, "`<selector>._domainkey.<domain>` is a CNAME to the expected target (or, with none given, a plausible Exchange Online target of the tenant, classic `…onmicrosoft.com` or `…<letter>-v1.dkim.mail.microsoft`); reaching it through a chain of CNAMEs in your own zone passes with a warning (receivers follow chains, Microsoft's enable pre-check and `Status` may not)", applies=_has_selector_cnames),  # noqa: E501
-    per_selector("dkim_target", "dkim", check_dkim_target, "the selector, CNAMEs followed, answers with a TXT record; missing is a failure for the active selector and expected (xfail) for the inactive one. Without rotation data a selector is presumed inactive when the other has a usable key (not revoked); when neither has one, both fail, as dkimwatch cannot tell which signs"),  # noqa: E501
-    per_selector("dkim_key", "dkim", check_dkim_key, "that TXT is one valid DKIM key: tag-list syntax, `v=DKIM1`, `k`, a non-empty `p` that decodes, RSA ≥ `min_key_bits` (warning below 2048), `h` not sha1-only, `s` allows email. A revoked key (empty `p=`, RFC 6376 §3.6.1) fails on the selector that signs and is expected (xfail) on the other: a retired key"),  # noqa: E501
-    per_domain("dkim_rotation", "dkim", check_dkim_rotation, "the selector that signs now (`selector_after_rotate` once `rotate_on` has passed) has its CNAME right and a valid key"),  # noqa: E501
-    per_domain("spf", "spf", check_spf, "exactly one valid `v=spf1` record, ≤ 10 DNS-querying terms and ≤ 2 void lookups through includes and redirects, the required include reachable, no `+all`"),  # noqa: E501
-    per_domain("dmarc", "dmarc", check_dmarc, "exactly one valid `v=DMARC1` record (or the organisational domain's), policy ≥ `dmarc_min_policy` as receivers apply it (`t=y` and `pct` below 100 weaken it), external report destinations authorised; upper-case tag names (`V=DMARC1`, `P=reject`) warn, since some receivers read tag names case-sensitively"),  # noqa: E501
+    per_selector("dkim_target", "dkim", check_dkim_target, "the selector, CNAMEs followed, answers with a TXT record; missing is a failure for the active selector and expected (xfail) for the inactive one. Without rotation data a selector is presumed inactive when the other has a usable key (not revoked); when neither has one, both fail, as dkimwatch cannot tell which signs", applies=_sends),  # noqa: E501
+    per_selector("dkim_key", "dkim", check_dkim_key, "that TXT is one valid DKIM key: tag-list syntax, `v=DKIM1`, `k`, a non-empty `p` that decodes, RSA ≥ `min_key_bits` (warning below 2048), `h` not sha1-only, `s` allows email. A revoked key (empty `p=`, RFC 6376 §3.6.1) fails on the selector that signs and is expected (xfail) on the other: a retired key", applies=_sends),  # noqa: E501
+    per_domain("dkim_rotation", "dkim", check_dkim_rotation, "the selector that signs now (`selector_after_rotate` once `rotate_on` has passed) has its CNAME right and a valid key", applies=_sends),  # noqa: E501
+    per_domain("dkim_enabled", "dkim", check_dkim_enabled, "Exchange Online has a DKIM signing config for the domain and it is enabled (from the `Get-DkimSigningConfig` export in `sources:`, else an entry's `enabled:`; skipped, with the reason, without either)"),  # noqa: E501
+    per_domain("spf", "spf", check_spf, "exactly one valid `v=spf1` record, ≤ 10 DNS-querying terms and ≤ 2 void lookups through includes and redirects, the required include reachable, no `+all`", applies=_sends),  # noqa: E501
+    per_domain("dmarc", "dmarc", check_dmarc, "exactly one valid `v=DMARC1` record (or the organisational domain's), policy ≥ `dmarc_min_policy` as receivers apply it (`t=y` and `pct` below 100 weaken it), external report destinations authorised; upper-case tag names (`V=DMARC1`, `P=reject`) warn, since some receivers read tag names case-sensitively", applies=_not_coexistence),  # noqa: E501
+    per_domain("mx", "mx", check_mx, "`policy.mx: any` (default): at least one MX whose host has an address, or a null MX (RFC 7505) for a domain that takes no mail; a gateway in front of Exchange Online passes. `exchange_online`: the preferred MX is Exchange Online's, `<domain-label>.mail.protection.outlook.com` or `<token>.<letter>-v1.mx.microsoft` ([docs/exchange-online.md](docs/exchange-online.md#mx)). `off`: skipped", applies=_not_coexistence),  # noqa: E501
 )
 # fmt: on
 

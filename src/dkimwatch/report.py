@@ -18,7 +18,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from dkimwatch.checks import Verdict
 from dkimwatch.registry import DOMAIN_IDS, IDS, SELECTOR_IDS
+from dkimwatch.resolver import Evidence
 from dkimwatch.standards import SPF_LOOKUP_LIMIT
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
@@ -47,8 +49,27 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def summary(results: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    counts = Counter(r["outcome"] for r in results)
+@dataclass(frozen=True, slots=True)
+class ResultEntry:
+    """One entry of results.json's results: a test's verdict, the outcome pytest gave the
+    test (one of OUTCOMES: a waiver makes a failing verdict xfailed) and the waiver."""
+
+    nodeid: str
+    outcome: str
+    verdict: Verdict
+    waiver: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """As results.json has it (docs/results-format.md)."""
+        data = {"nodeid": self.nodeid, **self.verdict.to_json()}
+        data["outcome"] = self.outcome  # in the verdict's place: the test's outcome
+        if self.waiver is not None:
+            data["waiver"] = self.waiver
+        return data
+
+
+def summary(results: Iterable[ResultEntry]) -> dict[str, int]:
+    counts = Counter(r.outcome for r in results)
     return {k: counts.get(k, 0) for k in OUTCOMES}
 
 
@@ -59,12 +80,12 @@ def results_document(
     finished: str,
     now: str,
     resolvers: Sequence[str],
-    inventory: Mapping[str, Any],
+    inventory: Mapping[str, str],
     queries: Mapping[str, int],
-    results: Sequence[Mapping[str, Any]],
+    results: Sequence[ResultEntry],
     answers_from: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    ordered = sorted(results, key=lambda r: str(r["nodeid"]))
+    ordered = sorted(results, key=lambda r: r.nodeid)
     doc: dict[str, Any] = {
         "tool": "dkimwatch",
         "version": version,
@@ -81,7 +102,7 @@ def results_document(
             "queries": dict(queries),
             "summary": summary(ordered),
             "domains": domains_summary(domain_states(ordered)),
-            "results": ordered,
+            "results": [r.to_json() for r in ordered],
         }
     )
     return doc
@@ -138,29 +159,30 @@ class DomainState:
 
     domain: str
     state: str
-    first: Mapping[str, Any] | None
+    first: ResultEntry | None
     failed: int
     unresolved: int
 
 
-def _check_order(r: Mapping[str, Any]) -> tuple[int, str]:
-    check = str(r.get("check"))
+def _check_order(r: ResultEntry) -> tuple[int, str]:
+    check = r.verdict.check
     rank = IDS.index(check) if check in IDS else len(IDS)
-    return rank, str(r.get("selector") or "")
+    return rank, r.verdict.selector or ""
 
 
-def domain_states(results: Iterable[Mapping[str, Any]]) -> list[DomainState]:
+def domain_states(results: Iterable[ResultEntry]) -> list[DomainState]:
     """Every domain of ``results``, by name."""
-    by_domain: dict[str, list[Mapping[str, Any]]] = {}
+    by_domain: dict[str, list[ResultEntry]] = {}
     for r in results:
-        by_domain.setdefault(str(r.get("domain")), []).append(r)
+        by_domain.setdefault(r.verdict.domain, []).append(r)
     states = []
     for domain in sorted(by_domain):
         rows = sorted(by_domain[domain], key=_check_order)
-        failed = [r for r in rows if r.get("outcome") == "failed"]
-        errors = [r for r in rows if r.get("outcome") == "error"]
+        failed = [r for r in rows if r.outcome == "failed"]
+        errors = [r for r in rows if r.outcome == "error"]
+        first: ResultEntry | None
         if failed:
-            first = next((r for r in failed if r.get("remediation")), failed[0])
+            first = next((r for r in failed if r.verdict.remediation), failed[0])
             state = "failing"
         elif errors:
             first, state = errors[0], "unresolved"
@@ -201,7 +223,22 @@ def domains_headline(domains: Mapping[str, int]) -> str:
     return f"{_domains(total)} passing"
 
 
-def badge_svg(domains: Mapping[str, int], partial: Mapping[str, Any] | None = None) -> str:
+@dataclass(frozen=True)
+class Partial:
+    """What a partial run ran: ``selected`` of the suite's ``total`` checks, and ``why``."""
+
+    selected: int
+    total: int
+    why: str
+
+    def to_json(self) -> dict[str, int | str]:
+        return {"selected": self.selected, "total": self.total, "why": self.why}
+
+    def text(self) -> str:
+        return f"partial run: {self.selected:,} of {self.total:,} checks ({self.why})"
+
+
+def badge_svg(domains: Mapping[str, int], partial: Partial | None = None) -> str:
     """Counted in domains, as a person counts (one missing key fails several checks of one
     domain): red "3 domains failing, 2 unresolved", grey "2 domains unresolved" when DNS
     could not answer but nothing failed, green "70 domains passing". The report has the
@@ -222,8 +259,8 @@ def badge_svg(domains: Mapping[str, int], partial: Mapping[str, Any] | None = No
         value, colour = "no domain checked", "lightgrey"
     label = "dkimwatch"
     if partial is not None:
-        label = f"dkimwatch partial run: {partial['selected']:,} of {partial['total']:,} checks"
-        if not partial["selected"]:
+        label = f"dkimwatch partial run: {partial.selected:,} of {partial.total:,} checks"
+        if not partial.selected:
             value, colour = "nothing ran", "lightgrey"
     badge = anybadge.Badge(label=label, value=value, default_color=colour)
     return str(badge.badge_svg_text)
@@ -252,14 +289,13 @@ def domain_lines(
     shown += [s for s in states if s.state == "unresolved"]
     lines = []
     for s in shown[:limit]:
-        r = s.first or {}
-        where = str(r.get("check"))
-        if r.get("selector"):
-            where += f" {r['selector']}"
+        assert s.first is not None  # a failing or unresolved domain has one to show
+        v = s.first.verdict
+        where = f"{v.check} {v.selector}" if v.selector else v.check
         if s.state == "failing":
-            line = f"FAILING {s.domain}: {where}: {terminal_text(r.get('message', ''))}"
-            if r.get("remediation"):
-                line += f" → fix: {terminal_text(r['remediation'])}"
+            line = f"FAILING {s.domain}: {where}: {terminal_text(v.message)}"
+            if v.remediation:
+                line += f" → fix: {terminal_text(v.remediation)}"
             more = s.failed - 1
             if more:
                 line += f" (+{more} more failing check{'' if more == 1 else 's'})"
@@ -267,7 +303,7 @@ def domain_lines(
             line = (
                 f"UNRESOLVED {s.domain}: DNS gave no answer for {_checks(s.unresolved)} "
                 # DNS's own words (a hint such as a name outside the zone files) get room
-                f"({where}: {terminal_text(r.get('message', ''), 2 * _LINE_PART)})"
+                f"({where}: {terminal_text(v.message, 2 * _LINE_PART)})"
             )
         lines.append(line)
     if len(shown) > limit:
@@ -322,14 +358,13 @@ EVIDENCE_CSS = (
 HTML_RDATA_LIMIT = 160  # characters of one record shown for a passing verdict
 
 
-def _answer_html(answer: Any, limit: int | None) -> str:
-    text = str(answer)
+def _answer_html(text: str, limit: int | None) -> str:
     if limit is None or len(text) <= limit:
         return escape(text)
     return f"{escape(text[:limit])}… (+{len(text) - limit} chars, whole in results.json)"
 
 
-def _detail_text(value: Any) -> str:
+def _detail_text(value: object) -> str:
     """A detail as a reader wants it: lists joined, mappings as key=value, not Python repr."""
     if isinstance(value, Mapping):
         return ", ".join(f"{k}={_detail_text(v)}" for k, v in value.items())
@@ -340,22 +375,20 @@ def _detail_text(value: Any) -> str:
     return str(value)
 
 
-def evidence_html(verdict: Mapping[str, Any]) -> str:
+def evidence_html(verdict: Verdict, waiver: str | None = None) -> str:
     """The per-test block: message, warnings, remediation, and the DNS exchanges as a table."""
     parts = ['<div class="dkimwatch-verdict">']
     parts.append(
-        f"<p><b>{escape(str(verdict.get('check')))}</b> → "
-        f"<b>{escape(str(verdict.get('result')))}</b>: "
-        f"{escape(str(verdict.get('message', '')))}</p>"
+        f"<p><b>{escape(verdict.check)}</b> → <b>{escape(verdict.result)}</b>: "
+        f"{escape(verdict.message)}</p>"
     )
-    waiver = verdict.get("waiver")
     if waiver:
-        parts.append(f"<p><b>Waiver:</b> {escape(str(waiver))}</p>")
-    for warning in verdict.get("warnings") or ():
-        parts.append(f"<p>⚠ {escape(str(warning))}</p>")
-    if verdict.get("remediation"):
-        parts.append(f"<p><b>Remediation:</b> {escape(str(verdict['remediation']))}</p>")
-    details = verdict.get("details") or {}
+        parts.append(f"<p><b>Waiver:</b> {escape(waiver)}</p>")
+    for warning in verdict.warnings:
+        parts.append(f"<p>⚠ {escape(warning)}</p>")
+    if verdict.remediation:
+        parts.append(f"<p><b>Remediation:</b> {escape(verdict.remediation)}</p>")
+    details = verdict.details
     shown = {k: v for k, v in details.items() if k != "tree"}
     if shown:
         parts.append(
@@ -365,33 +398,35 @@ def evidence_html(verdict: Mapping[str, Any]) -> str:
         )
     if isinstance(details.get("tree"), Mapping):
         parts.append(spf_tree_html(details["tree"]))
-    evidence = verdict.get("evidence") or ()
-    if evidence:
+    if verdict.evidence:
         # Lean: styles come once from EVIDENCE_CSS, and a passing verdict's long records
         # (keys) are shortened here; results.json keeps every record whole.
-        limit = HTML_RDATA_LIMIT if verdict.get("outcome") == "passed" else None
+        limit = HTML_RDATA_LIMIT if verdict.outcome == "passed" else None
         parts.append(
             '<table class="dkimwatch-evidence">'
             "<tr><th>query</th><th>type</th><th>server</th><th>rcode</th><th>answers</th>"
             "<th>TTL</th><th>ms</th><th>at</th></tr>"
         )
-        for ev in evidence:
-            answers = "<br>".join(_answer_html(a, limit) for a in ev.get("answers", ())) or "—"
-            parts.append(
-                f"<tr><td>{escape(str(ev.get('qname')))}</td><td>{escape(str(ev.get('rdtype')))}</td>"
-                f"<td>{escape(str(ev.get('server')))}/{escape(str(ev.get('transport', '')))}</td>"
-                f"<td>{escape(str(ev.get('rcode')))}</td>"
-                f'<td class="dkw-rr">{answers}</td>'
-                f"<td>{escape(str(ev.get('ttl')))}</td><td>{escape(str(ev.get('elapsed_ms')))}</td>"
-                f"<td>{escape(str(ev.get('at')))}</td></tr>"
-            )
+        parts.extend(_evidence_row(ev, limit) for ev in verdict.evidence)
         parts.append("</table>")
     parts.append("</div>")
     return "".join(parts)
 
 
-def matrix_columns(results: Iterable[Mapping[str, Any]]) -> list[tuple[str, str | None]]:
-    selectors = sorted({str(r["selector"]) for r in results if r.get("selector")})
+def _evidence_row(ev: Evidence, limit: int | None) -> str:
+    answers = "<br>".join(_answer_html(str(a), limit) for a in ev.answers) or "—"
+    return (
+        f"<tr><td>{escape(str(ev.qname))}</td><td>{escape(str(ev.rdtype))}</td>"
+        f"<td>{escape(str(ev.server))}/{escape(str(ev.transport))}</td>"
+        f"<td>{escape(str(ev.rcode))}</td>"
+        f'<td class="dkw-rr">{answers}</td>'
+        f"<td>{escape(str(ev.ttl))}</td><td>{escape(str(ev.elapsed_ms))}</td>"
+        f"<td>{escape(str(ev.at))}</td></tr>"
+    )
+
+
+def matrix_columns(results: Iterable[ResultEntry]) -> list[tuple[str, str | None]]:
+    selectors = sorted({r.verdict.selector for r in results if r.verdict.selector})
     cols: list[tuple[str, str | None]] = []
     for check in SELECTOR_IDS:
         cols.extend((check, s) for s in selectors)
@@ -422,17 +457,18 @@ window.addEventListener('load', () => {
 _GOTO = "return dkwGo(this.dataset.n)"
 
 
-def matrix_html(results: Sequence[Mapping[str, Any]]) -> str:
+def matrix_html(results: Sequence[ResultEntry]) -> str:
     """Domain × check summary: colour plus text, failing domains first."""
     if not results:
         return ""
     cols = matrix_columns(results)
-    cells: dict[str, dict[tuple[str, str | None], Mapping[str, Any]]] = {}
+    cells: dict[str, dict[tuple[str, str | None], ResultEntry]] = {}
     for r in results:
-        cells.setdefault(str(r["domain"]), {})[(str(r["check"]), r.get("selector"))] = r
+        v = r.verdict
+        cells.setdefault(v.domain, {})[(v.check, v.selector)] = r
 
     def bad(domain: str) -> int:
-        return sum(1 for r in cells[domain].values() if r["outcome"] in ("failed", "error"))
+        return sum(1 for r in cells[domain].values() if r.outcome in ("failed", "error"))
 
     domains = sorted(cells, key=lambda d: (-bad(d), d))
     head = "".join(
@@ -446,11 +482,11 @@ def matrix_html(results: Sequence[Mapping[str, Any]]) -> str:
             if cell is None:
                 tds.append("<td></td>")
                 continue
-            outcome = str(cell["outcome"])
+            outcome = cell.outcome
             tds.append(
                 f'<td style="background:{_COLOUR.get(outcome, "#999")};color:#fff;'
-                f'text-align:center" title="{escape(str(cell.get("message", "")))}">'
-                f'<a href="#" data-n="{escape(str(cell.get("nodeid", "")))}" onclick="{_GOTO}" '
+                f'text-align:center" title="{escape(cell.verdict.message)}">'
+                f'<a href="#" data-n="{escape(cell.nodeid)}" onclick="{_GOTO}" '
                 f'style="color:#fff;text-decoration:none">'
                 f"{_SHORT.get(outcome, escape(outcome))}</a></td>"
             )
@@ -487,7 +523,7 @@ def dumps(doc: Mapping[str, Any]) -> str:
     diffs line by line). json.dumps(indent=...) runs the pure-Python encoder, slow at
     scale; compact pieces use the C one."""
 
-    def compact(value: Any) -> str:
+    def compact(value: object) -> str:
         return json.dumps(value, ensure_ascii=False)
 
     fields = []
@@ -511,17 +547,17 @@ def _csv_cell(value: object) -> str:
     return f"'{text}" if text.startswith(_FORMULA_START) else text
 
 
-def failures_csv(results: Iterable[Mapping[str, Any]]) -> str:
+def failures_csv(results: Iterable[ResultEntry]) -> str:
     """failures.csv: one row per failed or error test, in node id order, with its fix; the
     selector is empty for domain-level checks, the remediation for DNS errors (there is
     nothing known to fix)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(FAILURES_CSV_HEADER)
-    for r in sorted(results, key=lambda r: str(r["nodeid"])):
-        if r.get("outcome") not in ("failed", "error"):
+    for r in sorted(results, key=lambda r: r.nodeid):
+        if r.outcome not in ("failed", "error"):
             continue
-        writer.writerow(_csv_cell(r.get(k)) for k in FAILURES_CSV_HEADER)
+        writer.writerow(_csv_cell(getattr(r.verdict, k)) for k in FAILURES_CSV_HEADER)
     return out.getvalue()
 
 

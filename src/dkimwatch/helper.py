@@ -1,10 +1,10 @@
-"""Resolving and judging in a helper process, while the tests run.
+"""The helper process that resolves and judges while the tests run.
 
 At scale the work is CPU: dnspython spends some on every query, the checks some more,
 and pytest's own per-test machinery more again. The controller therefore starts one helper
 process (before collection, so its imports overlap it) that owns the run's resolver: it
 resolves and judges the selected cases with bounded concurrency, in the order the tests
-run, and streams each verdict, already as results data and evidence HTML, back through a
+run, and streams each verdict, with its evidence HTML already made, back through a
 pipe. A test waits only for its own verdict; pytest runs on one core, DNS on the other.
 
 Every (name, type) is still asked once per run: there is one resolver, in the helper. At
@@ -12,10 +12,9 @@ the end the helper reports how many questions it asked and queries it sent (and,
 ``--record``, every answer).
 
 Protocol (pickles over the helper's stdin/stdout): the controller sends one ``Work``;
-the helper answers with lists of messages (what it has ready at the time):
-``("judged", index, data, html)`` or ``("failed", index, text)`` per job, and last
-``("done", questions, sent, answers or None)``. A byte on stdin, or
-its end, asks the helper to stop early (``-x``, Ctrl-C): jobs not started are dropped.
+the helper answers with lists of messages (what it has ready at the time): per job a
+``VerdictReady`` or a ``JobFailed``, and last one ``Finished``. A byte on stdin, or its
+end, asks the helper to stop early (``-x``, Ctrl-C): jobs not started are dropped.
 """
 
 from __future__ import annotations
@@ -33,10 +32,10 @@ import traceback
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from dkimwatch import heap
-from dkimwatch.checks import Context
+from dkimwatch.checks import Context, Verdict
 from dkimwatch.model import Domain, Policy
 from dkimwatch.registry import evaluate
 from dkimwatch.report import evidence_html
@@ -56,20 +55,19 @@ class Job:
     waiver: str | None = None  # shown with the verdict (results data "waiver")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Judged:
-    """A verdict as the reports want it: its results data and its evidence HTML."""
+    """A verdict with what the reports show beside it: the waiver and the evidence HTML."""
 
-    data: dict[str, Any]
+    verdict: Verdict
+    waiver: str | None
     html: str
 
 
 def judge(ctx: Context, job: Job) -> Judged:
+    """Turn the answers into the job's verdict (asking what the resolver has not)."""
     verdict = evaluate(ctx, job.check, job.domain, job.selector)
-    data = verdict.to_json()
-    if job.waiver is not None:
-        data["waiver"] = job.waiver
-    return Judged(data, evidence_html(data))
+    return Judged(verdict, job.waiver, evidence_html(verdict, job.waiver))
 
 
 @dataclass(frozen=True)
@@ -107,6 +105,34 @@ class Work:
     want_answers: bool = False  # --record: send every answer back at the end
 
 
+@dataclass(frozen=True, slots=True)
+class VerdictReady:
+    """The helper's message: the verdict of ``Work.jobs[index]``."""
+
+    index: int
+    judged: Judged
+
+
+@dataclass(frozen=True, slots=True)
+class JobFailed:
+    """The helper's message: no verdict for ``Work.jobs[index]`` (the check raised)."""
+
+    index: int
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The helper's last message: the run's DNS counts, and for ``--record`` every answer."""
+
+    questions: int
+    sent: int
+    answers: dict[str, Answer] | None
+
+
+Message = VerdictReady | JobFailed | Finished
+
+
 class HelperError(Exception):
     """The helper could not give this verdict (it crashed, or the check raised)."""
 
@@ -120,7 +146,7 @@ class Helper:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "dkimwatch.prefetch"],
+            [sys.executable, "-m", "dkimwatch.helper"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -142,7 +168,7 @@ class Helper:
             stdin.flush()
         except OSError:
             pass  # it died already; the reader reports why
-        self._reader = threading.Thread(target=self._read, name="dkimwatch-prefetch", daemon=True)
+        self._reader = threading.Thread(target=self._read, name="dkimwatch-helper", daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
@@ -151,16 +177,16 @@ class Helper:
         why = "the helper process ended without finishing"
         try:
             while why:
-                messages = pickle.load(stdout)  # a batch: what the helper had ready
+                messages: list[Message] = pickle.load(stdout)  # what the helper had ready
                 with self._cond:
                     for message in messages:
-                        kind = message[0]
-                        if kind == "judged":
-                            self._judged[message[1]] = Judged(message[2], message[3])
-                        elif kind == "failed":
-                            self._judged[message[1]] = message[2]
-                        elif kind == "done":
-                            self.questions, self.sent, self.answers = message[1:4]
+                        if isinstance(message, VerdictReady):
+                            self._judged[message.index] = message.judged
+                        elif isinstance(message, JobFailed):
+                            self._judged[message.index] = message.why
+                        else:
+                            self.questions, self.sent = message.questions, message.sent
+                            self.answers = message.answers
                             why = ""
                     self._cond.notify_all()
         except Exception as exc:
@@ -230,7 +256,7 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     pending = iter(enumerate(work.jobs))
     take = threading.Lock()
     stopped = threading.Event()
-    finished: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+    finished: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
 
     def stop_when_asked() -> None:
         stdin.read(1)  # a byte, or the end: the controller stops waiting (-x, Ctrl-C)
@@ -248,9 +274,9 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
                     judged = judge(ctx, job)
                 except Exception as exc:
                     text = "".join(traceback.format_exception(exc)).strip()
-                    finished.put(("failed", index, f"the check raised an exception:\n{text}"))
+                    finished.put(JobFailed(index, f"the check raised an exception:\n{text}"))
                 else:
-                    finished.put(("judged", index, judged.data, judged.html))
+                    finished.put(VerdictReady(index, judged))
         finally:
             finished.put(None)
 
@@ -262,12 +288,23 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     for worker in workers:
         worker.start()
 
-    def send(messages: list[tuple[Any, ...]]) -> None:
-        pickle.dump(messages, stdout, pickle.HIGHEST_PROTOCOL)
-        stdout.flush()
+    _send_as_ready(finished, len(workers), stdout)
+    answers = resolver.answers()
+    last = Finished(len(answers), resolver.queries_sent(), answers if work.want_answers else None)
+    _send([last], stdout)
 
+
+def _send(messages: list[Message], stdout: IO[bytes]) -> None:
+    pickle.dump(messages, stdout, pickle.HIGHEST_PROTOCOL)
+    stdout.flush()
+
+
+def _send_as_ready(
+    finished: queue.SimpleQueue[Message | None], running: int, stdout: IO[bytes]
+) -> None:
+    """Send the workers' messages in batches of what is ready, until each of the
+    ``running`` workers has put its None (it is done)."""
     settler = heap.Settler()  # the resolver's answers live until the end
-    running = len(workers)
     while running:
         batch = [finished.get()]
         while len(batch) < BATCH:  # what else is ready goes in the same pickle
@@ -278,12 +315,9 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         ready = [message for message in batch if message is not None]
         running -= len(batch) - len(ready)
         if ready:
-            send(ready)
+            _send(ready, stdout)
             for _ in ready:
                 settler.tick()
-    answers = resolver.answers()
-    done = ("done", len(answers), resolver.queries_sent(), answers if work.want_answers else None)
-    send([done])
 
 
 def main() -> None:
@@ -294,4 +328,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run as the module dkimwatch.helper, not __main__: its messages then unpickle in the
+    # controller as dkimwatch.helper's classes.
+    from dkimwatch.helper import main as serve
+
+    serve()

@@ -1,16 +1,17 @@
-"""The helper process that resolves and judges while the tests run (dkimwatch.prefetch):
+"""The helper process that resolves and judges while the tests run (dkimwatch.helper):
 real process, real pipes, real DNS on loopback (a scripted server)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import dns.rcode
 import pytest
 
 from dkimwatch.checks import Context
+from dkimwatch.helper import ClientSpec, Helper, HelperError, Job, Work, judge
 from dkimwatch.inventory import Domain, Policy
-from dkimwatch.prefetch import ClientSpec, Helper, HelperError, Job, Work, judge
 from dkimwatch.registry import evaluate
 from dkimwatch.resolver import DnsClient, Resolver
 from selftests import scripted_dns
@@ -59,12 +60,14 @@ def test_helper_judges_like_the_controller_would_and_counts_its_queries() -> Non
         resolver = Resolver(DnsClient([server.address], 2.0, 1))
         ctx = Context(resolver=resolver, policy=Policy(), tenant="contoso", now=NOW)
         expected = [judge(ctx, job) for job in jobs]
-    assert [g.data for g in got] == [
-        {**e.data, "evidence": g.data["evidence"]} for e, g in zip(expected, got, strict=True)
+    # Typed all the way: the helper's verdicts arrive as Verdicts (the evidence's timings
+    # and instants differ from the second asking).
+    assert [dataclasses.replace(g.verdict, evidence=()) for g in got] == [
+        dataclasses.replace(e.verdict, evidence=()) for e in expected
     ]
-    assert [g.data["outcome"] for g in got] == ["passed", "error", "failed"]
-    assert got[1].data["waiver"] == "ticket 42" and "ticket 42" in got[1].html
-    assert got[0].data["evidence"][0]["qname"] == "a.example"
+    assert [g.verdict.outcome for g in got] == ["passed", "error", "failed"]
+    assert [g.waiver for g in got] == [None, "ticket 42", None] and "ticket 42" in got[1].html
+    assert got[0].verdict.evidence[0].qname == "a.example"
     # Asked once: a.example TXT serves spf and dmarc's organisational lookups alike.
     assert helper.questions == len(resolver.answers())
     assert helper.sent == resolver.queries_sent()
@@ -86,7 +89,7 @@ def test_a_check_that_raises_fails_its_test_only() -> None:
             helper.submit(_work(server.address, jobs))
             with pytest.raises(HelperError, match=r"(?s)the check raised an exception.*KeyError"):
                 helper.get(0)
-            assert helper.get(1).data["outcome"] == "failed"  # NXDOMAIN: no SPF record
+            assert helper.get(1).verdict.outcome == "failed"  # NXDOMAIN: no SPF record
             assert helper.finish(timeout=10)
         finally:
             helper.stop()

@@ -1,0 +1,503 @@
+"""One audit run: its inventory, instant and resolver, its cases, and where verdicts come from.
+
+The controller (the only process without xdist, or xdist's controller) loads the
+inventory, starts the embedded DNS server when zone files are given, and has every verdict
+resolved and judged once: by the helper process while the tests run (one process), or up
+front for xdist, whose workers get the answers in a file named in ``workerinput`` and
+judge them offline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dkimwatch import __version__
+from dkimwatch.checks import Context, selector_name
+from dkimwatch.gate import GateError, gate_domain
+from dkimwatch.helper import CONCURRENCY, ClientSpec, Helper, Job, Judged, Work, judge
+from dkimwatch.instants import iso_instant, parse_instant
+from dkimwatch.inventory import Domain, Inventory, InventoryError, load_inventory
+from dkimwatch.options import separate_path_options
+from dkimwatch.registry import SUITE_ORDER, cases, evaluate
+from dkimwatch.report import LIVE_DNS, REPLAY, ZONE_FILES
+from dkimwatch.resolver import Resolver, servers_to_ask
+from dkimwatch.zoneserver import ZoneServer
+
+Key = tuple[str, str, str | None]  # (check, domain, selector)
+
+# A run of at least this many domains says on the terminal what it does before its first
+# test (reading, collecting, resolving): at 10,000 domains that takes tens of seconds.
+PROGRESS_DOMAINS = 1_000
+PROGRESS_BYTES = 1_000_000  # an inventory file this large is announced before it is read
+PROGRESS_EVERY = 5.0  # seconds between "still …" lines of one long step
+
+AUTO_ONE_PROCESS = (
+    "-n auto runs in one process: the tests only judge answers resolved up front, and "
+    "spreading them costs more than it saves (bench/RESULTS.md); -n N spreads as asked"
+)
+
+
+def usage_error(message: str) -> pytest.UsageError:
+    return pytest.UsageError(message)
+
+
+@dataclass
+class Run:
+    """What every process of a run knows; the controller also owns the helper, the
+    embedded DNS server and the files it hands to xdist workers."""
+
+    inventory: Inventory
+    now: datetime
+    resolver: Resolver
+    resolvers: list[str]
+    reports: Path
+    # Tests the whole suite has for the inventory (before --gate narrows it): a run that
+    # reports fewer is partial.
+    suite_size: int = 0
+    progress: Progress | None = None  # a large run's lines until its first test
+    server: ZoneServer | None = None
+    answers_file: Path | None = None
+    inventory_file: Path | None = None
+    spreading_declined: str | None = None  # why -n auto was not followed
+    # Where the answers come from (live DNS, zone files, a saved record): results.json's
+    # answers_from, said wherever the run is reported.
+    answers_from: dict[str, Any] = field(default_factory=dict)
+    tmpdir: Path | None = None
+    # One process: the helper that resolves and judges while the tests run, and the index
+    # of each (check, domain, selector) in the work it was given.
+    helper: Helper | None = None
+    client_spec: ClientSpec | None = None
+    helper_jobs: dict[Key, int] = field(default_factory=dict)
+    # Verdicts as the reports want them, obtained once per key.
+    verdicts: dict[Key, Judged] = field(default_factory=dict)
+    # DNS questions asked and queries sent, once the helper has reported them.
+    dns_counts: tuple[int, int] | None = None
+    _by_name: dict[str, Domain] = field(default_factory=dict)
+    _parameters: dict[str, tuple[list[Case], list[str]]] = field(default_factory=dict)
+
+    def domain(self, name: str) -> Domain:
+        """The inventory entry of ``name``, by dict (Inventory.domain() scans the list)."""
+        if not self._by_name:
+            self._by_name = {d.name: d for d in self.inventory.domains}
+        return self._by_name[name]
+
+    def context(self) -> Context:
+        return Context(
+            resolver=self.resolver,
+            policy=self.inventory.policy,
+            tenant=self.inventory.tenant,
+            now=self.now,
+        )
+
+    def waiver_text(self, check: str, domain: str) -> tuple[str | None, bool]:
+        """(what results data says of the domain's waiver for check, whether it is active)."""
+        waiver = self.inventory.waiver_for(domain, check)
+        if waiver is None:
+            return None, False
+        if waiver.active(self.now.date()):
+            until = f" until {waiver.expires.isoformat()}" if waiver.expires else ""
+            return f"{waiver.reason}{until}", True
+        return f"expired on {_expired(waiver.expires)}: {waiver.reason}", False
+
+    def job(self, key: Key) -> Job:
+        check, name, selector = key
+        return Job(check, self.domain(name), selector, self.waiver_text(check, name)[0])
+
+    def verdict(self, key: Key) -> Judged:
+        """The verdict of key: from the helper (waiting for it), or judged here from the
+        answers this process has (xdist workers, replays)."""
+        found = self.verdicts.get(key)
+        if found is None:
+            index = self.helper_jobs.get(key)
+            if self.helper is not None and index is not None:
+                found = self.helper.get(index)
+            else:
+                found = judge(self.context(), self.job(key))
+            self.verdicts[key] = found
+        return found
+
+    def parameters(self, check: str) -> tuple[list[Case], list[str]]:
+        """The cases of one check, in inventory order, and their test ids."""
+        if not self._parameters:
+            for domain in self.inventory.domains:
+                for c, selector in cases(domain):
+                    params, ids = self._parameters.setdefault(c, ([], []))
+                    params.append(Case(c, domain.name, selector, self))
+                    ids.append(selector_name(domain, selector) if selector else domain.name)
+        return self._parameters.get(check, ([], []))
+
+    def counts(self) -> tuple[int, int]:
+        """(DNS questions asked, queries sent) in this run."""
+        if self.dns_counts is not None:
+            return self.dns_counts
+        return len(self.resolver.answers()), self.resolver.queries_sent()
+
+    def record_meta(self) -> dict[str, Any]:
+        """What a saved record of the answers (--record, xdist's answers file) says of them."""
+        return {
+            "now": iso_instant(self.now),
+            "resolvers": self.resolvers,
+            "inventory": str(self.inventory.path),
+            "inventory_sha256": self.inventory.sha256,
+            "dkimwatch": __version__,
+            "answers_from": self.answers_from,
+        }
+
+    # --- the helper (one process) --------------------------------------------------------
+
+    def submit(self, keys: list[Key], *, want_answers: bool) -> None:
+        """Hand the helper these verdicts to compute, in this order."""
+        assert self.helper is not None and self.client_spec is not None
+        self.helper_jobs = {key: index for index, key in enumerate(keys)}
+        self.helper.submit(
+            Work(
+                client=self.client_spec,
+                policy=self.inventory.policy,
+                tenant=self.inventory.tenant,
+                now=self.now,
+                jobs=tuple(self.job(key) for key in keys),
+                want_answers=want_answers,
+            )
+        )
+
+    def finish_helper(self) -> None:
+        """Collect the helper's counts (and answers, for --record); after -x or Ctrl-C it
+        drops the jobs not started, and gets at most one DNS wait to say so."""
+        helper, self.helper = self.helper, None
+        if helper is None:
+            return
+        dns = self.inventory.dns
+        if helper.finish(timeout=dns.timeout * dns.attempts + 5):
+            self.dns_counts = (helper.questions, helper.sent)
+            if helper.answers is not None:
+                self.resolver = Resolver(None, helper.answers)
+
+    # --- the xdist hand-off --------------------------------------------------------------
+
+    def hand_off(self) -> None:
+        """xdist spreads after all: resolve everything here, before the workers start, into
+        files the workers read (see worker_input)."""
+        if self.helper is not None:  # the workers need a file, not the helper
+            self.helper.stop()
+            self.helper = None
+        self._resolve([(c, d, s) for d in self.inventory.domains for c, s in cases(d)])
+        assert self.tmpdir is not None
+        self.answers_file = self.tmpdir / "answers.json"
+        self.resolver.dump(self.answers_file, self.record_meta())
+        # Workers get the parsed inventory: parsing YAML again in each costs as much as here.
+        inventory_file = self.tmpdir / "inventory.pickle"
+        inventory_file.write_bytes(pickle.dumps(self.inventory, pickle.HIGHEST_PROTOCOL))
+        self.inventory_file = inventory_file
+
+    def _resolve(self, jobs: list[tuple[str, Domain, str | None]]) -> None:
+        """Evaluate every job with bounded concurrency, so that the resolver has asked each
+        (name, type) once; the workers judge from its answers."""
+        ctx = self.context()
+        progress = self.progress
+        large = progress is not None and progress.large
+        if progress is not None and large:
+            progress.start("resolving", f"resolving {len(jobs):,} checks before the workers start")
+        pool = ThreadPoolExecutor(max_workers=CONCURRENCY)
+        try:
+            shown = 0
+            for done, _ in enumerate(pool.map(lambda job: evaluate(ctx, *job), jobs), 1):
+                tenth = done * 10 // len(jobs)
+                if progress is not None and large and tenth > shown:
+                    shown = tenth
+                    progress.say(f"resolved {done:,} of {len(jobs):,} checks ({tenth * 10}%)")
+        finally:
+            # On Ctrl-C, drop the checks not started rather than asking all their questions.
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def worker_input(self) -> dict[str, Any]:
+        """What an xdist worker needs to judge offline (see configure_worker)."""
+        return {
+            "dkimwatch_inventory": str(self.inventory.path),
+            "dkimwatch_inventory_pickle": str(self.inventory_file or ""),
+            "dkimwatch_answers": str(self.answers_file),
+            "dkimwatch_now": iso_instant(self.now),
+            "dkimwatch_resolvers": list(self.resolvers),
+            "dkimwatch_reports": str(self.reports),
+        }
+
+    def close(self) -> None:
+        """The run's processes and temporary files go (at unconfigure)."""
+        if self.progress is not None:
+            self.progress.stop()
+        if self.helper is not None:
+            self.helper.stop()
+        if self.server is not None:
+            self.server.stop()
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A test's parameter: which verdict it reports. Knows its run, so that the verdict
+    argument needs no ``request`` (pytest builds a fixture definition for every use of it,
+    a noticeable cost per test with thousands of tests)."""
+
+    check: str
+    domain: str
+    selector: str | None
+    run: Run = field(repr=False, compare=False, hash=False)
+
+    @property
+    def key(self) -> Key:
+        return (self.check, self.domain, self.selector)
+
+
+def _expired(when: date | None) -> str:
+    return when.isoformat() if when else "?"
+
+
+class Progress:
+    """One line on the terminal per step of a large run's preparation, and a "still …" line
+    every few seconds while one step lasts; quiet once the first test starts."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.quiet = config.get_verbosity() < -1
+        self.large = False  # PROGRESS_DOMAINS or more: each step gets its lines
+        self.step = ""
+        self.since = 0.0
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def say(self, line: str) -> None:
+        if self.quiet:
+            return
+        # pytest configures this plugin before its terminal reporter exists.
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        with self.lock:
+            if reporter is None:
+                sys.stdout.write(f"dkimwatch: {line}\n")
+                sys.stdout.flush()
+            else:
+                reporter.write_line(f"dkimwatch: {line}")
+                reporter.flush()
+
+    def start(self, step: str, line: str) -> None:
+        """Announce a step; until the next (or stop), a line every PROGRESS_EVERY seconds."""
+        self.say(line)
+        self.step, self.since = step, time.monotonic()
+        if self.thread is None and not self.quiet:
+            self.thread = threading.Thread(target=self._tick, name="dkimwatch-progress")
+            self.thread.daemon = True
+            self.thread.start()
+
+    def _tick(self) -> None:
+        while not self.stopped.wait(PROGRESS_EVERY):
+            step, since = self.step, self.since
+            if step:
+                self.say(f"still {step} ({time.monotonic() - since:.0f} s)")
+
+    def stop(self) -> None:
+        self.step = ""
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+
+
+# --- starting a run -----------------------------------------------------------------------
+
+
+def gated(config: pytest.Config, inventory: Inventory) -> Inventory:
+    """With --gate DOMAIN, the inventory shrinks to that domain (the gate checks only it)."""
+    name = config.option.gate
+    if not name:
+        return inventory
+    try:
+        domain = gate_domain(inventory, name)
+    except GateError as exc:
+        raise usage_error(f"--gate: {exc}") from None
+    return dataclasses.replace(inventory, domains=(domain,))
+
+
+def configure_worker(config: pytest.Config, workerinput: dict[str, Any]) -> Run:
+    """An xdist worker's run: the controller's inventory and answers, judged here."""
+    pickled = workerinput.get("dkimwatch_inventory_pickle")
+    if pickled:  # the controller's parsed inventory (its own private temporary file)
+        inventory = gated(config, pickle.loads(Path(pickled).read_bytes()))
+    else:
+        inventory = gated(config, load_inventory(workerinput["dkimwatch_inventory"]))
+    resolver, _meta = Resolver.load(Path(workerinput["dkimwatch_answers"]))
+    return Run(
+        inventory=inventory,
+        now=parse_instant(workerinput["dkimwatch_now"]),
+        resolver=resolver,
+        resolvers=list(workerinput["dkimwatch_resolvers"]),
+        reports=Path(workerinput["dkimwatch_reports"]),
+    )
+
+
+def configure_controller(config: pytest.Config, *, auto_declined: bool) -> Run:
+    """The controller's run: the inventory read (and announced when large), the instant,
+    and where the answers come from; the helper started on the whole suite when nothing
+    on the command line selects part of it."""
+    opt = config.option
+    _check_rootdir(config)
+    progress = Progress(config)
+    whole = _read_inventory(config, progress)
+    inventory = gated(config, whole)
+    suite_size = sum(len(cases(d)) for d in whole.domains)
+    if len(inventory.domains) >= PROGRESS_DOMAINS:
+        progress.large = True
+        progress.start(
+            "collecting",
+            f"{len(inventory.domains):,} domains, {suite_size:,} tests: collecting",
+        )
+    else:
+        progress.stop()
+    try:
+        now = parse_instant(opt.now) if opt.now else datetime.now(UTC).replace(microsecond=0)
+    except ValueError:
+        raise usage_error(
+            f"--now: expected an ISO 8601 instant such as 2026-11-22T09:00:00Z, got {opt.now!r}"
+        ) from None
+    reports = Path(opt.reports)
+    if not reports.is_absolute():
+        reports = Path(config.invocation_params.dir) / reports
+    run = Run(
+        inventory=inventory,
+        now=now,
+        resolver=Resolver(None),
+        resolvers=[],
+        reports=reports,
+        tmpdir=Path(tempfile.mkdtemp(prefix="dkimwatch-")),
+        suite_size=suite_size,
+        progress=progress,
+        spreading_declined=AUTO_ONE_PROCESS if auto_declined else None,
+    )
+    if opt.replay:
+        _answers_from_record(run, config)
+    else:
+        _answers_from_dns(run, config)
+    if getattr(opt, "dist", "no") == "no" and not opt.collectonly:
+        # Started now, so that its imports overlap the collection (see dkimwatch.helper).
+        run.helper = Helper()
+        if not selects(config):
+            # The whole suite will run: the helper starts on it while pytest collects,
+            # in the order of the suite's test files.
+            keys = [c.key for k in SUITE_ORDER for c in run.parameters(k)[0]]
+            run.submit(keys, want_answers=bool(opt.record))
+    return run
+
+
+def _read_inventory(config: pytest.Config, progress: Progress) -> Inventory:
+    """The inventory of --domains (or the project's domains.yaml); a large file is
+    announced before it is read."""
+    opt = config.option
+    path = Path(opt.domains) if opt.domains else Path(config.rootpath) / "domains.yaml"
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # load_inventory says what is wrong with it
+    if size >= PROGRESS_BYTES:
+        progress.start(f"reading {path}", f"reading {path} ({size / 1e6:.1f} MB)")
+    try:
+        return load_inventory(path)
+    except InventoryError as exc:
+        progress.stop()
+        raise usage_error(str(exc)) from None
+
+
+def _answers_from_record(run: Run, config: pytest.Config) -> None:
+    """--replay: the answers of a saved record, and its instant unless --now says another."""
+    opt = config.option
+    try:
+        run.resolver, meta = Resolver.load(Path(opt.replay))
+    except (OSError, ValueError, KeyError) as exc:
+        raise usage_error(
+            f"--replay: {opt.replay}: not a readable dkimwatch record ({exc})"
+        ) from None
+    run.resolvers = [f"replay:{opt.replay}", *meta.get("resolvers", [])]
+    if not opt.now and meta.get("now"):
+        run.now = parse_instant(str(meta["now"]))
+    run.client_spec = ClientSpec((), 0.0, 0, replay=str(opt.replay))
+    run.answers_from = {"kind": REPLAY, "detail": str(opt.replay)}
+    if isinstance(meta.get("answers_from"), dict):
+        run.answers_from["recorded_from"] = meta["answers_from"]
+
+
+def _answers_from_dns(run: Run, config: pytest.Config) -> None:
+    """The resolvers to ask (or the embedded server for --zones), and how."""
+    opt = config.option
+    try:
+        run.resolvers, run.server = servers_to_ask(
+            run.inventory, opt.nameserver, Path(opt.zones) if opt.zones else None
+        )
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
+    # With --authoritative the recursive servers only find the NS; the answers come
+    # from the zones' own servers.
+    spec = ClientSpec(
+        tuple(run.resolvers),
+        run.inventory.dns.timeout,
+        run.inventory.dns.attempts,
+        consistency=opt.consistency,
+        authoritative=opt.authoritative,
+        authoritative_port=opt.authoritative_port,
+    )
+    if opt.authoritative:
+        run.resolvers = [f"authoritative (NS via {', '.join(run.resolvers)})"]
+    if run.server is not None:
+        run.answers_from = {"kind": ZONE_FILES, "detail": str(run.server.source)}
+    else:
+        run.answers_from = {"kind": LIVE_DNS, "detail": ", ".join(run.resolvers)}
+    run.client_spec = spec
+    run.resolver = spec.resolver()
+
+
+def _check_rootdir(config: pytest.Config) -> None:
+    """pytest fixes its root directory before plugins' options are known, so the value of
+    `--domains PATH` (with a space) can be taken for a test path and root the session in the
+    wrong place. On a command line dkimwatch.options runs pytest again with `=`; in-process
+    runs (pytest.main) get this message instead of an audit with the wrong root."""
+    if config.inipath is not None:
+        return
+    apart = separate_path_options(list(config.invocation_params.args))
+    if apart:
+        flag, value = apart[0]
+        raise usage_error(
+            f"{flag} {value}: pytest may have taken this path for a test path and found "
+            f"no ini file; write {flag}={value} (with '=')"
+        )
+
+
+# --- what the command line selects --------------------------------------------------------
+
+
+def selects(config: pytest.Config) -> bool:
+    """Whether options or arguments may keep some of the suite's tests from running."""
+    opt = config.option
+    chosen = ("keyword", "markexpr", "gate", "lf", "failedfirst", "deselect", "ignore")
+    if any(getattr(opt, name, None) for name in (*chosen, "ignore_glob")):
+        return True
+    return selects_paths(config)
+
+
+def selects_paths(config: pytest.Config) -> bool:
+    """Test paths or node ids on the command line that select less than testpaths."""
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        return False
+    if any("::" in a for a in config.args):
+        return True
+    given = {(config.invocation_params.dir / a).resolve() for a in config.args}
+    return given != {(config.rootpath / t).resolve() for t in config.getini("testpaths")}
