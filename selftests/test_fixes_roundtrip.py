@@ -5,6 +5,7 @@ finding whose fixes all lie in a customer zone now passes, and nothing that pass
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -42,6 +43,13 @@ def test_applying_nsupdate_to_the_demo_fixes_what_lies_in_customer_zones(
     zone_dir = pytester.path / "demo" / "zones"
 
     before = _run(pytester)
+    reports = pytester.path / "reports"
+    assert (reports / "fixes" / "nsupdate.txt").is_file()  # every run writes it
+    with (reports / "failures.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    named = {row["fix"] for row in rows if row["fix"]}
+    assert "fixes/nsupdate.txt" in named  # the demo's zones are on a generic host
+    assert all((reports / name).is_file() for name in named), named
     customer = {r["domain"] for r in before.values()}
     items = read_fix_items(pytester.path / "reports" / "results.json")
     assert items, "the demo's failures carry no fixes"

@@ -76,3 +76,36 @@ def test_every_run_writes_nsupdate(tmp_path: Path) -> None:
         written
     )
     assert all((tmp_path / "all" / name).is_file() for name in written)
+
+
+def test_publishing_replaces_fixes_as_a_whole(tmp_path: Path) -> None:
+    from dkimwatch.report import publish
+
+    reports = tmp_path / "reports"
+    (reports / "fixes" / "route53").mkdir(parents=True)
+    (reports / "fixes" / "route53" / "old.example.json").write_text("{}")
+    (reports / "history").mkdir()
+    (reports / "history" / "kept.json").write_text("{}")
+    staging = reports / ".staging-1"
+    write_fixes(staging / "fixes", [(CTX, _fix())])
+    (staging / "history").mkdir()
+    (staging / "history" / "new.json").write_text("{}")
+    publish(staging, reports, whole=("fixes",))
+    assert not (reports / "fixes" / "route53" / "old.example.json").exists()  # no stale fix
+    assert (reports / "fixes" / "nsupdate.txt").exists()
+    assert {p.name for p in (reports / "history").iterdir()} == {"kept.json", "new.json"}
+    assert [p.name for p in reports.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_silent_resolver_is_asked_for_one_zone_walk_only(board: Switchboard) -> None:
+    from dkimwatch.resolver import DnsClient, Resolver
+
+    board.target = None  # every query dropped: the run's resolver times out
+    resolver = Resolver(DnsClient([board.address], timeout=0.3, attempts=1))
+    items = [(CTX, _fix()), (CTX, _fix("selector2._domainkey.fabrikam.com"))]
+    located, hosts = locate(items, resolver)
+    first, second = (hosts[f.owner] for _, f in located if isinstance(f, RecordFix))
+    assert first.zone is None
+    assert "timed out" in first.note
+    assert second.note.startswith("not asked:") and not second.evidence
+    assert row_fix(located, hosts)[0] == "nsupdate"

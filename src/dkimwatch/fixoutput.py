@@ -8,17 +8,49 @@ it); ``row_fix`` is one finding's fixes in the format of its zone's host.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from dkimwatch.dnshost import GENERIC, DnsHost, ZoneHost, find_zone
 from dkimwatch.fixes import RecordFix
 from dkimwatch.fixformats import FORMATS, render, render_all
-from dkimwatch.fixformats.base import FixItem
+from dkimwatch.fixformats.base import FixContext, FixItem
+from dkimwatch.report import ResultEntry
 from dkimwatch.resolver import Resolver
 
 FIXES_DIR = "fixes"
+_ANSWERED = ("NOERROR", "NXDOMAIN")
+
+
+def fix_items(results: Iterable[ResultEntry]) -> list[FixItem]:
+    """(context, fix) of every failed result, in node id order."""
+    items: list[FixItem] = []
+    for r in sorted(results, key=lambda r: r.nodeid):
+        v = r.verdict
+        if r.outcome != "failed" or not v.fixes:
+            continue
+        ctx = FixContext(
+            v.domain,
+            v.check,
+            v.selector,
+            v.message,
+            evidence=tuple(
+                f"{e.qname} {e.rdtype} @{e.server}: {e.rcode} {'; '.join(e.answers)}"
+                for e in v.evidence
+            ),
+        )
+        items.extend((ctx, f) for f in v.fixes)
+    return items
+
+
+def fix_file(items: Sequence[FixItem], hosts: Mapping[str, ZoneHost]) -> str:
+    """The file under reports/fixes/ with one finding's fixes in its host's format."""
+    if not items:
+        return ""
+    fmt, _text = row_fix(items, hosts)
+    names = list(render(fmt, items))
+    return f"{FIXES_DIR}/{names[0]}" if names else ""
 
 
 def locate(
@@ -28,11 +60,16 @@ def locate(
     found none), and what was found per owner name."""
     found: dict[str, ZoneHost] = {}
     out: list[FixItem] = []
+    silent = ""  # once DNS fails to answer the walk, asking again would only wait it out
     for ctx, fix in items:
         if isinstance(fix, RecordFix):
             where = found.get(fix.owner)
-            if where is None:
+            if where is None and silent:
+                where = found[fix.owner] = ZoneHost(fix.owner, None, GENERIC, (), silent)
+            elif where is None:
                 where = found[fix.owner] = find_zone(resolver, fix.owner)
+                if where.zone is None and any(e.rcode not in _ANSWERED for e in where.evidence):
+                    silent = f"not asked: {where.note}"
             if where.zone is not None and where.zone != fix.zone:
                 fix = replace(fix, zone=where.zone)
         out.append((ctx, fix))
@@ -74,4 +111,13 @@ def write_fixes(directory: Path, items: Sequence[FixItem]) -> list[str]:
     return sorted(files)
 
 
-__all__ = ["FIXES_DIR", "FORMATS", "host_of", "locate", "row_fix", "write_fixes"]
+__all__ = [
+    "FIXES_DIR",
+    "FORMATS",
+    "fix_file",
+    "fix_items",
+    "host_of",
+    "locate",
+    "row_fix",
+    "write_fixes",
+]

@@ -26,6 +26,8 @@ import pytest
 
 from dkimwatch import __version__, history
 from dkimwatch.checks import Verdict
+from dkimwatch.fixformats import FixItem
+from dkimwatch.fixoutput import FIXES_DIR, fix_file, fix_items, locate, write_fixes
 from dkimwatch.helper import Judged
 from dkimwatch.instants import iso_instant
 from dkimwatch.junit import JUnitXml, default_config
@@ -309,11 +311,29 @@ class Reporter:
     def _write_outputs(self, staging: Path, doc: dict[str, Any]) -> None:
         """The run's own outputs, into staging (report.html is pytest-html's to write, and
         the history record was staged by _record). A new output is one more line here."""
-        atomic_write_text(staging / "failures.csv", failures_csv(self.results.values()))
+        atomic_write_text(
+            staging / "failures.csv", failures_csv(self.results.values(), self._fixes(staging))
+        )
         atomic_write_text(staging / "results.json", dumps(doc))
         atomic_write_text(staging / "badge.svg", badge_svg(doc["domains"], self.partial))
         if self.junit is not None:
             atomic_write_text(staging / "junit.xml", self.junit.document())
+
+    def _fixes(self, staging: Path) -> dict[str, str]:
+        """Write fixes/ (every format, nsupdate.txt always), each DNS fix in the zone the SOA
+        walk found; returns, per failed test, the file with its fix in its host's format."""
+        results = list(self.results.values())
+        items, hosts = locate(fix_items(results), self.run.resolver)
+        write_fixes(staging / FIXES_DIR, items)
+        per_finding: dict[tuple[str, str, str | None], list[FixItem]] = {}
+        for ctx, fix in items:
+            per_finding.setdefault((ctx.domain, ctx.check, ctx.selector), []).append((ctx, fix))
+        by_test: dict[str, str] = {}
+        for r in results:
+            mine = per_finding.get((r.verdict.domain, r.verdict.check, r.verdict.selector))
+            if r.outcome == "failed" and mine:
+                by_test[r.nodeid] = fix_file(mine, hosts)
+        return by_test
 
     @pytest.hookimpl(wrapper=True, trylast=True, specname="pytest_sessionfinish")
     def pytest_sessionfinish_html(
@@ -341,7 +361,7 @@ class Reporter:
             # A partial run leaves the complete run's outputs (and history) alone.
             _replace_folder(staging, reports / PARTIAL_DIR)
         elif (staging / "results.json").exists():
-            publish(staging, reports)
+            publish(staging, reports, whole=(FIXES_DIR,))
             history.prune(self._history_dir())
         else:
             shutil.rmtree(staging, ignore_errors=True)
