@@ -50,6 +50,8 @@ def test_applying_nsupdate_to_the_demo_fixes_what_lies_in_customer_zones(
     named = {row["fix"] for row in rows if row["fix"]}
     assert "fixes/nsupdate.txt" in named  # the demo's zones are on a generic host
     assert all((reports / name).is_file() for name in named), named
+    page = (reports / "report.html").read_text()
+    assert "generic DNS host, nsupdate" in page and "Other formats" in page  # failing rows
     customer = {r["domain"] for r in before.values()}
     items = read_fix_items(pytester.path / "reports" / "results.json")
     assert items, "the demo's failures carry no fixes"

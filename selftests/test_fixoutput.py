@@ -109,3 +109,35 @@ def test_a_silent_resolver_is_asked_for_one_zone_walk_only(board: Switchboard) -
     assert "timed out" in first.note
     assert second.note.startswith("not asked:") and not second.evidence
     assert row_fix(located, hosts)[0] == "nsupdate"
+
+
+def test_a_failing_row_shows_its_fix_in_its_hosts_format_and_the_others(
+    board: Switchboard,
+) -> None:
+    from dkimwatch.checks import Verdict
+    from dkimwatch.fixoutput import fix_html, locate_verdict
+
+    hostile = '<script>alert(1)</script> "$(id)"'
+    verdict = Verdict(
+        "spf",
+        "contoso.com",
+        None,
+        "fail",
+        "failed",
+        "no SPF",
+        fixes=(RecordFix("create", "contoso.com", "TXT", hostile, "contoso.com"),),
+    )
+    ns = "@ IN NS ns-1.awsdns-01.com.\n@ IN NS ns-2.awsdns-02.net.\n"
+    with board.serving(zones_from_text({"contoso.com": SOA + ns})) as resolver:
+        located = locate_verdict(verdict, resolver)
+    assert located.details["fix_format"] == "route53"
+    assert "awsdns" in str(located.details["fix_zones"])
+    html = fix_html(located)
+    assert "<b>Fix</b> (Amazon Route 53, route53)" in html
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    shown, others = html.split("<details>")
+    assert "ChangeBatch" not in shown and "&quot;Changes&quot;" in shown  # the JSON, first
+    assert "nsupdate.txt" in others and "azure-cli.sh" in others
+    passing = Verdict("spf", "contoso.com", None, "pass", "passed", "ok")
+    assert locate_verdict(passing, resolver) is passing
+    assert fix_html(passing) == ""

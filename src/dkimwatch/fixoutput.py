@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from html import escape
 from pathlib import Path
 
+from dkimwatch.checks import Verdict
 from dkimwatch.dnshost import GENERIC, DnsHost, ZoneHost, find_zone
 from dkimwatch.fixes import RecordFix
 from dkimwatch.fixformats import FORMATS, render, render_all
@@ -44,12 +46,11 @@ def fix_items(results: Iterable[ResultEntry]) -> list[FixItem]:
     return items
 
 
-def fix_file(items: Sequence[FixItem], hosts: Mapping[str, ZoneHost]) -> str:
-    """The file under reports/fixes/ with one finding's fixes in its host's format."""
+def fix_file(verdict: Verdict, items: Sequence[FixItem]) -> str:
+    """The file under reports/fixes/ with one finding's fixes in its row's format."""
     if not items:
         return ""
-    fmt, _text = row_fix(items, hosts)
-    names = list(render(fmt, items))
+    names = list(render(row_format(verdict), items))
     return f"{FIXES_DIR}/{names[0]}" if names else ""
 
 
@@ -115,9 +116,64 @@ __all__ = [
     "FIXES_DIR",
     "FORMATS",
     "fix_file",
+    "fix_html",
     "fix_items",
     "host_of",
     "locate",
+    "locate_verdict",
     "row_fix",
+    "row_format",
     "write_fixes",
 ]
+
+
+def locate_verdict(verdict: Verdict, resolver: Resolver) -> Verdict:
+    """A failed verdict with its DNS fixes in the zones the SOA walk found (through the
+    resolver that judged it, so the walk's questions are the run's, asked once and counted),
+    and in ``details`` who hosts them: ``fix_host``, ``fix_format`` (the format its report
+    row shows), ``fix_zones`` (how that was found)."""
+    if verdict.outcome != "failed" or not any(isinstance(f, RecordFix) for f in verdict.fixes):
+        return verdict
+    ctx = FixContext(verdict.domain, verdict.check, verdict.selector, verdict.message)
+    items, hosts = locate([(ctx, f) for f in verdict.fixes], resolver)
+    notes = sorted({hosts[f.owner].note for _, f in items if isinstance(f, RecordFix)})
+    host = host_of(items, hosts)
+    details = {
+        **verdict.details,
+        "fix_host": host.name,
+        "fix_format": host.fix_format,
+        "fix_zones": "; ".join(notes),
+    }
+    return replace(verdict, fixes=tuple(f for _, f in items), details=details)
+
+
+def row_format(verdict: Verdict) -> str:
+    """The format a verdict's fixes are shown in: its host's (locate_verdict), nsupdate for
+    DNS changes whose host is not known, Exchange Online when none is a DNS change."""
+    if not any(isinstance(f, RecordFix) for f in verdict.fixes):
+        return "exchange"
+    fmt = verdict.details.get("fix_format")
+    return fmt if isinstance(fmt, str) and fmt in FORMATS else GENERIC.fix_format
+
+
+def fix_html(verdict: Verdict) -> str:
+    """A failed verdict's fixes for its report row: in its host's format, the others a click
+    away (every value escaped for HTML; each format has escaped it for its own syntax)."""
+    if verdict.outcome != "failed" or not verdict.fixes:
+        return ""
+    ctx = FixContext(verdict.domain, verdict.check, verdict.selector, verdict.message)
+    items: list[FixItem] = [(ctx, f) for f in verdict.fixes]
+    fmt = row_format(verdict)
+    host = str(verdict.details.get("fix_host") or "")
+    label = f"{escape(host)}, {escape(fmt)}" if host else escape(fmt)
+    parts = ['<div class="dkimwatch-fix">', f"<p><b>Fix</b> ({label})</p>"]
+    for path, text in render(fmt, items).items():
+        parts.append(f"<p>{escape(path)}</p><pre>{escape(text)}</pre>")
+    parts.append("<details><summary>Other formats</summary>")
+    for name in FORMATS:
+        if name == fmt:
+            continue
+        for path, other in render(name, items).items():
+            parts.append(f"<p>{escape(path)}</p><pre>{escape(other)}</pre>")
+    parts.append("</details></div>")
+    return "".join(parts)

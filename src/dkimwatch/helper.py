@@ -36,6 +36,7 @@ from typing import IO
 
 from dkimwatch import heap
 from dkimwatch.checks import Context, Verdict
+from dkimwatch.fixoutput import fix_html, locate_verdict
 from dkimwatch.model import Domain, Policy
 from dkimwatch.registry import evaluate
 from dkimwatch.report import evidence_html
@@ -66,8 +67,8 @@ class Judged:
 
 def judge(ctx: Context, job: Job) -> Judged:
     """Turn the answers into the job's verdict (asking what the resolver has not)."""
-    verdict = evaluate(ctx, job.check, job.domain, job.selector)
-    return Judged(verdict, job.waiver, evidence_html(verdict, job.waiver))
+    verdict = locate_verdict(evaluate(ctx, job.check, job.domain, job.selector), ctx.resolver)
+    return Judged(verdict, job.waiver, evidence_html(verdict, job.waiver) + fix_html(verdict))
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ import pytest
 from dkimwatch import __version__, history
 from dkimwatch.checks import Verdict
 from dkimwatch.fixformats import FixItem
-from dkimwatch.fixoutput import FIXES_DIR, fix_file, fix_items, locate, write_fixes
+from dkimwatch.fixoutput import FIXES_DIR, fix_file, fix_items, write_fixes
 from dkimwatch.helper import Judged
 from dkimwatch.instants import iso_instant
 from dkimwatch.junit import JUnitXml, default_config
@@ -320,19 +320,18 @@ class Reporter:
             atomic_write_text(staging / "junit.xml", self.junit.document())
 
     def _fixes(self, staging: Path) -> dict[str, str]:
-        """Write fixes/ (every format, nsupdate.txt always), each DNS fix in the zone the SOA
-        walk found; returns, per failed test, the file with its fix in its host's format."""
-        results = list(self.results.values())
-        items, hosts = locate(fix_items(results), self.run.resolver)
+        """Write fixes/ (every format, nsupdate.txt always; each DNS fix already in the zone
+        the judge's SOA walk found); returns, per failed test, the file with its fix in its
+        host's format."""
+        results = sorted(self.results.values(), key=lambda r: r.nodeid)
+        items = fix_items(results)
         write_fixes(staging / FIXES_DIR, items)
-        per_finding: dict[tuple[str, str, str | None], list[FixItem]] = {}
-        for ctx, fix in items:
-            per_finding.setdefault((ctx.domain, ctx.check, ctx.selector), []).append((ctx, fix))
         by_test: dict[str, str] = {}
         for r in results:
-            mine = per_finding.get((r.verdict.domain, r.verdict.check, r.verdict.selector))
-            if r.outcome == "failed" and mine:
-                by_test[r.nodeid] = fix_file(mine, hosts)
+            if r.outcome == "failed" and r.verdict.fixes:
+                ctx = next(c for c, _ in fix_items([r]))
+                mine: list[FixItem] = [(ctx, f) for f in r.verdict.fixes]
+                by_test[r.nodeid] = fix_file(r.verdict, mine)
         return by_test
 
     @pytest.hookimpl(wrapper=True, trylast=True, specname="pytest_sessionfinish")
