@@ -212,10 +212,10 @@ def test_failures_csv_rows_and_spreadsheet_safety() -> None:
     text = failures_csv(entry(r) for r in rows)
     parsed = list(csv.reader(io.StringIO(text, newline="")))
     assert parsed == [
-        ["domain", "selector", "check", "result", "message", "remediation"],
-        ["a.example", "selector1", "dkim_cname", "fail", 'x, "y"\nz', ""],
-        ["e.example", "", "dmarc", "temperror", '\'=HYPERLINK("http://x")', ""],
-        ["b.example", "", "spf", "fail", "failed message", ""],
+        ["domain", "selector", "check", "result", "message", "remediation", "fix"],
+        ["a.example", "selector1", "dkim_cname", "fail", 'x, "y"\nz', "", ""],
+        ["e.example", "", "dmarc", "temperror", '\'=HYPERLINK("http://x")', "", ""],
+        ["b.example", "", "spf", "fail", "failed message", "", ""],
     ]
 
 
@@ -603,7 +603,15 @@ def test_second_run_reports_what_changed(pytester: pytest.Pytester) -> None:
     # failures.csv: exactly the failed/error tests of this run.
     with (reports / "failures.csv").open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["domain", "selector", "check", "result", "message", "remediation"]
+    assert list(rows[0]) == [
+        "domain",
+        "selector",
+        "check",
+        "result",
+        "message",
+        "remediation",
+        "fix",
+    ]
     got = {(r["domain"], r["selector"], r["check"]) for r in rows}
     want = {
         (r["domain"], r["selector"] or "", r["check"])

@@ -140,7 +140,17 @@ def test_failures_csv_carries_the_fix_and_stays_spreadsheet_safe() -> None:
         result("b.example", "spf", "failed", None, "no SPF", '=HYPERLINK("http://x")'),
         result("d.example", "spf", "error", None, "no answer"),
     ]
-    parsed = list(csv.reader(io.StringIO(failures_csv(rows), newline="")))
+    fix_files = {
+        next(r for r in rows if r.verdict.domain == "b.example").nodeid: "fixes/azure-cli.sh"
+    }
+    parsed = list(csv.reader(io.StringIO(failures_csv(rows, fix_files), newline="")))
+    parsed = [row[:-1] for row in parsed] if parsed[0][-1] == "fix" else parsed
+    fix_column = {
+        (row[0], row[2]): row[-1] for row in csv.reader(io.StringIO(failures_csv(rows, fix_files)))
+    }
+    assert fix_column[("domain", "check")] == "fix"
+    assert fix_column[("b.example", "spf")] == "fixes/azure-cli.sh"  # the file with its fix
+    assert fix_column[("d.example", "spf")] == ""
     assert parsed == [
         ["domain", "selector", "check", "result", "message", "remediation"],
         [

@@ -4,6 +4,7 @@
 ``dkimwatch validate [PATH]``    check an inventory and print what it holds
 ``dkimwatch import EXPORT``      turn a Get-DkimSigningConfig export into an inventory
 ``dkimwatch gate DOMAIN``        may DKIM signing be enabled for DOMAIN now? (exit 0: yes)
+``dkimwatch fixes --format F``   the fixes of a results.json in one host's language
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dkimwatch import __version__
 from dkimwatch.inventory import InventoryError, load_inventory
+
+if TYPE_CHECKING:
+    from dkimwatch.gate import GateReport
 
 USAGE_ERROR = 4  # pytest's exit code for bad input, used here too
 
@@ -114,7 +119,63 @@ def _gate(args: argparse.Namespace) -> int:
         if server is not None:
             server.stop()
     print(render(report))
+    if args.format and report.ready is False:
+        print(_gate_fixes(report, args.format), end="")
     return 0 if report.ready else 1
+
+
+def _gate_fixes(report: GateReport, fmt: str) -> str:
+    """The failed verdicts' fixes in one format, after the gate's own text."""
+    from dkimwatch.fixformats import FixContext, FixItem, render
+
+    items: list[FixItem] = []
+    for v in report.deciding:
+        if v.outcome != "failed":
+            continue
+        ctx = FixContext(
+            v.domain,
+            v.check,
+            v.selector,
+            v.message,
+            evidence=tuple(
+                f"{e.qname} {e.rdtype} @{e.server}: {e.rcode} {'; '.join(e.answers)}"
+                for e in v.evidence
+            ),
+        )
+        items.extend((ctx, f) for f in v.fixes)
+    files = render(fmt, items)
+    if not files:
+        return f"No {fmt} fixes: nothing the {fmt} format can apply.\n"
+    out = [f"As {fmt}:\n"]
+    for name, text in files.items():
+        out.append(f"==> {name} <==\n{text}")
+    return "".join(out)
+
+
+def _fixes(args: argparse.Namespace) -> int:
+    from dkimwatch.fixformats import render
+    from dkimwatch.fixreader import read_fix_items
+    from dkimwatch.report import atomic_write_text
+
+    try:
+        items = read_fix_items(Path(args.results))
+    except ValueError as exc:
+        print(f"dkimwatch fixes: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    files = render(args.format, items)
+    if args.output:
+        out = Path(args.output)
+        for name, text in files.items():
+            atomic_write_text(out / name, text)
+        print(f"{out}: {', '.join(files) or 'nothing to write'}", file=sys.stderr)
+        return 0
+    if not files:
+        print(f"dkimwatch fixes: no {args.format} fixes in {args.results}", file=sys.stderr)
+    for name, text in files.items():
+        if len(files) > 1:
+            print(f"==> {name} <==")
+        sys.stdout.write(text)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -163,7 +224,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     gate.add_argument(
         "--authoritative-port", type=int, default=53, metavar="PORT", help=argparse.SUPPRESS
     )
+    from dkimwatch.fixformats import FORMATS
+
+    gate.add_argument(
+        "--format",
+        choices=list(FORMATS),
+        metavar="FORMAT",
+        help="also print the fixes in this format (" + ", ".join(FORMATS) + ")",
+    )
     gate.set_defaults(func=_gate)
+
+    fixes = sub.add_parser(
+        "fixes",
+        help="the fixes of a results.json in one format (nsupdate, zone, azure-cli, …)",
+        description="Formats: " + "; ".join(f"{f.name}: {f.title}" for f in FORMATS.values()),
+    )
+    fixes.add_argument("results", nargs="?", default="reports/results.json", metavar="RESULTS")
+    fixes.add_argument("--format", required=True, choices=list(FORMATS), metavar="FORMAT")
+    fixes.add_argument("-o", "--output", metavar="DIR", help="write the files here instead")
+    fixes.set_defaults(func=_fixes)
 
     args = parser.parse_args(argv)
     try:

@@ -36,6 +36,7 @@ from typing import IO
 
 from dkimwatch import heap
 from dkimwatch.checks import Context, Verdict
+from dkimwatch.fixoutput import fix_html, locate_verdict
 from dkimwatch.model import Domain, Policy
 from dkimwatch.registry import evaluate
 from dkimwatch.report import evidence_html
@@ -67,12 +68,13 @@ class Judged:
 
 def judge(ctx: Context, job: Job) -> Judged:
     """Turn the answers into the job's verdict (asking what the resolver has not)."""
-    verdict = evaluate(ctx, job.check, job.domain, job.selector)
+    verdict = locate_verdict(evaluate(ctx, job.check, job.domain, job.selector), ctx.resolver)
     # Only findings (and waived checks) get a row of their own in report.html: an
     # expected verdict's HTML would be made and carried for nothing (attach_verdict makes
     # it if a row does show it after all).
     shown = verdict.outcome in ("failed", "error") or job.waiver is not None
-    return Judged(verdict, job.waiver, evidence_html(verdict, job.waiver) if shown else "")
+    html = evidence_html(verdict, job.waiver) + fix_html(verdict) if shown else ""
+    return Judged(verdict, job.waiver, html)
 
 
 @dataclass(frozen=True)

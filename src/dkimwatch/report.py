@@ -721,16 +721,24 @@ def matrix_html(results: Sequence[ResultEntry]) -> str:
     )
 
 
-def publish(staging: Path, target: Path) -> None:
+def publish(staging: Path, target: Path, whole: tuple[str, ...] = ()) -> None:
     """Move every file of ``staging`` into ``target``, each with an atomic rename; files of
-    subfolders (history/) after the top-level ones, into the same subfolders of ``target``."""
+    subfolders (history/) after the top-level ones, into the same subfolders of ``target``.
+    A subfolder named in ``whole`` (fixes/) replaces its old self as a whole, so no file of
+    an earlier run stays in it."""
     target.mkdir(parents=True, exist_ok=True)
     items = sorted(staging.iterdir())
     for item in items:
         if item.is_file():
             os.replace(item, target / item.name)
     for item in items:
-        if item.is_dir():
+        if item.is_dir() and item.name in whole:
+            old = target / f".{item.name}.old-{os.getpid()}"
+            if (target / item.name).exists():
+                os.replace(target / item.name, old)
+            os.replace(item, target / item.name)
+            shutil.rmtree(old, ignore_errors=True)
+        elif item.is_dir():
             publish(item, target / item.name)
     shutil.rmtree(staging, ignore_errors=True)
 
@@ -756,7 +764,7 @@ def dumps(doc: Mapping[str, Any]) -> str:
     return "{\n " + ",\n ".join(fields) + "\n}\n"
 
 
-FAILURES_CSV_HEADER = ("domain", "selector", "check", "result", "message", "remediation")
+FAILURES_CSV_HEADER = ("domain", "selector", "check", "result", "message", "remediation", "fix")
 TENANT_COLUMN = "tenant"  # failures.csv's first column in a run of many tenants
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -768,18 +776,26 @@ def _csv_cell(value: object) -> str:
     return f"'{text}" if text.startswith(_FORMULA_START) else text
 
 
-def failures_csv(results: Iterable[ResultEntry], *, tenants: bool = False) -> str:
+def failures_csv(
+    results: Iterable[ResultEntry],
+    fix_files: Mapping[str, str] | None = None,
+    *,
+    tenants: bool = False,
+) -> str:
     """failures.csv: one row per failed or error test, in node id order, with its fix; the
     selector is empty for domain-level checks, the remediation for DNS errors (there is
-    nothing known to fix). A run of many tenants (``tenants``) adds a first column, the
-    domain's tenant."""
+    nothing known to fix). ``fix`` names the file under reports/ with the row's fix in its
+    DNS host's format (``fix_files``, by node id). A run of many tenants (``tenants``) adds
+    a first column, the domain's tenant."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow((TENANT_COLUMN, *FAILURES_CSV_HEADER) if tenants else FAILURES_CSV_HEADER)
+    files = fix_files or {}
     for r in sorted(results, key=lambda r: r.nodeid):
         if r.outcome not in ("failed", "error"):
             continue
-        cells = [_csv_cell(getattr(r.verdict, k)) for k in FAILURES_CSV_HEADER]
+        row = [getattr(r.verdict, k) for k in FAILURES_CSV_HEADER[:-1]]
+        cells = [_csv_cell(v) for v in [*row, files.get(r.nodeid, "")]]
         writer.writerow([_csv_cell(r.tenant), *cells] if tenants else cells)
     return out.getvalue()
 

@@ -28,6 +28,8 @@ import pytest
 
 from dkimwatch import __version__, history
 from dkimwatch.checks import Verdict
+from dkimwatch.fixformats import FixItem
+from dkimwatch.fixoutput import FIXES_DIR, fix_file, fix_items, write_fixes
 from dkimwatch.helper import Judged
 from dkimwatch.instants import iso_instant
 from dkimwatch.inventory import Inventory, tenant_name
@@ -376,7 +378,8 @@ class Reporter:
         the history record was staged by _record). A new output is one more line here."""
         tenants = bool(self.run.inventories)
         atomic_write_text(
-            staging / "failures.csv", failures_csv(self.results.values(), tenants=tenants)
+            staging / "failures.csv",
+            failures_csv(self.results.values(), self._fixes(staging), tenants=tenants),
         )
         atomic_write_text(staging / "results.json", dumps(doc))
         atomic_write_text(staging / "badge.svg", badge_svg(doc["domains"], self.partial))
@@ -391,6 +394,21 @@ class Reporter:
                 )
         if self.junit is not None:
             atomic_write_text(staging / "junit.xml", self.junit.document())
+
+    def _fixes(self, staging: Path) -> dict[str, str]:
+        """Write fixes/ (every format, nsupdate.txt always; each DNS fix already in the zone
+        the judge's SOA walk found); returns, per failed test, the file with its fix in its
+        host's format."""
+        results = sorted(self.results.values(), key=lambda r: r.nodeid)
+        items = fix_items(results)
+        write_fixes(staging / FIXES_DIR, items)
+        by_test: dict[str, str] = {}
+        for r in results:
+            if r.outcome == "failed" and r.verdict.fixes:
+                ctx = next(c for c, _ in fix_items([r]))
+                mine: list[FixItem] = [(ctx, f) for f in r.verdict.fixes]
+                by_test[r.nodeid] = fix_file(r.verdict, mine)
+        return by_test
 
     @pytest.hookimpl(wrapper=True, trylast=True, specname="pytest_sessionfinish")
     def pytest_sessionfinish_html(
@@ -418,7 +436,7 @@ class Reporter:
             # A partial run leaves the complete run's outputs (and history) alone.
             _replace_folder(staging, reports / PARTIAL_DIR)
         elif (staging / "results.json").exists():
-            publish(staging, reports)
+            publish(staging, reports, whole=(FIXES_DIR,))
             for h in self._histories():
                 history.prune(reports / h.folder)
         else:
