@@ -424,6 +424,47 @@ class AuthoritativeClient(DnsClient):
         return self._exchange(servers, qname, rdtype)
 
 
+def _follow_cnames(
+    qname: str, kind: int, by_owner: Mapping[tuple[str, int], dns.rrset.RRset]
+) -> tuple[str, list[tuple[str, str]], bool]:
+    """Follow the answer section's CNAMEs from ``qname`` (none for a CNAME question): (the
+    name they end at, the chain, whether it loops or runs longer than MAX_CHAIN)."""
+    current = qname
+    chain: list[tuple[str, str]] = []
+    seen = {qname}
+    while kind != dns.rdatatype.CNAME:
+        cname = by_owner.get((current, dns.rdatatype.CNAME))
+        if cname is None:
+            break
+        target = normalise(cname[0].target.to_text())
+        chain.append((current, target))
+        if target in seen or len(chain) > MAX_CHAIN:
+            return current, chain, True
+        seen.add(target)
+        current = target
+    return current, chain, False
+
+
+def _loop(
+    qname: str,
+    rdtype: str,
+    chain: list[tuple[str, str]],
+    evidence: tuple[Evidence, ...],
+    error: str,
+) -> Answer:
+    return Answer(qname, rdtype, Status.LOOP, chain=tuple(chain), evidence=evidence, error=error)
+
+
+def _is_referral(response: dns.message.Message, has_soa: bool) -> bool:
+    """A non-authoritative answer without recursion that names the next servers (NS)."""
+    return (
+        not response.flags & dns.flags.AA
+        and not response.flags & dns.flags.RA
+        and not has_soa
+        and any(r.rdtype == dns.rdatatype.NS for r in response.authority)
+    )
+
+
 class Resolver:
     """Cached, evidence-keeping lookups. Thread-safe; concurrent askers of one name share one query.
 
@@ -501,26 +542,10 @@ class Resolver:
         for rrset in response.answer:
             if rrset.rdclass == dns.rdataclass.IN:
                 by_owner[(normalise(rrset.name.to_text()), rrset.rdtype)] = rrset
-        current = qname
-        chain: list[tuple[str, str]] = []
-        seen = {qname}
-        while kind != dns.rdatatype.CNAME:
-            cname = by_owner.get((current, dns.rdatatype.CNAME))
-            if cname is None:
-                break
-            target = normalise(cname[0].target.to_text())
-            chain.append((current, target))
-            if target in seen or len(chain) > MAX_CHAIN:
-                return Answer(
-                    qname,
-                    rdtype,
-                    Status.LOOP,
-                    chain=tuple(chain),
-                    evidence=evidence,
-                    error=" → ".join([qname, *(t for _, t in chain)]),
-                )
-            seen.add(target)
-            current = target
+        current, chain, looped = _follow_cnames(qname, kind, by_owner)
+        if looped:
+            loop = " → ".join([qname, *(t for _, t in chain)])
+            return _loop(qname, rdtype, chain, evidence, loop)
         found = by_owner.get((current, kind))
         if found is not None:
             return Answer(
@@ -533,35 +558,10 @@ class Resolver:
                 evidence=evidence,
             )
         has_soa = any(r.rdtype == dns.rdatatype.SOA for r in response.authority)
-        referral = (
-            not response.flags & dns.flags.AA
-            and not response.flags & dns.flags.RA
-            and not has_soa
-            and any(r.rdtype == dns.rdatatype.NS for r in response.authority)
-        )
         if chain and not has_soa and response.rcode() == dns.rcode.NOERROR:
             # The server gave the CNAME but is not the source for its target: ask for it.
-            if depth >= MAX_CHAIN:
-                return Answer(
-                    qname,
-                    rdtype,
-                    Status.LOOP,
-                    chain=tuple(chain),
-                    evidence=evidence,
-                    error="CNAME chain longer than we follow",
-                )
-            rest = self._lookup(current, rdtype, depth + 1)
-            return Answer(
-                qname,
-                rdtype,
-                rest.status,
-                records=rest.records,
-                ttl=rest.ttl,
-                chain=tuple(chain) + rest.chain,
-                evidence=evidence + rest.evidence,
-                error=rest.error,
-            )
-        if referral and not chain:
+            return self._chase(qname, rdtype, current, chain, evidence, depth)
+        if not chain and _is_referral(response, has_soa):
             return Answer(
                 qname,
                 rdtype,
@@ -572,6 +572,30 @@ class Resolver:
             )
         status = Status.NXDOMAIN if response.rcode() == dns.rcode.NXDOMAIN else Status.NODATA
         return Answer(qname, rdtype, status, chain=tuple(chain), evidence=evidence)
+
+    def _chase(
+        self,
+        qname: str,
+        rdtype: str,
+        target: str,
+        chain: list[tuple[str, str]],
+        evidence: tuple[Evidence, ...],
+        depth: int,
+    ) -> Answer:
+        """The answer for ``qname`` when the chain's last ``target`` must be asked for anew."""
+        if depth >= MAX_CHAIN:
+            return _loop(qname, rdtype, chain, evidence, "CNAME chain longer than we follow")
+        rest = self._lookup(target, rdtype, depth + 1)
+        return Answer(
+            qname,
+            rdtype,
+            rest.status,
+            records=rest.records,
+            ttl=rest.ttl,
+            chain=tuple(chain) + rest.chain,
+            evidence=evidence + rest.evidence,
+            error=rest.error,
+        )
 
     # Sharing with xdist workers and recordings -------------------------------------------
 
