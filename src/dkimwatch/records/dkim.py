@@ -164,6 +164,29 @@ def _decode_base64(b64: str, errors: list[str], notes: list[str]) -> bytes | Non
         return None
 
 
+def _version_errors(tags: TagList, version: str) -> list[str]:
+    """What is wrong with a present v=: it must come first and be exactly DKIM1."""
+    errors = []
+    if tags.tags[0][0] != "v":
+        errors.append("v= must be the first tag of a DKIM key record")
+    if version != "DKIM1":
+        errors.append(f'v="{clip(version)}" must be exactly "DKIM1"')
+    return errors
+
+
+def _ignored_tags(tags: TagList) -> list[str]:
+    """Notes on the tags verifiers ignore: g= (removed by RFC 6376) and unknown ones."""
+    notes = []
+    for name, value in tags.tags:
+        if name == "g" and value != "*":
+            notes.append(
+                f'g="{clip(value)}" (granularity) was removed by RFC 6376; verifiers ignore it'
+            )
+        elif name not in _KNOWN_TAGS:
+            notes.append(f'unknown tag "{name}" ignored')
+    return notes
+
+
 @dataclass(frozen=True, slots=True)
 class _PublicKey:
     """What p= holds: the base64 without whitespace, and for a key that decodes its
@@ -204,10 +227,7 @@ def parse_dkim_key(text: str) -> DkimKeyRecord:
 
     version = tags.get("v")
     if version is not None:
-        if tags.tags[0][0] != "v":
-            errors.append("v= must be the first tag of a DKIM key record")
-        if version != "DKIM1":
-            errors.append(f'v="{clip(version)}" must be exactly "DKIM1"')
+        errors.extend(_version_errors(tags, version))
 
     k = tags.get("k")
     key_type = "rsa" if k is None else k.lower()
@@ -227,13 +247,7 @@ def parse_dkim_key(text: str) -> DkimKeyRecord:
         if unknown_flags:
             notes.append(f"unknown t= flags ignored: {clip(', '.join(unknown_flags))}")
 
-    for name, value in tags.tags:
-        if name == "g" and value != "*":
-            notes.append(
-                f'g="{clip(value)}" (granularity) was removed by RFC 6376; verifiers ignore it'
-            )
-        elif name not in _KNOWN_TAGS:
-            notes.append(f'unknown tag "{name}" ignored')
+    notes.extend(_ignored_tags(tags))
 
     p = tags.get("p")
     key = _PublicKey()

@@ -319,12 +319,7 @@ def parse_dmarc(text: str) -> DmarcRecord:
     ri = _ri(values, errors)
     rua = _parse_uris("rua", values["rua"], errors, warnings) if "rua" in values else ()
     ruf = _parse_uris("ruf", values["ruf"], errors, warnings) if "ruf" in values else ()
-    # Tags RFC 9989 dropped: still valid for RFC 7489 receivers, ignored by the new ones.
-    notes = [
-        f"{name}= is not part of RFC 9989 (DMARCbis); its receivers ignore it"
-        for name in ("pct", "rf", "ri")
-        if name in values
-    ]
+    notes = _dropped_tag_notes(values)
     upper = _upper_case_warning(tags, text)
     if upper:
         warnings.append(upper)
@@ -333,17 +328,8 @@ def parse_dmarc(text: str) -> DmarcRecord:
         warnings.append(f'unknown tag "{clip(name)}" is ignored by receivers')
 
     p_inferred = bool(policy_errors) and bool(rua) and not discarded
-    consequence = (
-        "receivers act as if p=none were published, since rua= is valid"
-        if p_inferred
-        else "receivers ignore the whole record"
-    )
-    errors.extend(f"{problem}: {consequence}" for problem in policy_errors)
-    effective: str | None = p
-    if discarded or (policy_errors and not p_inferred):
-        effective = None
-    elif p_inferred:
-        effective = "none"
+    errors.extend(_with_consequence(policy_errors, p_inferred))
+    effective = _effective_policy(p, discarded, bool(policy_errors), p_inferred)
     t = flags.get("t")
     warnings.extend(_policy_warnings(p, bool(policy_errors), pct, t, bool(rua) or "rua" in values))
 
@@ -379,6 +365,37 @@ _FLAG_TAGS: dict[str, tuple[tuple[str, ...], str]] = {
     "t": (("y", "n"), "y or n"),
     "psd": (("y", "n", "u"), "y, n or u"),
 }
+
+
+def _dropped_tag_notes(values: dict[str, str]) -> list[str]:
+    """Tags RFC 9989 dropped: still valid for RFC 7489 receivers, ignored by the new ones."""
+    return [
+        f"{name}= is not part of RFC 9989 (DMARCbis); its receivers ignore it"
+        for name in ("pct", "rf", "ri")
+        if name in values
+    ]
+
+
+def _with_consequence(policy_errors: list[str], p_inferred: bool) -> list[str]:
+    """The policy errors, each with what receivers then do."""
+    consequence = (
+        "receivers act as if p=none were published, since rua= is valid"
+        if p_inferred
+        else "receivers ignore the whole record"
+    )
+    return [f"{problem}: {consequence}" for problem in policy_errors]
+
+
+def _effective_policy(
+    p: str | None, discarded: bool, policy_errors: bool, p_inferred: bool
+) -> str | None:
+    """What receivers apply (RFC 7489 §6.6.3): nothing for a discarded record or a bad
+    policy without rua=, "none" when a valid rua= rescues a bad policy, else p."""
+    if discarded or (policy_errors and not p_inferred):
+        return None
+    if p_inferred:
+        return "none"
+    return p
 
 
 def _first_values(tags: TagList, errors: list[str]) -> tuple[dict[str, str], list[str]]:
