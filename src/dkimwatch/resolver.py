@@ -445,16 +445,6 @@ def _follow_cnames(
     return current, chain, False
 
 
-def _loop(
-    qname: str,
-    rdtype: str,
-    chain: list[tuple[str, str]],
-    evidence: tuple[Evidence, ...],
-    error: str,
-) -> Answer:
-    return Answer(qname, rdtype, Status.LOOP, chain=tuple(chain), evidence=evidence, error=error)
-
-
 def _is_referral(response: dns.message.Message, has_soa: bool) -> bool:
     """A non-authoritative answer without recursion that names the next servers (NS)."""
     return (
@@ -543,57 +533,43 @@ class Resolver:
             if rrset.rdclass == dns.rdataclass.IN:
                 by_owner[(normalise(rrset.name.to_text()), rrset.rdtype)] = rrset
         current, chain, looped = _follow_cnames(qname, kind, by_owner)
+        # What this response says on its own; the cases below complete it.
+        said = Answer(qname, rdtype, Status.NODATA, chain=tuple(chain), evidence=evidence)
         if looped:
-            loop = " → ".join([qname, *(t for _, t in chain)])
-            return _loop(qname, rdtype, chain, evidence, loop)
+            return replace(
+                said, status=Status.LOOP, error=" → ".join([qname, *(t for _, t in chain)])
+            )
         found = by_owner.get((current, kind))
         if found is not None:
-            return Answer(
-                qname,
-                rdtype,
-                Status.OK,
-                records=tuple(rdata_text(kind, r) for r in found),
-                ttl=found.ttl,
-                chain=tuple(chain),
-                evidence=evidence,
-            )
+            records = tuple(rdata_text(kind, r) for r in found)
+            return replace(said, status=Status.OK, records=records, ttl=found.ttl)
         has_soa = any(r.rdtype == dns.rdatatype.SOA for r in response.authority)
         if chain and not has_soa and response.rcode() == dns.rcode.NOERROR:
             # The server gave the CNAME but is not the source for its target: ask for it.
-            return self._chase(qname, rdtype, current, chain, evidence, depth)
+            if depth >= MAX_CHAIN:
+                return replace(said, status=Status.LOOP, error="CNAME chain longer than we follow")
+            return self._chase(said, depth)
         if not chain and _is_referral(response, has_soa):
-            return Answer(
-                qname,
-                rdtype,
-                Status.TEMPERROR,
-                evidence=evidence,
+            return replace(
+                said,
+                status=Status.TEMPERROR,
                 error="the server sent a referral instead of an answer (not a recursive resolver, "
                 "or a lame delegation)",
             )
-        status = Status.NXDOMAIN if response.rcode() == dns.rcode.NXDOMAIN else Status.NODATA
-        return Answer(qname, rdtype, status, chain=tuple(chain), evidence=evidence)
+        if response.rcode() == dns.rcode.NXDOMAIN:
+            return replace(said, status=Status.NXDOMAIN)
+        return said
 
-    def _chase(
-        self,
-        qname: str,
-        rdtype: str,
-        target: str,
-        chain: list[tuple[str, str]],
-        evidence: tuple[Evidence, ...],
-        depth: int,
-    ) -> Answer:
-        """The answer for ``qname`` when the chain's last ``target`` must be asked for anew."""
-        if depth >= MAX_CHAIN:
-            return _loop(qname, rdtype, chain, evidence, "CNAME chain longer than we follow")
-        rest = self._lookup(target, rdtype, depth + 1)
-        return Answer(
-            qname,
-            rdtype,
-            rest.status,
+    def _chase(self, said: Answer, depth: int) -> Answer:
+        """``said`` completed by asking anew for the name its CNAME chain ends at."""
+        rest = self._lookup(said.final_name, said.rdtype, depth + 1)
+        return replace(
+            said,
+            status=rest.status,
             records=rest.records,
             ttl=rest.ttl,
-            chain=tuple(chain) + rest.chain,
-            evidence=evidence + rest.evidence,
+            chain=said.chain + rest.chain,
+            evidence=said.evidence + rest.evidence,
             error=rest.error,
         )
 
