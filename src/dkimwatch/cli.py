@@ -16,12 +16,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dkimwatch import __version__
-from dkimwatch.inventory import InventoryError, load_inventory
+from dkimwatch.inventory import Inventory, InventoryError, load_inventory
 
 if TYPE_CHECKING:
     from dkimwatch.gate import GateReport
 
 USAGE_ERROR = 4  # pytest's exit code for bad input, used here too
+
+
+def _load_inventory(path: str) -> Inventory | None:
+    """The inventory, or None once its one-line error is on stderr."""
+    try:
+        return load_inventory(Path(path))
+    except InventoryError as exc:
+        print(f"dkimwatch: {exc}", file=sys.stderr)
+        return None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -39,10 +48,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    try:
-        inventory = load_inventory(Path(args.inventory))
-    except InventoryError as exc:
-        print(f"dkimwatch: {exc}", file=sys.stderr)
+    inventory = _load_inventory(args.inventory)
+    if inventory is None:
         return USAGE_ERROR
     rotated = sum(1 for d in inventory.domains if d.rotation)
     targets = sum(1 for d in inventory.domains if d.targets)
@@ -82,10 +89,8 @@ def _gate(args: argparse.Namespace) -> int:
     from dkimwatch.gate import GateError, gate_domain, render, run_gate
     from dkimwatch.resolver import servers_to_ask
 
-    try:
-        inventory = load_inventory(Path(args.domains))
-    except InventoryError as exc:
-        print(f"dkimwatch: {exc}", file=sys.stderr)
+    inventory = _load_inventory(args.domains)
+    if inventory is None:
         return USAGE_ERROR
     server = None
     try:

@@ -22,10 +22,10 @@ from typing import Any, Literal
 from dkimwatch.exo_export import (
     ExportError,
     _Converter,
-    _csv_records,
     _decode,
     _err,
-    _json_records,
+    _export_records,
+    _first_of_domain,
     _parse_instant,
     _Record,
     _show,
@@ -83,30 +83,13 @@ def load_accepted(path: Path | str) -> list[AcceptedDomain]:
 
 def parse_accepted(data: bytes, *, source: str = "<export>") -> list[AcceptedDomain]:
     text = _decode(data, source, EXPECTED)
-    stripped = text.lstrip(" \t\r\n")
-    if not stripped:
-        raise _err(source, 1, "file", f"the file is empty; {EXPECTED}")
-    if stripped[0] in "[{":
-        records = _json_records(text, source, "DomainName", EXPECTED)
-    else:
-        records = _csv_records(text, source, "DomainName", EXPECTED)
-    if not records:
-        raise _err(source, 1, "file", f"no records; {EXPECTED}")
+    records = _export_records(text, source, "DomainName", EXPECTED)
     out: list[AcceptedDomain] = []
     seen: dict[str, int] = {}
     for record in records:
         conv = _Converter(source, record, None)
         domain, alabel = _domain_name(source, record, conv)
-        if alabel in seen:
-            field = record.fields["domainname"]
-            raise _err(
-                source,
-                field.line,
-                field.name,
-                f"duplicate domain {domain!r} in record {record.number} "
-                f"(first on line {seen[alabel]})",
-            )
-        seen[alabel] = record.line
+        _first_of_domain(seen, source, record, "domainname", domain, alabel)
         out.append(
             AcceptedDomain(
                 domain=domain,

@@ -133,12 +133,25 @@ def parse_export(
     """
     order = _culture_order(culture, source) if culture else None
     text = _decode(data, source)
+    return _build(_export_records(text, source), source, order)
+
+
+def _export_records(
+    text: str, source: str, name_field: str = "Domain", expected: str = EXPECTED
+) -> list[_Record]:
+    """The records of an export's text, JSON or CSV (Get-AcceptedDomain's reader shares this
+    with ``DomainName``); an empty file, or one without records, is an error."""
     stripped = text.lstrip(" \t\r\n")
     if not stripped:
-        raise _err(source, 1, "file", f"the file is empty; {EXPECTED}")
+        raise _err(source, 1, "file", f"the file is empty; {expected}")
     # ConvertTo-Json output opens with [ or {; Export-Csv output with #TYPE or the header row.
-    records = _json_records(text, source) if stripped[0] in "[{" else _csv_records(text, source)
-    return _build(records, source, order)
+    if stripped[0] in "[{":
+        records = _json_records(text, source, name_field, expected)
+    else:
+        records = _csv_records(text, source, name_field, expected)
+    if not records:
+        raise _err(source, 1, "file", f"no records; {expected}")
+    return records
 
 
 def _err(source: str, line: int, field: str, problem: str) -> ExportError:
@@ -242,18 +255,8 @@ def _json_records(
     decoder = json.JSONDecoder()
     start = _JSON_WS.match(text, 0)
     pos = start.end() if start else 0
-    elements: list[tuple[int, Any]]
-    if isinstance(root, list):
-        elements = _walk_array(text, pos, decoder)
-    elif isinstance(root, dict):
-        entries = _walk_object(text, pos, decoder)
-        keys = {key.lower(): (value_pos, value) for key, _, value_pos, value in entries}
-        if lower not in keys and isinstance(keys.get("value", (0, None))[1], list):
-            # OData {"value": [...]} from the REST API, or 5.1's {"value": [...], "Count": n}
-            elements = _walk_array(text, keys["value"][0], decoder)
-        else:
-            elements = [(pos, root)]
-    else:
+    elements = _json_elements(text, pos, root, decoder, lower)
+    if elements is None:
         raise _err(source, lines(pos), "json", f"got {_show(root)}; {expected}")
 
     if elements and not any(
@@ -272,21 +275,47 @@ def _json_records(
                 f"record {number}",
                 f"expected an object with a {name_field} field, got {_show(value)}",
             )
-        fields: dict[str, _Field] = {}
-        for key, key_pos, _, item in _walk_object(text, value_pos, decoder):
-            if "@" in key:  # "KeyCreationTime@data.type", "@odata.context": type sidecars
-                continue
-            if key.lower() in fields:
-                raise _err(
-                    source,
-                    lines(key_pos),
-                    key,
-                    f"duplicate field in record {number} (also {fields[key.lower()].name!r} "
-                    f"on line {fields[key.lower()].line}); field names are case-insensitive",
-                )
-            fields[key.lower()] = _Field(key, _unwrap(item), lines(key_pos))
+        fields = _json_fields(text, value_pos, decoder, lines, source, number)
         records.append(_Record(number, line, fields))
     return records
+
+
+def _json_elements(
+    text: str, pos: int, root: Any, decoder: json.JSONDecoder, name_key: str
+) -> list[tuple[int, Any]] | None:
+    """(offset, value) of the records of the valid JSON ``root`` at ``pos``: an array's
+    elements, the ``value`` array of an OData wrapper (an object without a ``name_key``
+    field), or a lone object; None for anything else."""
+    if isinstance(root, list):
+        return _walk_array(text, pos, decoder)
+    if not isinstance(root, dict):
+        return None
+    entries = _walk_object(text, pos, decoder)
+    keys = {key.lower(): (value_pos, value) for key, _, value_pos, value in entries}
+    if name_key not in keys and isinstance(keys.get("value", (0, None))[1], list):
+        # OData {"value": [...]} from the REST API, or 5.1's {"value": [...], "Count": n}
+        return _walk_array(text, keys["value"][0], decoder)
+    return [(pos, root)]
+
+
+def _json_fields(
+    text: str, pos: int, decoder: json.JSONDecoder, lines: _Lines, source: str, number: int
+) -> dict[str, _Field]:
+    """The fields, by lower-case name, of record ``number``: the valid JSON object at ``pos``."""
+    fields: dict[str, _Field] = {}
+    for key, key_pos, _, item in _walk_object(text, pos, decoder):
+        if "@" in key:  # "KeyCreationTime@data.type", "@odata.context": type sidecars
+            continue
+        if key.lower() in fields:
+            raise _err(
+                source,
+                lines(key_pos),
+                key,
+                f"duplicate field in record {number} (also {fields[key.lower()].name!r} "
+                f"on line {fields[key.lower()].line}); field names are case-insensitive",
+            )
+        fields[key.lower()] = _Field(key, _unwrap(item), lines(key_pos))
+    return fields
 
 
 def _unwrap(value: Any) -> Any:
@@ -343,20 +372,8 @@ def _walk_array(text: str, pos: int, decoder: json.JSONDecoder) -> list[tuple[in
 def _csv_records(
     text: str, source: str, name_field: str = "Domain", expected: str = EXPECTED
 ) -> list[_Record]:
-    # Before the header: blank lines and at most one "#TYPE …" line (5.1 without
-    # -NoTypeInformation).
-    pos, skipped, type_seen = 0, 0, False
-    while True:
-        end = text.find("\n", pos)
-        line_text = text[pos:] if end < 0 else text[pos:end]
-        stripped = line_text.strip()
-        if stripped and not (stripped.startswith("#TYPE") and not type_seen):
-            break
-        type_seen = type_seen or bool(stripped)
-        if end < 0:
-            raise _err(source, skipped + 1, name_field, f"no header row; {expected}")
-        pos, skipped = end + 1, skipped + 1
-
+    pos, skipped, line_text = _csv_header_row(text, source, name_field, expected)
+    stripped = line_text.strip()
     delimiter = _delimiter(line_text.rstrip("\r"), name_field)
     if delimiter is None:
         raise _err(
@@ -371,18 +388,7 @@ def _csv_records(
     try:
         header = [cell.strip() for cell in next(reader, [])]
         header_line = skipped + 1
-        index: dict[str, int] = {}
-        for i, name in enumerate(header):
-            if not name or "@" in name:
-                continue
-            if name.lower() in index:
-                raise _err(
-                    source,
-                    header_line,
-                    name,
-                    "duplicate column (column names are case-insensitive)",
-                )
-            index[name.lower()] = i
+        index = _csv_columns(header, source, header_line)
         previous = reader.line_num
         for row in reader:
             line = skipped + previous + 1
@@ -406,6 +412,34 @@ def _csv_records(
             source, skipped + reader.line_num, "csv", f"unreadable CSV ({exc}); {expected}"
         ) from None
     return records
+
+
+def _csv_header_row(text: str, source: str, name_field: str, expected: str) -> tuple[int, int, str]:
+    """(offset, lines skipped, text) of the header row. Before it: blank lines and at most
+    one "#TYPE …" line (5.1 without -NoTypeInformation)."""
+    pos, skipped, type_seen = 0, 0, False
+    while True:
+        end = text.find("\n", pos)
+        line_text = text[pos:] if end < 0 else text[pos:end]
+        stripped = line_text.strip()
+        if stripped and not (stripped.startswith("#TYPE") and not type_seen):
+            return pos, skipped, line_text
+        type_seen = type_seen or bool(stripped)
+        if end < 0:
+            raise _err(source, skipped + 1, name_field, f"no header row; {expected}")
+        pos, skipped = end + 1, skipped + 1
+
+
+def _csv_columns(header: list[str], source: str, line: int) -> dict[str, int]:
+    """Column index by lower-case name; unnamed and "@" (type sidecar) columns left out."""
+    index: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if not name or "@" in name:
+            continue
+        if name.lower() in index:
+            raise _err(source, line, name, "duplicate column (column names are case-insensitive)")
+        index[name.lower()] = i
+    return index
 
 
 def _kind_of(first_line: str) -> str:
@@ -437,24 +471,13 @@ def _delimiter(header: str, name_field: str = "Domain") -> str | None:
 
 
 def _build(records: list[_Record], source: str, order: str | None) -> list[SigningConfig]:
-    if not records:
-        raise _err(source, 1, "file", f"no records; {EXPECTED}")
     order = _date_order(records, source, order)
     configs: list[SigningConfig] = []
     seen: dict[str, int] = {}
     for record in records:
         conv = _Converter(source, record, order)
         domain, alabel = conv.domain()
-        if alabel in seen:
-            field = record.fields["domain"]
-            raise _err(
-                source,
-                field.line,
-                field.name,
-                f"duplicate domain {domain!r} in record {record.number} "
-                f"(first on line {seen[alabel]})",
-            )
-        seen[alabel] = record.line
+        _first_of_domain(seen, source, record, "domain", domain, alabel)
         configs.append(
             SigningConfig(
                 domain=domain,
@@ -477,6 +500,22 @@ def _build(records: list[_Record], source: str, order: str | None) -> list[Signi
             )
         )
     return configs
+
+
+def _first_of_domain(
+    seen: dict[str, int], source: str, record: _Record, key: str, domain: str, alabel: str
+) -> None:
+    """Note the line of a domain's record in ``seen`` (by A-label); a second record for the
+    same domain is an error at its ``key`` field."""
+    if alabel in seen:
+        field = record.fields[key]
+        raise _err(
+            source,
+            field.line,
+            field.name,
+            f"duplicate domain {domain!r} in record {record.number} (first on line {seen[alabel]})",
+        )
+    seen[alabel] = record.line
 
 
 class _Converter:

@@ -424,6 +424,37 @@ class AuthoritativeClient(DnsClient):
         return self._exchange(servers, qname, rdtype)
 
 
+def _follow_cnames(
+    qname: str, kind: int, by_owner: Mapping[tuple[str, int], dns.rrset.RRset]
+) -> tuple[str, list[tuple[str, str]], bool]:
+    """Follow the answer section's CNAMEs from ``qname`` (none for a CNAME question): (the
+    name they end at, the chain, whether it loops or runs longer than MAX_CHAIN)."""
+    current = qname
+    chain: list[tuple[str, str]] = []
+    seen = {qname}
+    while kind != dns.rdatatype.CNAME:
+        cname = by_owner.get((current, dns.rdatatype.CNAME))
+        if cname is None:
+            break
+        target = normalise(cname[0].target.to_text())
+        chain.append((current, target))
+        if target in seen or len(chain) > MAX_CHAIN:
+            return current, chain, True
+        seen.add(target)
+        current = target
+    return current, chain, False
+
+
+def _is_referral(response: dns.message.Message, has_soa: bool) -> bool:
+    """A non-authoritative answer without recursion that names the next servers (NS)."""
+    return (
+        not response.flags & dns.flags.AA
+        and not response.flags & dns.flags.RA
+        and not has_soa
+        and any(r.rdtype == dns.rdatatype.NS for r in response.authority)
+    )
+
+
 class Resolver:
     """Cached, evidence-keeping lookups. Thread-safe; concurrent askers of one name share one query.
 
@@ -501,77 +532,46 @@ class Resolver:
         for rrset in response.answer:
             if rrset.rdclass == dns.rdataclass.IN:
                 by_owner[(normalise(rrset.name.to_text()), rrset.rdtype)] = rrset
-        current = qname
-        chain: list[tuple[str, str]] = []
-        seen = {qname}
-        while kind != dns.rdatatype.CNAME:
-            cname = by_owner.get((current, dns.rdatatype.CNAME))
-            if cname is None:
-                break
-            target = normalise(cname[0].target.to_text())
-            chain.append((current, target))
-            if target in seen or len(chain) > MAX_CHAIN:
-                return Answer(
-                    qname,
-                    rdtype,
-                    Status.LOOP,
-                    chain=tuple(chain),
-                    evidence=evidence,
-                    error=" → ".join([qname, *(t for _, t in chain)]),
-                )
-            seen.add(target)
-            current = target
+        current, chain, looped = _follow_cnames(qname, kind, by_owner)
+        # What this response says on its own; the cases below complete it.
+        said = Answer(qname, rdtype, Status.NODATA, chain=tuple(chain), evidence=evidence)
+        if looped:
+            return replace(
+                said, status=Status.LOOP, error=" → ".join([qname, *(t for _, t in chain)])
+            )
         found = by_owner.get((current, kind))
         if found is not None:
-            return Answer(
-                qname,
-                rdtype,
-                Status.OK,
-                records=tuple(rdata_text(kind, r) for r in found),
-                ttl=found.ttl,
-                chain=tuple(chain),
-                evidence=evidence,
-            )
+            records = tuple(rdata_text(kind, r) for r in found)
+            return replace(said, status=Status.OK, records=records, ttl=found.ttl)
         has_soa = any(r.rdtype == dns.rdatatype.SOA for r in response.authority)
-        referral = (
-            not response.flags & dns.flags.AA
-            and not response.flags & dns.flags.RA
-            and not has_soa
-            and any(r.rdtype == dns.rdatatype.NS for r in response.authority)
-        )
         if chain and not has_soa and response.rcode() == dns.rcode.NOERROR:
             # The server gave the CNAME but is not the source for its target: ask for it.
             if depth >= MAX_CHAIN:
-                return Answer(
-                    qname,
-                    rdtype,
-                    Status.LOOP,
-                    chain=tuple(chain),
-                    evidence=evidence,
-                    error="CNAME chain longer than we follow",
-                )
-            rest = self._lookup(current, rdtype, depth + 1)
-            return Answer(
-                qname,
-                rdtype,
-                rest.status,
-                records=rest.records,
-                ttl=rest.ttl,
-                chain=tuple(chain) + rest.chain,
-                evidence=evidence + rest.evidence,
-                error=rest.error,
-            )
-        if referral and not chain:
-            return Answer(
-                qname,
-                rdtype,
-                Status.TEMPERROR,
-                evidence=evidence,
+                return replace(said, status=Status.LOOP, error="CNAME chain longer than we follow")
+            return self._chase(said, depth)
+        if not chain and _is_referral(response, has_soa):
+            return replace(
+                said,
+                status=Status.TEMPERROR,
                 error="the server sent a referral instead of an answer (not a recursive resolver, "
                 "or a lame delegation)",
             )
-        status = Status.NXDOMAIN if response.rcode() == dns.rcode.NXDOMAIN else Status.NODATA
-        return Answer(qname, rdtype, status, chain=tuple(chain), evidence=evidence)
+        if response.rcode() == dns.rcode.NXDOMAIN:
+            return replace(said, status=Status.NXDOMAIN)
+        return said
+
+    def _chase(self, said: Answer, depth: int) -> Answer:
+        """``said`` completed by asking anew for the name its CNAME chain ends at."""
+        rest = self._lookup(said.final_name, said.rdtype, depth + 1)
+        return replace(
+            said,
+            status=rest.status,
+            records=rest.records,
+            ttl=rest.ttl,
+            chain=said.chain + rest.chain,
+            evidence=said.evidence + rest.evidence,
+            error=rest.error,
+        )
 
     # Sharing with xdist workers and recordings -------------------------------------------
 

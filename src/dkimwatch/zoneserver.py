@@ -369,6 +369,20 @@ class ZoneServer:
             return truncated.to_wire()
 
     def start(self) -> tuple[str, int]:
+        udp, tcp = self._handlers()
+        self._servers = self._bind(udp, tcp)
+        self._threads = [
+            threading.Thread(target=s.serve_forever, name=f"dkimwatch-dns-{i}", daemon=True)
+            for i, s in enumerate(self._servers)
+        ]
+        for thread in self._threads:
+            thread.start()
+        return self.host, self.port
+
+    def _handlers(
+        self,
+    ) -> tuple[type[socketserver.BaseRequestHandler], type[socketserver.BaseRequestHandler]]:
+        """The UDP and TCP request handlers, both answering through respond()."""
         outer = self
 
         class Udp(socketserver.BaseRequestHandler):
@@ -397,6 +411,14 @@ class ZoneServer:
                 except OSError:
                     return
 
+        return Udp, Tcp
+
+    def _bind(
+        self,
+        udp_handler: type[socketserver.BaseRequestHandler],
+        tcp_handler: type[socketserver.BaseRequestHandler],
+    ) -> list[socketserver.BaseServer]:
+        """A UDP and a TCP server on the same port (self.port, or a free one that sets it)."""
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
 
         class UdpServer(socketserver.ThreadingUDPServer):
@@ -410,10 +432,10 @@ class ZoneServer:
 
         last: OSError | None = None
         for _try in range(10):
-            udp = UdpServer((self.host, self.port), Udp)
+            udp = UdpServer((self.host, self.port), udp_handler)
             port = int(udp.server_address[1])
             try:
-                tcp = TcpServer((self.host, port), Tcp)
+                tcp = TcpServer((self.host, port), tcp_handler)
             except OSError as exc:  # the TCP side of this port is taken: pick another
                 udp.server_close()
                 last = exc
@@ -421,17 +443,8 @@ class ZoneServer:
                     raise
                 continue
             self.port = port
-            self._servers = [udp, tcp]
-            break
-        else:
-            raise OSError(f"no free port for UDP and TCP together: {last}")
-        self._threads = [
-            threading.Thread(target=s.serve_forever, name=f"dkimwatch-dns-{i}", daemon=True)
-            for i, s in enumerate(self._servers)
-        ]
-        for thread in self._threads:
-            thread.start()
-        return self.host, self.port
+            return [udp, tcp]
+        raise OSError(f"no free port for UDP and TCP together: {last}")
 
     def stop(self) -> None:
         for server in self._servers:

@@ -22,6 +22,13 @@ def _key_published(answer: Answer) -> bool | None:
     return answer.ok and any(r.strip() and not _revoked(r) for r in answer.records)
 
 
+def _ask_key(probe: Probe, domain: Domain, selector: str) -> tuple[str, Answer, list[str]]:
+    """The selector's key name, DNS's TXT answer there, and the non-empty records in it."""
+    qname = selector_name(domain, selector)
+    answer = probe.ask(qname, "TXT")
+    return qname, answer, [r for r in answer.records if r.strip()] if answer.ok else []
+
+
 def _revoked(record: str) -> bool:
     """A well-formed key record whose only statement is that the key is revoked."""
     parsed = parse_dkim_key(record)
@@ -102,12 +109,11 @@ def _role(ctx: Context, probe: Probe, domain: Domain, selector: str) -> Role:
 def check_dkim_target(ctx: Context, domain: Domain, selector: str) -> Verdict:
     probe = Probe(ctx.resolver)
     b = Builder("dkim_target", domain, selector, probe)
-    qname = selector_name(domain, selector)
-    answer = probe.ask(qname, "TXT")
+    qname, answer, records = _ask_key(probe, domain, selector)
     if answer.status is Status.TEMPERROR:
         return b.temperror(answer.describe())
     via = f" via {' → '.join(t for _, t in answer.chain)}" if answer.chain else ""
-    if answer.ok and any(r.strip() for r in answer.records):
+    if records:
         b.details["target"] = answer.final_name
         if not answer.chain:
             b.warnings.append(
@@ -115,7 +121,7 @@ def check_dkim_target(ctx: Context, domain: Domain, selector: str) -> Verdict:
                 "not follow Microsoft's key rotation"
             )
         revoked = ""
-        if all(_revoked(r) for r in answer.records if r.strip()):
+        if all(_revoked(r) for r in records):
             revoked = ": a revoked key (empty p=), see dkim_key"
         return b.passed(f"{qname}{via} answers with {len(answer.records)} TXT record(s){revoked}")
     if answer.status is Status.LOOP:
@@ -125,12 +131,7 @@ def check_dkim_target(ctx: Context, domain: Domain, selector: str) -> Verdict:
     else:
         what = answer.describe()
     if domain.enabled is False:
-        return b.make(
-            "none",
-            "xfailed",
-            f"no key{via}: {what}; DKIM signing is disabled for this domain, so Microsoft "
-            "publishes no key yet",
-        )
+        return _signing_disabled(b, f"no key{via}: {what}", "Microsoft publishes no key yet")
     r = _role(ctx, probe, domain, selector)
     active, why = r.active, r.reason
     if active is None:
@@ -173,11 +174,9 @@ def _missing_key_fixes(
 def check_dkim_key(ctx: Context, domain: Domain, selector: str) -> Verdict:
     probe = Probe(ctx.resolver)
     b = Builder("dkim_key", domain, selector, probe)
-    qname = selector_name(domain, selector)
-    answer = probe.ask(qname, "TXT")
+    qname, answer, records = _ask_key(probe, domain, selector)
     if answer.status is Status.TEMPERROR:
         return b.temperror(answer.describe())
-    records = [r for r in answer.records if r.strip()] if answer.ok else []
     if not records:
         return b.make("none", "skipped", f"no key record at {qname} to validate (see dkim_target)")
     if len(records) > 1:
@@ -232,12 +231,7 @@ def _revoked_key_verdict(
     legitimate retirement, expected like an unpublished key (xfailed). On the selector
     that signs (or may sign) it stays a failure: then the words that say why."""
     if domain.enabled is False:
-        return b.make(
-            "none",
-            "xfailed",
-            f"{where}: key revoked (empty p=); DKIM signing is disabled for this domain, so "
-            "nothing signs with it",
-        )
+        return _signing_disabled(b, f"{where}: key revoked (empty p=)", "nothing signs with it")
     r = _role(ctx, probe, domain, selector)
     if r.active is None:
         return b.temperror(f"{where}: key revoked (empty p=); {r.reason}")
@@ -250,6 +244,11 @@ def _revoked_key_verdict(
         "xfailed",
         f"{where}: key revoked (empty p=, RFC 6376 §3.6.1), a retired key; expected: {r.reason}",
     )
+
+
+def _signing_disabled(b: Builder, found: str, so: str) -> Verdict:
+    """What is found at a selector, expected (xfailed) while DKIM signing is disabled."""
+    return b.make("none", "xfailed", f"{found}; DKIM signing is disabled for this domain, so {so}")
 
 
 def _key_mismatch(published: str | None, expected_record: str) -> str | None:
@@ -307,11 +306,10 @@ def _signing_problem(
     ctx: Context, probe: Probe, b: Builder, domain: Domain, selector: str
 ) -> tuple[str | None, tuple[Fix, ...], bool]:
     """(problem, fixes, temperror) for the selector that signs."""
-    qname = selector_name(domain, selector)
     cname = judge_cname(ctx, probe, domain, selector)
     if cname.ok is None:
         return cname.message, (), True
-    txt = probe.ask(qname, "TXT")
+    qname, txt, records = _ask_key(probe, domain, selector)
     if txt.status is Status.TEMPERROR:
         return txt.describe(), (), True
     if cname.ok is False and not cname.txt_instead:
@@ -324,7 +322,6 @@ def _signing_problem(
         b.warnings.append(f"{selector}'s key is published as TXT instead of the CNAME")
     if cname.warning:
         b.warnings.append(cname.warning)
-    records = [r for r in txt.records if r.strip()] if txt.ok else []
     if not records:
         what = txt.describe() if not txt.ok else "only an empty TXT record"
         return (
@@ -375,8 +372,7 @@ def _foresight(ctx: Context, probe: Probe, domain: Domain) -> tuple[str, bool] |
             "fix it before that date",
             True,
         )
-    txt = probe.ask(selector_name(domain, nxt), "TXT")
-    records = [r for r in txt.records if r.strip()] if txt.ok else []
+    _, txt, records = _ask_key(probe, domain, nxt)
     if txt.status is Status.TEMPERROR:
         return (
             f"rotation on {when}: {nxt}'s CNAME is in place; its key could not be looked up",

@@ -164,6 +164,55 @@ def _decode_base64(b64: str, errors: list[str], notes: list[str]) -> bytes | Non
         return None
 
 
+def _version_errors(tags: TagList, version: str) -> list[str]:
+    """What is wrong with a present v=: it must come first and be exactly DKIM1."""
+    errors = []
+    if tags.tags[0][0] != "v":
+        errors.append("v= must be the first tag of a DKIM key record")
+    if version != "DKIM1":
+        errors.append(f'v="{clip(version)}" must be exactly "DKIM1"')
+    return errors
+
+
+def _ignored_tags(tags: TagList) -> list[str]:
+    """Notes on the tags verifiers ignore: g= (removed by RFC 6376) and unknown ones."""
+    notes = []
+    for name, value in tags.tags:
+        if name == "g" and value != "*":
+            notes.append(
+                f'g="{clip(value)}" (granularity) was removed by RFC 6376; verifiers ignore it'
+            )
+        elif name not in _KNOWN_TAGS:
+            notes.append(f'unknown tag "{name}" ignored')
+    return notes
+
+
+@dataclass(frozen=True, slots=True)
+class _PublicKey:
+    """What p= holds: the base64 without whitespace, and for a key that decodes its
+    SHA-256 fingerprint and size in bits (None when the type is unknown or it is bad)."""
+
+    b64: str | None = None
+    revoked: bool = False
+    bits: int | None = None
+    fingerprint: str | None = None
+
+
+def _public_key(p: str, key_type: str, errors: list[str], notes: list[str]) -> _PublicKey:
+    b64 = _WHITESPACE.sub("", p)
+    if b64 == "":
+        return _PublicKey(b64, revoked=True)
+    data = _decode_base64(b64, errors, notes)
+    if data is None:
+        return _PublicKey(b64)
+    bits = None
+    if key_type == "rsa":
+        bits = _decode_rsa(data, errors, notes)
+    elif key_type == "ed25519":
+        bits = _decode_ed25519(data, errors)
+    return _PublicKey(b64, False, bits, hashlib.sha256(data).hexdigest())
+
+
 def parse_dkim_key(text: str) -> DkimKeyRecord:
     """Parse one DKIM key record (RFC 6376 §3.6.1). Never raises.
 
@@ -178,10 +227,7 @@ def parse_dkim_key(text: str) -> DkimKeyRecord:
 
     version = tags.get("v")
     if version is not None:
-        if tags.tags[0][0] != "v":
-            errors.append("v= must be the first tag of a DKIM key record")
-        if version != "DKIM1":
-            errors.append(f'v="{clip(version)}" must be exactly "DKIM1"')
+        errors.extend(_version_errors(tags, version))
 
     k = tags.get("k")
     key_type = "rsa" if k is None else k.lower()
@@ -201,40 +247,23 @@ def parse_dkim_key(text: str) -> DkimKeyRecord:
         if unknown_flags:
             notes.append(f"unknown t= flags ignored: {clip(', '.join(unknown_flags))}")
 
-    for name, value in tags.tags:
-        if name == "g" and value != "*":
-            notes.append(
-                f'g="{clip(value)}" (granularity) was removed by RFC 6376; verifiers ignore it'
-            )
-        elif name not in _KNOWN_TAGS:
-            notes.append(f'unknown tag "{name}" ignored')
+    notes.extend(_ignored_tags(tags))
 
     p = tags.get("p")
-    public_key_b64: str | None = None
-    revoked = False
-    key_bits: int | None = None
-    fingerprint: str | None = None
+    key = _PublicKey()
     if p is None:
         errors.append("p= (the public key) is missing")
     else:
-        public_key_b64 = _WHITESPACE.sub("", p)
-        revoked = public_key_b64 == ""
-        data = None if revoked else _decode_base64(public_key_b64, errors, notes)
-        if data is not None:
-            fingerprint = hashlib.sha256(data).hexdigest()
-            if key_type == "rsa":
-                key_bits = _decode_rsa(data, errors, notes)
-            elif key_type == "ed25519":
-                key_bits = _decode_ed25519(data, errors)
+        key = _public_key(p, key_type, errors, notes)
 
     return DkimKeyRecord(
         raw=text,
         version=version,
         key_type=key_type,
-        public_key_b64=public_key_b64,
-        revoked=revoked,
-        key_bits=key_bits,
-        fingerprint=fingerprint,
+        public_key_b64=key.b64,
+        revoked=key.revoked,
+        key_bits=key.bits,
+        fingerprint=key.fingerprint,
         hash_algs=hash_algs,
         service_types=service_types,
         flags=flags,

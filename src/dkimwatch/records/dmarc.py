@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from dkimwatch.names import normalise
-from dkimwatch.records.taglist import clip, parse_tag_list
+from dkimwatch.records.taglist import TagList, clip, parse_tag_list
 from dkimwatch.standards import POLICIES
 
 __all__ = [
@@ -302,7 +302,105 @@ def parse_dmarc(text: str) -> DmarcRecord:
     tags = parse_tag_list(text)
     errors = list(tags.errors)
     warnings: list[str] = []
+    values, order = _first_values(tags, errors)
+    version = values.get("v")
+    discarded = not _version_ok(values, order, errors)
+    # Policy problems are completed below, once we know whether rua= rescues the record.
+    policy_errors: list[str] = []
+    p, sp, np = _policies(values, order, policy_errors, warnings)
+    flags = {
+        name: _keyword(name, values[name], allowed, errors, what)
+        for name, (allowed, what) in _FLAG_TAGS.items()
+        if name in values
+    }
+    pct = _pct(values, errors)
+    fo = _fo(values, errors)
+    rf = _rf(values, errors, warnings)
+    ri = _ri(values, errors)
+    rua = _parse_uris("rua", values["rua"], errors, warnings) if "rua" in values else ()
+    ruf = _parse_uris("ruf", values["ruf"], errors, warnings) if "ruf" in values else ()
+    notes = _dropped_tag_notes(values)
+    upper = _upper_case_warning(tags, text)
+    if upper:
+        warnings.append(upper)
+    unknown = tuple(name for name, _ in tags.tags if name.lower() not in _KNOWN_TAGS)
+    for name in unknown:
+        warnings.append(f'unknown tag "{clip(name)}" is ignored by receivers')
 
+    p_inferred = bool(policy_errors) and bool(rua) and not discarded
+    errors.extend(_with_consequence(policy_errors, p_inferred))
+    effective = _effective_policy(p, discarded, bool(policy_errors), p_inferred)
+    t = flags.get("t")
+    warnings.extend(_policy_warnings(p, bool(policy_errors), pct, t, bool(rua) or "rua" in values))
+
+    return DmarcRecord(
+        raw=text,
+        version=version,
+        p=p,
+        sp=sp,
+        np=np,
+        adkim=flags.get("adkim"),
+        aspf=flags.get("aspf"),
+        pct=pct,
+        fo=fo,
+        rf=rf,
+        ri=ri,
+        t=t,
+        psd=flags.get("psd"),
+        rua=rua,
+        ruf=ruf,
+        unknown_tags=unknown,
+        errors=tuple(errors),
+        warnings=tuple(warnings),
+        notes=tuple(notes),
+        p_inferred=p_inferred,
+        effective_policy=effective,
+    )
+
+
+# The one-keyword tags other than the policies: (allowed values, how an error names them).
+_FLAG_TAGS: dict[str, tuple[tuple[str, ...], str]] = {
+    "adkim": (("r", "s"), "r or s"),
+    "aspf": (("r", "s"), "r or s"),
+    "t": (("y", "n"), "y or n"),
+    "psd": (("y", "n", "u"), "y, n or u"),
+}
+
+
+def _dropped_tag_notes(values: dict[str, str]) -> list[str]:
+    """Tags RFC 9989 dropped: still valid for RFC 7489 receivers, ignored by the new ones."""
+    return [
+        f"{name}= is not part of RFC 9989 (DMARCbis); its receivers ignore it"
+        for name in ("pct", "rf", "ri")
+        if name in values
+    ]
+
+
+def _with_consequence(policy_errors: list[str], p_inferred: bool) -> list[str]:
+    """The policy errors, each with what receivers then do."""
+    consequence = (
+        "receivers act as if p=none were published, since rua= is valid"
+        if p_inferred
+        else "receivers ignore the whole record"
+    )
+    return [f"{problem}: {consequence}" for problem in policy_errors]
+
+
+def _effective_policy(
+    p: str | None, discarded: bool, policy_errors: bool, p_inferred: bool
+) -> str | None:
+    """What receivers apply (RFC 7489 §6.6.3): nothing for a discarded record or a bad
+    policy without rua=, "none" when a valid rua= rescues a bad policy, else p."""
+    if discarded or (policy_errors and not p_inferred):
+        return None
+    if p_inferred:
+        return "none"
+    return p
+
+
+def _first_values(tags: TagList, errors: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Each tag's value by lower-case name, and the names in record order; a repeated tag
+    is an error and keeps its first value."""
     values: dict[str, str] = {}
     order: list[str] = []
     for name, value in tags.tags:
@@ -312,19 +410,26 @@ def parse_dmarc(text: str) -> DmarcRecord:
             continue
         values[key] = value
         order.append(key)
+    return values, order
 
+
+def _version_ok(values: dict[str, str], order: list[str], errors: list[str]) -> bool:
+    """Whether the record starts with v=DMARC1: receivers drop it otherwise (§6.6.3)."""
     version = values.get("v")
-    discarded = True  # receivers drop records whose first tag is not v=DMARC1 (§6.6.3)
     if not order or order[0] != "v":
         errors.append('a DMARC record must start with "v=DMARC1"')
-    elif version != "DMARC1":
+        return False
+    if version != "DMARC1":
         hint = ' (missing ";"?)' if re.match(r"DMARC1[ \t]", version or "") else ""
         errors.append(f'v="{clip(version or "")}" must be exactly "DMARC1" (case-sensitive){hint}')
-    else:
-        discarded = False
+        return False
+    return True
 
-    # Policy problems are completed below, once we know whether rua= rescues the record.
-    policy_errors: list[str] = []
+
+def _policies(
+    values: dict[str, str], order: list[str], policy_errors: list[str], warnings: list[str]
+) -> tuple[str | None, str | None, str | None]:
+    """(p, sp, np), each None when absent or invalid."""
     p: str | None = None
     if "p" not in values:
         policy_errors.append("p= (the policy) is missing")
@@ -337,92 +442,78 @@ def parse_dmarc(text: str) -> DmarcRecord:
         sp = _keyword("sp", values["sp"], POLICIES, policy_errors, _POLICY_WORDS)
     if "np" in values:
         np = _keyword("np", values["np"], POLICIES, policy_errors, _POLICY_WORDS)
-    adkim = aspf = t = psd = None
-    if "adkim" in values:
-        adkim = _keyword("adkim", values["adkim"], ("r", "s"), errors, "r or s")
-    if "aspf" in values:
-        aspf = _keyword("aspf", values["aspf"], ("r", "s"), errors, "r or s")
-    if "t" in values:
-        t = _keyword("t", values["t"], ("y", "n"), errors, "y or n")
-    if "psd" in values:
-        psd = _keyword("psd", values["psd"], ("y", "n", "u"), errors, "y, n or u")
+    return p, sp, np
 
-    pct: int | None = None
-    if "pct" in values:
-        raw_pct = values["pct"]
-        if re.fullmatch(r"[0-9]{1,3}", raw_pct) and int(raw_pct) <= 100:
-            pct = int(raw_pct)
-        else:
-            errors.append(f'pct="{clip(raw_pct)}" is not an integer from 0 to 100')
 
-    fo: str | None = None
-    if "fo" in values:
-        options = _colon_keywords(values["fo"])
-        if all(option in ("0", "1", "d", "s") for option in options):
-            fo = ":".join(options)
-        else:
-            errors.append(f'fo="{clip(values["fo"])}" must be 0, 1, d or s, separated by ":"')
+def _pct(values: dict[str, str], errors: list[str]) -> int | None:
+    if "pct" not in values:
+        return None
+    raw_pct = values["pct"]
+    if re.fullmatch(r"[0-9]{1,3}", raw_pct) and int(raw_pct) <= 100:
+        return int(raw_pct)
+    errors.append(f'pct="{clip(raw_pct)}" is not an integer from 0 to 100')
+    return None
 
-    rf: str | None = None
-    if "rf" in values:
-        formats = _colon_keywords(values["rf"])
-        if all(_KEYWORD.fullmatch(f) for f in formats):
-            rf = ":".join(formats)
-            unregistered = [f for f in formats if f != "afrf"]
-            if unregistered:
-                warnings.append(f"rf= lists unregistered report formats: {', '.join(unregistered)}")
-        else:
-            errors.append(f'rf="{clip(values["rf"])}" is not a ":"-separated list of formats')
 
-    ri: int | None = None
-    if "ri" in values:
-        raw_ri = values["ri"]
-        if re.fullmatch(r"[0-9]+", raw_ri) and int(raw_ri) <= _UINT32_MAX:
-            ri = int(raw_ri)
-        else:
-            errors.append(f'ri="{clip(raw_ri)}" is not a 32-bit unsigned number of seconds')
+def _fo(values: dict[str, str], errors: list[str]) -> str | None:
+    if "fo" not in values:
+        return None
+    options = _colon_keywords(values["fo"])
+    if all(option in ("0", "1", "d", "s") for option in options):
+        return ":".join(options)
+    errors.append(f'fo="{clip(values["fo"])}" must be 0, 1, d or s, separated by ":"')
+    return None
 
-    rua = _parse_uris("rua", values["rua"], errors, warnings) if "rua" in values else ()
-    ruf = _parse_uris("ruf", values["ruf"], errors, warnings) if "ruf" in values else ()
-    # Tags RFC 9989 dropped: still valid for RFC 7489 receivers, ignored by the new ones.
-    notes = [
-        f"{name}= is not part of RFC 9989 (DMARCbis); its receivers ignore it"
-        for name in ("pct", "rf", "ri")
-        if name in values
-    ]
 
+def _rf(values: dict[str, str], errors: list[str], warnings: list[str]) -> str | None:
+    if "rf" not in values:
+        return None
+    formats = _colon_keywords(values["rf"])
+    if not all(_KEYWORD.fullmatch(f) for f in formats):
+        errors.append(f'rf="{clip(values["rf"])}" is not a ":"-separated list of formats')
+        return None
+    unregistered = [f for f in formats if f != "afrf"]
+    if unregistered:
+        warnings.append(f"rf= lists unregistered report formats: {', '.join(unregistered)}")
+    return ":".join(formats)
+
+
+def _ri(values: dict[str, str], errors: list[str]) -> int | None:
+    if "ri" not in values:
+        return None
+    raw_ri = values["ri"]
+    if re.fullmatch(r"[0-9]+", raw_ri) and int(raw_ri) <= _UINT32_MAX:
+        return int(raw_ri)
+    errors.append(f'ri="{clip(raw_ri)}" is not a 32-bit unsigned number of seconds')
+    return None
+
+
+def _upper_case_warning(tags: TagList, text: str) -> str | None:
+    """The warning for tag names written with upper-case letters, giving the record with
+    them lower-cased; None when there are none."""
     upper = [name for name, _ in tags.tags if name != name.lower()]
-    if upper:
-        several = len(upper) > 1
-        unseen = "the record" if "v" in (n.lower() for n in upper) else "these tags"
-        if not several and unseen != "the record":
-            unseen = "this tag"
-        fixed = clip(_lower_tag_names(text), 600)
-        warnings.append(
-            f"upper-case tag name{'s' if several else ''} "
-            f"{', '.join(f'{clip(n)}=' for n in upper)}: DMARC's tag-list comes from DKIM, "
-            "whose tag names are case-sensitive (RFC 7489 §6.3, RFC 6376 §3.2), so some "
-            f"receivers do not see {unseen}; write {'them' if several else 'it'} in lower "
-            f'case: "{fixed}"'
-        )
-
-    unknown = tuple(name for name, _ in tags.tags if name.lower() not in _KNOWN_TAGS)
-    for name in unknown:
-        warnings.append(f'unknown tag "{clip(name)}" is ignored by receivers')
-
-    p_inferred = bool(policy_errors) and bool(rua) and not discarded
-    consequence = (
-        "receivers act as if p=none were published, since rua= is valid"
-        if p_inferred
-        else "receivers ignore the whole record"
+    if not upper:
+        return None
+    several = len(upper) > 1
+    unseen = "the record" if "v" in (n.lower() for n in upper) else "these tags"
+    if not several and unseen != "the record":
+        unseen = "this tag"
+    fixed = clip(_lower_tag_names(text), 600)
+    return (
+        f"upper-case tag name{'s' if several else ''} "
+        f"{', '.join(f'{clip(n)}=' for n in upper)}: DMARC's tag-list comes from DKIM, "
+        "whose tag names are case-sensitive (RFC 7489 §6.3, RFC 6376 §3.2), so some "
+        f"receivers do not see {unseen}; write {'them' if several else 'it'} in lower "
+        f'case: "{fixed}"'
     )
-    errors.extend(f"{problem}: {consequence}" for problem in policy_errors)
-    effective: str | None = p
-    if discarded or (policy_errors and not p_inferred):
-        effective = None
-    elif p_inferred:
-        effective = "none"
 
+
+def _policy_warnings(
+    p: str | None, policy_errors: bool, pct: int | None, t: str | None, has_rua: bool
+) -> list[str]:
+    """What a valid record still leaves open: monitoring only, a partial or testing policy,
+    no aggregate reports (``has_rua``: a valid rua= URI, or an rua= tag at all)."""
+    warnings = []
     if p == "none" and not policy_errors:
         warnings.append("p=none: monitoring only, mail failing DMARC is delivered as usual")
     if pct is not None and pct < 100:
@@ -432,29 +523,6 @@ def parse_dmarc(text: str) -> DmarcRecord:
         )
     if t == "y":
         warnings.append("testing mode (t=y): receivers are asked not to apply the policy yet")
-    if not rua and "rua" not in values:
+    if not has_rua:
         warnings.append("no rua=: nobody receives aggregate reports")
-
-    return DmarcRecord(
-        raw=text,
-        version=version,
-        p=p,
-        sp=sp,
-        np=np,
-        adkim=adkim,
-        aspf=aspf,
-        pct=pct,
-        fo=fo,
-        rf=rf,
-        ri=ri,
-        t=t,
-        psd=psd,
-        rua=rua,
-        ruf=ruf,
-        unknown_tags=unknown,
-        errors=tuple(errors),
-        warnings=tuple(warnings),
-        notes=tuple(notes),
-        p_inferred=p_inferred,
-        effective_policy=effective,
-    )
+    return warnings

@@ -480,8 +480,41 @@ def parse_spf(text: str) -> SpfRecord:
             errors=(f'not an SPF record: "{clip(text, 40)}" does not start with "v=spf1 "',),
         )
     parser = _Parser()
+    terms = _terms(parser, text[6:])
+    errors, warnings = parser.errors, parser.warnings
+
+    mechanisms = [t for t in terms if isinstance(t, Mechanism)]
+    modifiers = [t for t in terms if isinstance(t, Modifier)]
+    for name in ("redirect", "exp"):
+        if sum(1 for m in modifiers if m.name == name) > 1:
+            errors.append(f'"{name}=" appears more than once (RFC 7208 §6)')
+    redirect = next((m.value for m in modifiers if m.name == "redirect"), None)
+    exp = next((m.value for m in modifiers if m.name == "exp"), None)
+
+    alls = [m for m in mechanisms if m.name == "all"]
+    all_qualifier = alls[0].qualifier if alls else None
+    plus_all = any(m.qualifier == "+" for m in alls)
+    warnings.extend(_all_warnings(mechanisms, redirect))
+    if any(m.name == "ptr" for m in mechanisms):
+        warnings.append('"ptr" is slow and unreliable; RFC 7208 §5.5 says do not use it')
+
+    return SpfRecord(
+        raw=text,
+        terms=tuple(terms),
+        errors=tuple(errors),
+        warnings=tuple(dict.fromkeys(warnings)),
+        all_qualifier=all_qualifier,
+        redirect=redirect,
+        exp=exp,
+        plus_all=plus_all,
+    )
+
+
+def _terms(parser: _Parser, rest: str) -> list[Term]:
+    """The terms after "v=spf1 ", in order; a malformed one is an error in ``parser`` and
+    left out."""
     terms: list[Term] = []
-    for chunk in text[6:].split(" "):
+    for chunk in rest.split(" "):
         if not chunk:
             continue
         bad = next((ch for ch in chunk if not ("\x21" <= ch <= "\x7e")), None)
@@ -496,24 +529,19 @@ def parse_spf(text: str) -> SpfRecord:
             term = parser.directive(chunk)
         if term is not None:
             terms.append(term)
-    errors, warnings = parser.errors, parser.warnings
+    return terms
 
-    mechanisms = [t for t in terms if isinstance(t, Mechanism)]
-    modifiers = [t for t in terms if isinstance(t, Modifier)]
-    for name in ("redirect", "exp"):
-        if sum(1 for m in modifiers if m.name == name) > 1:
-            errors.append(f'"{name}=" appears more than once (RFC 7208 §6)')
-    redirect = next((m.value for m in modifiers if m.name == "redirect"), None)
-    exp = next((m.value for m in modifiers if m.name == "exp"), None)
 
+def _all_warnings(mechanisms: list[Mechanism], redirect: str | None) -> list[str]:
+    """What the record's "all" (or its absence) leaves open: +all, ?all, mechanisms after
+    all, a redirect= that all makes dead, no all and no redirect=."""
+    warnings: list[str] = []
     first_all = next((i for i, m in enumerate(mechanisms) if m.name == "all"), None)
     alls = [m for m in mechanisms if m.name == "all"]
-    all_qualifier = alls[0].qualifier if alls else None
-    plus_all = any(m.qualifier == "+" for m in alls)
-    if plus_all:
-        shown = next(m.text for m in alls if m.qualifier == "+")
-        warnings.append(f'"{shown}" authorises every host on the internet to send as this domain')
-    if all_qualifier == "?":
+    plus = next((m.text for m in alls if m.qualifier == "+"), None)
+    if plus is not None:
+        warnings.append(f'"{plus}" authorises every host on the internet to send as this domain')
+    if alls and alls[0].qualifier == "?":
         warnings.append('"?all" gives neutral for unlisted hosts; use -all or ~all to protect')
     if first_all is not None:
         after = mechanisms[first_all + 1 :]
@@ -524,16 +552,4 @@ def parse_spf(text: str) -> SpfRecord:
             warnings.append(f'"redirect={redirect}" is ignored because the record has "all"')
     elif redirect is None:
         warnings.append('no "all" and no "redirect=": unlisted hosts get neutral, not fail')
-    if any(m.name == "ptr" for m in mechanisms):
-        warnings.append('"ptr" is slow and unreliable; RFC 7208 §5.5 says do not use it')
-
-    return SpfRecord(
-        raw=text,
-        terms=tuple(terms),
-        errors=tuple(errors),
-        warnings=tuple(dict.fromkeys(warnings)),
-        all_qualifier=all_qualifier,
-        redirect=redirect,
-        exp=exp,
-        plus_all=plus_all,
-    )
+    return warnings
