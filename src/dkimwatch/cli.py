@@ -183,6 +183,7 @@ def _fixes(args: argparse.Namespace) -> int:
     return 0
 
 
+# Long: the whole command line declared in one place, subcommand by subcommand.
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="dkimwatch",

@@ -334,15 +334,7 @@ def diff(
     failing test that did not run is "not run". With no previous record every failing test
     is a new failure, failing since ``started``.
     """
-    meta = None
-    if previous is not None:
-        meta = {
-            "started": previous.get("started"),
-            "now": previous.get("now"),
-            "version": previous.get("version"),
-            "record": previous_name,
-        }
-    changes = Changes(previous=meta)
+    changes = Changes(previous=_previous_meta(previous, previous_name))
     before = _entries(previous)
     # Which domains and (domain, selector) pairs had tests before, and have them now: a
     # test without a predecessor is an inventory change only when its domain or selector is
@@ -351,54 +343,93 @@ def diff(
     has = None if inputs is None else _places({"domain": k[1], "selector": k[2]} for k in inputs)
     seen: set[str] = set()
     for r in sorted(results, key=lambda r: str(r["nodeid"])):
-        nodeid = str(r["nodeid"])
-        seen.add(nodeid)
-        old = before.get(nodeid)
-        since = _since(old, previous)
-        row = {
-            "nodeid": nodeid,
-            "domain": r.get("domain"),
-            "selector": r.get("selector"),
-            "check": r.get("check"),
-            "outcome": r.get("outcome"),
-            "result": r.get("result"),
-            "before": old.get("outcome") if old is not None else None,
-            "message": r.get("message", ""),
-        }
-        failing = is_failing(r.get("outcome"))
-        if inputs is not None and previous is not None and failing != (since is not None):
-            why = _inventory_cause(old, _inputs_of(r, inputs), r, had)
-            if why:
-                extra = {"failing_since": since} if since is not None else {"since": started}
-                changes.inventory_changes.append({**row, "why": why, **extra})
-                continue
-        if failing:
-            if since is None:
-                changes.new_failures.append({**row, "since": started})
-            else:
-                changes.still_failing.append({**row, "since": since})
-        elif since is not None:
-            changes.fixed.append({**row, "failing_since": since})
+        seen.add(str(r["nodeid"]))
+        _place_result(changes, r, before, previous, started, inputs, had)
     for nodeid, old in sorted(before.items()):
-        since = _since(old, previous)
-        if nodeid in seen or since is None:
-            continue
-        row = {
-            "nodeid": nodeid,
-            "domain": old.get("domain"),
-            "selector": old.get("selector"),
-            "check": old.get("check"),
-            "before": old.get("outcome"),
-        }
-        removed = _removed(old, has)
-        if removed:
-            changes.inventory_changes.append(
-                {**row, "outcome": None, "result": None, "message": "", "why": removed}
-                | {"failing_since": since}
-            )
-        else:
-            changes.not_run.append({**row, "since": since})
+        if nodeid not in seen:
+            _place_vanished(changes, nodeid, old, previous, has)
     return changes
+
+
+def _previous_meta(
+    previous: Mapping[str, Any] | None, previous_name: str | None
+) -> dict[str, Any] | None:
+    if previous is None:
+        return None
+    return {
+        "started": previous.get("started"),
+        "now": previous.get("now"),
+        "version": previous.get("version"),
+        "record": previous_name,
+    }
+
+
+def _place_result(
+    changes: Changes,
+    r: Mapping[str, Any],
+    before: Mapping[str, Mapping[str, Any]],
+    previous: Mapping[str, Any] | None,
+    started: str,
+    inputs: Mapping[Key, str] | None,
+    had: set[tuple[str, str | None]],
+) -> None:
+    """A test of this run: an inventory change, a new failure, still failing or fixed."""
+    nodeid = str(r["nodeid"])
+    old = before.get(nodeid)
+    since = _since(old, previous)
+    row = {
+        "nodeid": nodeid,
+        "domain": r.get("domain"),
+        "selector": r.get("selector"),
+        "check": r.get("check"),
+        "outcome": r.get("outcome"),
+        "result": r.get("result"),
+        "before": old.get("outcome") if old is not None else None,
+        "message": r.get("message", ""),
+    }
+    failing = is_failing(r.get("outcome"))
+    if inputs is not None and previous is not None and failing != (since is not None):
+        why = _inventory_cause(old, _inputs_of(r, inputs), r, had)
+        if why:
+            extra = {"failing_since": since} if since is not None else {"since": started}
+            changes.inventory_changes.append({**row, "why": why, **extra})
+            return
+    if failing:
+        if since is None:
+            changes.new_failures.append({**row, "since": started})
+        else:
+            changes.still_failing.append({**row, "since": since})
+    elif since is not None:
+        changes.fixed.append({**row, "failing_since": since})
+
+
+def _place_vanished(
+    changes: Changes,
+    nodeid: str,
+    old: Mapping[str, Any],
+    previous: Mapping[str, Any] | None,
+    has: set[tuple[str, str | None]] | None,
+) -> None:
+    """A test that failed last time and is not in this run: removed from the inventory
+    (an inventory change) or only not run (a selection)."""
+    since = _since(old, previous)
+    if since is None:
+        return
+    row = {
+        "nodeid": nodeid,
+        "domain": old.get("domain"),
+        "selector": old.get("selector"),
+        "check": old.get("check"),
+        "before": old.get("outcome"),
+    }
+    removed = _removed(old, has)
+    if removed:
+        changes.inventory_changes.append(
+            {**row, "outcome": None, "result": None, "message": "", "why": removed}
+            | {"failing_since": since}
+        )
+    else:
+        changes.not_run.append({**row, "since": since})
 
 
 def _places(entries: Iterable[Mapping[str, Any]]) -> set[tuple[str, str | None]]:

@@ -545,6 +545,7 @@ def _too_many(r: _Reader, line: int, count: int) -> InventoryError:
     )
 
 
+# Long: one domains: entry's fields, each validated in the order domains.yaml documents them.
 def _domain(r: _Reader, item: Any, line: int, index: int) -> Domain:
     where = f"domains[{index}]"
     if isinstance(item, str):
@@ -731,6 +732,7 @@ _AGE = re.compile(r"^([0-9]{1,6})\s*([smhd])$")
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+# Long: each sources: entry's form (path or mapping) and both export kinds, read in one pass.
 def _sources(r: _Reader, root: _YamlMap) -> tuple[tuple[Path, ...], list[Domain], bool]:
     """Read the exports named by ``sources:`` (paths relative to the inventory) into
     domains: Get-DkimSigningConfig and Get-AcceptedDomain exports, told apart by their
