@@ -1,0 +1,156 @@
+"""--shard I/N and `dkimwatch merge`: the shards of an estate, merged, are the single run.
+
+The estate is tenantkit's (one domain per failure kind), served by the embedded zone server
+over real sockets; merge replays the shards' own recorded answers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dkimwatch import cli
+from dkimwatch.inventory import load_inventory
+from dkimwatch.report import load_results
+from dkimwatch.shards import Shard, parse_shard
+from selftests import tenantkit
+from selftests.test_plugin import install_suite
+
+pytest_plugins = ["pytester"]
+
+N = 3
+
+
+@pytest.fixture
+def tenant(pytester: pytest.Pytester) -> pytest.Pytester:
+    install_suite(pytester)
+    tenantkit.write_tenant(pytester.path)
+    return pytester
+
+
+def audit(pytester: pytest.Pytester, reports: str, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("--now", tenantkit.NOW, f"--reports={reports}", *args)
+
+
+def verdicts(doc: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
+    return {
+        r["nodeid"]: (r["outcome"], r["result"], r["message"], r["fixes"]) for r in doc["results"]
+    }
+
+
+def failure_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return sorted(csv.DictReader(f), key=lambda row: json.dumps(row, sort_keys=True))
+
+
+def test_every_domain_is_in_exactly_one_shard(tmp_path: Path) -> None:
+    names = [d.name for d in load_inventory(tenantkit.write_tenant(tmp_path)).domains]
+    for n in (1, 2, 3, 7):
+        for name in names:
+            holders = [i for i in range(1, n + 1) if Shard(i, n).holds(name)]
+            assert len(holders) == 1, (name, n, holders)
+    # Three shards of this estate each hold some of it (the merge test needs that).
+    assert all(any(Shard(i, N).holds(n) for n in names) for i in range(1, N + 1))
+
+
+@pytest.mark.parametrize("text", ["0/3", "4/3", "x", "3", "1/0", "-1/3", "1/x", ""])
+def test_bad_shard_values(text: str) -> None:
+    with pytest.raises(ValueError, match="expected I/N"):
+        parse_shard(text)
+
+
+def test_bad_shard_is_a_usage_error(tenant: pytest.Pytester) -> None:
+    result = audit(tenant, "reports", "--shard=4/3")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "--shard: expected I/N" in err and "Traceback" not in err
+    assert not (tenant.path / "reports" / "results.json").exists()
+
+
+@pytest.fixture
+def shards(tenant: pytest.Pytester) -> pytest.Pytester:
+    for i in range(1, N + 1):
+        result = audit(tenant, f"shard{i}", f"--shard={i}/{N}")
+        assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), result.stderr
+    return tenant
+
+
+def test_a_shard_is_a_complete_run_of_its_part(shards: pytest.Pytester) -> None:
+    names = {d.name for d in load_inventory(shards.path / "domains.yaml").domains}
+    seen: list[str] = []
+    for i in range(1, N + 1):
+        folder = shards.path / f"shard{i}"
+        doc = load_results(folder / "results.json")
+        assert doc["shard"] == f"{i}/{N}" and doc["partial"] is None
+        mine = {r["domain"] for r in doc["results"]}
+        assert mine == {n for n in names if Shard(i, N).holds(n)}
+        seen.extend(mine)
+        assert json.loads((folder / "answers.json").read_text())["answers"]
+        # Its history is the shard's own, kept apart from the whole estate's (--now makes
+        # this a what-if run, which records none).
+        assert doc["changes"]["inventory"]["shard"] == f"{i}/{N}"
+        assert doc["changes"]["history"].startswith(f"history/shard{i}of{N}_"), doc["changes"]
+    assert sorted(seen) == sorted(names)
+
+
+def test_merge_equals_the_single_run(
+    shards: pytest.Pytester, capfd: pytest.CaptureFixture[str]
+) -> None:
+    single = audit(shards, "whole")
+    assert single.ret == pytest.ExitCode.TESTS_FAILED
+    code = cli.main(["merge", *(f"shard{i}" for i in range(1, N + 1)), "-o", "merged"])
+    out, err = capfd.readouterr()
+    assert code == pytest.ExitCode.TESTS_FAILED, (out, err)
+    whole = load_results(shards.path / "whole" / "results.json")
+    merged = load_results(shards.path / "merged" / "results.json")
+    assert verdicts(merged) == verdicts(whole)
+    assert merged["summary"] == whole["summary"] and merged["domains"] == whole["domains"]
+    assert merged["shard"] is None and merged["partial"] is None
+    assert merged["inventory"] == whole["inventory"]
+    assert failure_rows(shards.path / "merged" / "failures.csv") == failure_rows(
+        shards.path / "whole" / "failures.csv"
+    )
+    for name in ("report.html", "junit.xml", "badge.svg"):
+        assert (shards.path / "merged" / name).is_file(), name
+    # The merged run is the whole estate's baseline: it records history.
+    assert merged["changes"]["recorded"], merged["changes"]
+    assert "shard" not in merged["changes"]["inventory"]
+
+
+def _edit(folder: Path, **fields: Any) -> None:
+    path = folder / "results.json"
+    doc = json.loads(path.read_text())
+    doc.update(fields)
+    path.write_text(json.dumps(doc))
+
+
+def test_merge_refuses_what_is_not_one_audit(
+    shards: pytest.Pytester, capfd: pytest.CaptureFixture[str]
+) -> None:
+    def refused(*dirs: str) -> str:
+        code = cli.main(["merge", *dirs, "-o", "merged"])
+        err = capfd.readouterr().err.strip()
+        assert code == pytest.ExitCode.USAGE_ERROR, err
+        assert len(err.splitlines()) == 1 and not (shards.path / "merged").exists(), err
+        return err
+
+    assert "shard(s) 3 of 3 missing" in refused("shard1", "shard2")
+    assert "shard 2/3 twice" in refused("shard1", "shard2", "shard2", "shard3")
+    root = shards.path
+    shutil.copytree(root / "shard3", root / "later")
+    _edit(root / "later", now="2026-11-23T09:00:00Z")
+    assert "evaluation instant" in refused("shard1", "shard2", "later")
+    shutil.copytree(root / "shard3", root / "other")
+    _edit(root / "other", inventory={"path": "domains.yaml", "sha256": "0" * 64})
+    assert "inventory sha256" in refused("shard1", "shard2", "other")
+    shutil.copytree(root / "shard3", root / "older")
+    _edit(root / "older", version="0.0.1")
+    assert "dkimwatch version" in refused("shard1", "shard2", "older")
+    shutil.copytree(root / "shard3", root / "four")
+    _edit(root / "four", shard="3/4")
+    assert "shard count" in refused("shard1", "shard2", "four")
