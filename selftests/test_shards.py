@@ -72,6 +72,16 @@ def test_bad_shard_is_a_usage_error(tenant: pytest.Pytester) -> None:
     assert not (tenant.path / "reports" / "results.json").exists()
 
 
+def test_an_empty_shard_is_a_complete_run(tenant: pytest.Pytester) -> None:
+    names = [d.name for d in load_inventory(tenant.path / "domains.yaml").domains]
+    empty = next(i for i in range(1, 100) if not any(Shard(i, 99).holds(n) for n in names))
+    result = audit(tenant, "shard", f"--shard={empty}/99")
+    assert result.ret == pytest.ExitCode.OK, result.stdout
+    doc = load_results(tenant.path / "shard" / "results.json")
+    assert doc["shard"] == f"{empty}/99" and doc["partial"] is None and doc["results"] == []
+    assert (tenant.path / "shard" / "answers.json").is_file()
+
+
 @pytest.fixture
 def shards(tenant: pytest.Pytester) -> pytest.Pytester:
     for i in range(1, N + 1):
