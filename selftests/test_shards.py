@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from dkimwatch.inventory import load_inventory
 from dkimwatch.report import load_results
 from dkimwatch.shards import Shard, parse_shard
 from selftests import tenantkit
+from selftests import test_ci_examples as ci
 from selftests.test_plugin import install_suite
 
 pytest_plugins = ["pytester"]
@@ -164,3 +168,77 @@ def test_merge_refuses_what_is_not_one_audit(
     shutil.copytree(root / "shard3", root / "four")
     _edit(root / "four", shard="3/4")
     assert "shard count" in refused("shard1", "shard2", "four")
+
+
+# --- the sharded pipelines in examples/ci ----------------------------------------------------
+
+SHARDED_GITHUB = ci.REPO / "examples" / "ci" / "github-actions-sharded.yml"
+SHARDED_AZURE = ci.REPO / "examples" / "ci" / "azure-pipelines-sharded.yml"
+
+
+def merge_lines(path: Path) -> list[str]:
+    run, _ = ci.commands(path)
+    return [ln.strip() for ln in run if "dkimwatch merge" in ln]
+
+
+def test_github_actions_sharded_structure() -> None:
+    doc = ci.load(SHARDED_GITHUB)
+    jobs = doc["jobs"]
+    audit, merge = jobs["audit"], jobs["merge"]
+    shards = audit["strategy"]["matrix"]["shard"]
+    assert shards == list(range(1, len(shards) + 1)) and len(shards) > 1
+    assert audit["strategy"]["fail-fast"] is False
+    assert "instant" in str(audit["needs"]) and "audit" in str(merge["needs"])
+    shard_step = ci.step({"jobs": {"audit": audit}}, ci.named("Audit shard"))
+    assert "--shard=${{ matrix.shard }}/${{ strategy.job-total }}" in shard_step["run"]
+    assert "--now=${{ needs.instant.outputs.now }}" in shard_step["run"]
+    upload = ci.step({"jobs": {"audit": audit}}, ci.uses("actions/upload-artifact"))
+    assert upload["with"]["name"] == "dkimwatch-shard-${{ matrix.shard }}"
+    assert {"reports/results.json", "reports/answers.json"} <= set(upload["with"]["path"].split())
+    download = ci.step({"jobs": {"merge": merge}}, ci.uses("actions/download-artifact"))
+    assert download["with"] == {"pattern": "dkimwatch-shard-*", "path": "shards"}
+    assert merge_lines(SHARDED_GITHUB) == [
+        "dkimwatch merge shards/dkimwatch-shard-* -o reports || [ $? -eq 1 ]"
+    ]
+    # The whole estate's history is the merge job's to restore and save.
+    names = [str(s.get("uses", "")).split("@")[0] for s in merge["steps"]]
+    assert {"actions/cache/restore", "actions/cache/save"} <= set(names)
+
+
+def test_azure_pipelines_sharded_structure() -> None:
+    doc = ci.load(SHARDED_AZURE)
+    jobs = {j["job"]: j for j in doc["jobs"]}
+    audit, merge = jobs["audit"], jobs["merge"]
+    assert audit["strategy"]["parallel"] > 1
+    assert audit["dependsOn"] == "instant" and merge["dependsOn"] == "audit"
+    assert "dependencies.instant.outputs['instant.now']" in audit["variables"]["NOW"]
+    script = ci.step({"jobs": [audit]}, ci.named("Audit shard"))["script"]
+    assert "--shard=$(System.JobPositionInPhase)/$(System.TotalJobsInPhase)" in script
+    assert "--now=$(NOW)" in script
+    publish = ci.step({"jobs": [audit]}, ci.task("PublishPipelineArtifact"))
+    assert publish["inputs"]["artifact"] == "dkimwatch-shard-$(System.JobPositionInPhase)"
+    download = next(s for s in merge["steps"] if "download" in s)
+    assert download["patterns"] == "dkimwatch-shard-*/**"
+    assert merge_lines(SHARDED_AZURE) == [
+        "dkimwatch merge $(Pipeline.Workspace)/dkimwatch-shard-* -o reports || [ $? -eq 1 ]"
+    ]
+    assert jobs["verdict"]["dependsOn"] == "merge"
+
+
+@pytest.mark.parametrize("path", [SHARDED_GITHUB, SHARDED_AZURE], ids=lambda p: p.name)
+def test_sharded_commands_use_options_that_exist(path: Path) -> None:
+    run, comments = ci.commands(path)
+    assert set(ci.make_targets_in(run, comments)) <= ci.makefile_targets()
+    flags = ci.pytest_flags_in(run + comments)
+    assert {"--shard", "--now", "--domains", "--nameserver"} <= set(flags)
+    assert set(flags) <= ci.pytest_options(), set(flags) - ci.pytest_options()
+    # `dkimwatch merge`'s own options: what its parser knows.
+    merge_help = subprocess.run(
+        [sys.executable, "-m", "dkimwatch.cli", "merge", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for line in merge_lines(path):
+        for flag in re.findall(r"(?<![\w-])--?[a-z][\w-]*", line.split("||")[0]):
+            assert re.search(rf"(?<![\w-]){re.escape(flag)}\b", merge_help), flag
