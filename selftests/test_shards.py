@@ -21,7 +21,7 @@ from dkimwatch import cli
 from dkimwatch.inventory import load_inventory
 from dkimwatch.report import load_results
 from dkimwatch.shards import Shard, parse_shard
-from selftests import tenantkit
+from selftests import tenantkit, test_tenants
 from selftests import test_ci_examples as ci
 from selftests.test_plugin import install_suite
 
@@ -168,6 +168,10 @@ def test_merge_refuses_what_is_not_one_audit(
     shutil.copytree(root / "shard3", root / "four")
     _edit(root / "four", shard="3/4")
     assert "shard count" in refused("shard1", "shard2", "four")
+    shutil.copytree(root / "shard3", root / "unsharded")
+    _edit(root / "unsharded", shard=None)
+    assert "not a shard's results" in refused("shard1", "shard2", "unsharded")
+    assert "cannot read" in refused("shard1", "shard2", "nowhere")
 
 
 # --- the sharded pipelines in examples/ci ----------------------------------------------------
@@ -242,3 +246,38 @@ def test_sharded_commands_use_options_that_exist(path: Path) -> None:
     for line in merge_lines(path):
         for flag in re.findall(r"(?<![\w-])--?[a-z][\w-]*", line.split("||")[0]):
             assert re.search(rf"(?<![\w-]){re.escape(flag)}\b", merge_help), flag
+
+
+@pytest.mark.parametrize(
+    "domains",
+    [["--domains=tenants"], ["--domains=tenants/contoso.yaml", "--domains=tenants/fabrikam.yaml"]],
+    ids=["directory", "files"],
+)
+def test_merge_of_many_tenants_equals_the_single_run(
+    pytester: pytest.Pytester, capfd: pytest.CaptureFixture[str], domains: list[str]
+) -> None:
+    install_suite(pytester)
+    test_tenants.write_tenants(pytester.path)
+    assert audit(pytester, "whole", *domains).ret == pytest.ExitCode.TESTS_FAILED
+    for i in range(1, N + 1):
+        assert audit(pytester, f"shard{i}", f"--shard={i}/{N}", *domains).ret in (0, 1)
+    code = cli.main(["merge", *(f"shard{i}" for i in range(1, N + 1)), "-o", "merged"])
+    out, err = capfd.readouterr()
+    assert code == pytest.ExitCode.TESTS_FAILED, (out, err)
+    whole = load_results(pytester.path / "whole" / "results.json")
+    merged = load_results(pytester.path / "merged" / "results.json")
+    tenant_of = {r["nodeid"]: (r["tenant"], r["inventory"]) for r in whole["results"]}
+    assert {r["nodeid"]: (r["tenant"], r["inventory"]) for r in merged["results"]} == tenant_of
+    assert verdicts(merged) == verdicts(whole)
+    assert merged["inventories"] == whole["inventories"]
+    assert merged["inventory"] == whole["inventory"]
+    assert merged["summary"] == whole["summary"] and merged["domains"] == whole["domains"]
+    badges = sorted(p.name for p in (pytester.path / "whole" / "badges").iterdir())
+    assert sorted(p.name for p in (pytester.path / "merged" / "badges").iterdir()) == badges
+    for badge in badges:
+        assert (pytester.path / "merged" / "badges" / badge).read_text() == (
+            pytester.path / "whole" / "badges" / badge
+        ).read_text()
+    assert failure_rows(pytester.path / "merged" / "failures.csv") == failure_rows(
+        pytester.path / "whole" / "failures.csv"
+    )
