@@ -172,6 +172,10 @@ def test_merge_refuses_what_is_not_one_audit(
     _edit(root / "unsharded", shard=None)
     assert "not a shard's results" in refused("shard1", "shard2", "unsharded")
     assert "cannot read" in refused("shard1", "shard2", "nowhere")
+    # The inventory here changed since the shards audited it (another checkout).
+    with (root / "domains.yaml").open("a") as f:
+        f.write("# edited after the shards ran\n")
+    assert "not the inventory the shards audited" in refused("shard1", "shard2", "shard3")
 
 
 # --- the sharded pipelines in examples/ci ----------------------------------------------------

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dkimwatch import __version__
+from dkimwatch.inventory import InventoryError, combined, load_inventories, load_inventory
 from dkimwatch.report import atomic_write_text, load_results
 from dkimwatch.shards import MERGED_ENV, parse_shard
 
@@ -125,6 +126,26 @@ def check_together(shards: Sequence[ShardRun]) -> None:
         )
 
 
+def check_inventory(shard: ShardRun) -> None:
+    """MergeError unless the inventories the merged run will read are the ones the shards
+    audited (a checkout of another commit would judge the answers against other entries)."""
+    paths = [Path(p) for p in shard.inventories]
+    try:
+        if len(paths) == 1 and not paths[0].is_dir():
+            sha256 = load_inventory(paths[0]).sha256
+        else:
+            inventories = load_inventories(paths)
+            shown = paths[0] if len(paths) == 1 else inventories[0].path
+            sha256 = combined(inventories, shown).sha256
+    except InventoryError as exc:
+        raise MergeError(f"the shards' inventory: {exc}") from None
+    if sha256 != shard.sha256:
+        raise MergeError(
+            f"{shard.inventory} here is not the inventory the shards audited (sha256 "
+            f"{sha256[:12]}…, theirs {shard.sha256[:12]}…): merge in the same checkout"
+        )
+
+
 def union(shards: Sequence[ShardRun]) -> tuple[dict[str, Any], int]:
     """One answers record of every shard's answers, and how many questions two shards got
     different answers to (the lowest shard's is kept: shards ask shared names, such as an
@@ -160,6 +181,9 @@ def merge(folders: Sequence[Path], out: Path, extra: Sequence[str]) -> int:
     """Check, union, and run the suite once from the union; pytest's exit status."""
     shards = [read_shard(f) for f in folders]
     check_together(shards)
+    chosen = any(a == "--domains" or a.startswith("--domains=") for a in extra)
+    if not chosen:
+        check_inventory(shards[0])
     record, differing = union(shards)
     out.mkdir(parents=True, exist_ok=True)
     record_path = out / "answers.json"
@@ -172,7 +196,7 @@ def merge(folders: Sequence[Path], out: Path, extra: Sequence[str]) -> int:
         )
     args = [sys.executable, "-m", "pytest", f"--replay={record_path}", f"--now={shards[0].now}"]
     args.append(f"--reports={out}")
-    if not any(a == "--domains" or a.startswith("--domains=") for a in extra):
+    if not chosen:
         args.extend(f"--domains={p}" for p in shards[0].inventories)
     args.extend(extra)
     env = {**os.environ, MERGED_ENV: str(shards[0].count)}
