@@ -112,6 +112,18 @@ def test_a_shard_is_a_complete_run_of_its_part(shards: pytest.Pytester) -> None:
     assert sorted(seen) == sorted(names)
 
 
+def test_a_shard_under_xdist_records_the_same_answers(shards: pytest.Pytester) -> None:
+    result = audit(shards, "spread", f"--shard=1/{N}", "-n", "2")
+    assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), result.stderr
+    one = load_results(shards.path / "shard1" / "results.json")
+    spread = load_results(shards.path / "spread" / "results.json")
+    assert spread["shard"] == f"1/{N}" and verdicts(spread) == verdicts(one)
+    keys = json.loads((shards.path / "spread" / "answers.json").read_text())["answers"]
+    assert set(keys) == set(
+        json.loads((shards.path / "shard1" / "answers.json").read_text())["answers"]
+    )
+
+
 def test_merge_equals_the_single_run(
     shards: pytest.Pytester, capfd: pytest.CaptureFixture[str]
 ) -> None:
