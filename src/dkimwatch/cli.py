@@ -5,11 +5,13 @@
 ``dkimwatch import EXPORT``      turn a Get-DkimSigningConfig export into an inventory
 ``dkimwatch gate DOMAIN``        may DKIM signing be enabled for DOMAIN now? (exit 0: yes)
 ``dkimwatch fixes --format F``   the fixes of a results.json in one host's language
+``dkimwatch merge DIR…``         the reports of ``--shard`` runs as one run's reports
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -183,6 +185,16 @@ def _fixes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _merge(args: argparse.Namespace, extra: list[str]) -> int:
+    from dkimwatch.merge import MergeError, merge
+
+    try:
+        return merge([Path(d) for d in args.dirs], Path(args.output), extra)
+    except MergeError as exc:
+        print(f"dkimwatch merge: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+
+
 # Long: the whole command line declared in one place, subcommand by subcommand.
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -250,7 +262,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     fixes.add_argument("-o", "--output", metavar="DIR", help="write the files here instead")
     fixes.set_defaults(func=_fixes)
 
-    args = parser.parse_args(argv)
+    merge = sub.add_parser(
+        "merge",
+        help="the shards of a --shard I/N job matrix as one run's reports (a replayed run)",
+        description="Reads each DIR's results.json and answers.json, checks they are every "
+        "shard of one audit, and runs the suite once from their answers (no DNS) into OUT. "
+        "Other arguments go to that pytest run.",
+    )
+    merge.add_argument("dirs", nargs="+", metavar="DIR", help="a shard's reports folder")
+    merge.add_argument(
+        "-o", "--output", default="reports", metavar="OUT", help="where to write (reports/)"
+    )
+    merge.set_defaults(func=_merge)
+
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "merge":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "merge":
+        args.func = functools.partial(_merge, extra=extra)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -65,18 +65,28 @@ class Identity:
 
     tenant: str | None
     inventory: str
+    # A --shard run's shard ("I/N"): its history is the shard's, kept apart from the whole
+    # estate's (a shard's results would read as every other domain gone).
+    shard: str | None = None
 
     @property
     def slug(self) -> str:
-        """The history's folder name: readable, and unique through a hash of both parts."""
+        """The history's folder name: readable, and unique through a hash of every part."""
         readable = re.sub(
             r"[^A-Za-z0-9._-]+", "_", f"{self.tenant or 'no-tenant'}_{self.inventory}"
         )
-        digest = hashlib.sha256(f"{self.tenant or ''}\0{self.inventory}".encode()).hexdigest()
+        key = f"{self.tenant or ''}\0{self.inventory}"
+        if self.shard:
+            key += f"\0{self.shard}"
+            readable = f"shard{self.shard.replace('/', 'of')}_{readable}"
+        digest = hashlib.sha256(key.encode()).hexdigest()
         return f"{readable.strip('._-')[:60]}-{digest[:8]}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"tenant": self.tenant, "inventory": self.inventory}
+        out: dict[str, Any] = {"tenant": self.tenant, "inventory": self.inventory}
+        if self.shard:
+            out["shard"] = self.shard
+        return out
 
 
 def inventory_identity(inventory: Inventory, root: Path) -> Identity:

@@ -70,6 +70,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--replay", default=None, metavar="PATH", help="answer only from a saved record"
     )
+    group.addoption(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="audit only shard I of N (1-based; each domain falls in one shard by a hash of "
+        "its name); the shard's answers go to <reports>/answers.json for `dkimwatch merge`",
+    )
 
 
 PATH_OPTIONS = ("--domains", "--zones", "--reports", "--record", "--replay")

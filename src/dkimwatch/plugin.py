@@ -211,7 +211,7 @@ class _Controller:
         if run.helper is None or run.helper_jobs:
             return  # xdist (resolved at session start), or a whole-suite run already submitted
         keys = {case.key: None for item in session.items if (case := _case_of(item))}
-        run.submit(list(keys), want_answers=bool(session.config.option.record))
+        run.submit(list(keys), want_answers=bool(session.config.option.record or run.shard))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:

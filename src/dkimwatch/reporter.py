@@ -59,6 +59,7 @@ from dkimwatch.report import (
 )
 from dkimwatch.resolver import Evidence
 from dkimwatch.run import Key, Run, selects_paths
+from dkimwatch.shards import MERGED_ENV
 
 try:
     from pytest_html import extras as _html_extras
@@ -68,6 +69,7 @@ except ImportError:  # pragma: no cover - pytest-html is a dependency
 REPORT_ATTR = "dkimwatch_verdict"  # the TestReport attribute that carries the verdict
 
 PARTIAL_DIR = "partial"  # a partial run's outputs, inside the reports folder
+ANSWERS_FILE = "answers.json"  # a --shard run's DNS answers, as --record writes them
 BADGES_DIR = "badges"  # a run of many tenants: one badge per tenant, badges/<tenant>.svg
 _OLD_PARTIAL = ".partial-old-"
 _STAGING = ".staging-"
@@ -322,6 +324,8 @@ class Reporter:
             return  # an interrupted run publishes nothing: the previous reports stay
         if self.config.option.record:
             run.resolver.dump(Path(self.config.option.record), run.record_meta())
+        if run.shard is not None:  # what `dkimwatch merge` replays, published with the rest
+            run.resolver.dump(self.staging / ANSWERS_FILE, run.record_meta())
         self.partial = partial(self.config, session, exitstatus, len(self.results), run.suite_size)
         doc = self._results_document()
         changes = self._changes()
@@ -364,6 +368,7 @@ class Reporter:
         self.rows = doc.pop("results")
         evidence = doc.pop("evidence")
         doc["partial"] = self.partial.to_json() if self.partial else None
+        doc["shard"] = run.shard
         if run.inventories:
             doc["inventories"] = [
                 {"tenant": tenant_name(inv), "path": str(inv.path), "sha256": inv.sha256}
@@ -454,7 +459,10 @@ class Reporter:
             self.histories = [
                 _History(
                     inv,
-                    history.inventory_identity(inv, self.config.rootpath),
+                    dataclasses.replace(
+                        history.inventory_identity(inv, self.config.rootpath),
+                        shard=self.run.shard,
+                    ),
                     None if gate else history.inventory_inputs(inv),
                 )
                 for inv in (self.run.inventories or (self.run.inventory,))
@@ -518,9 +526,12 @@ class Reporter:
             return f"pytest exit status {int(exitstatus)}"
         if not self.results:
             return "no test ran"
-        if opt.replay:
+        # `dkimwatch merge` replays the shards' answers at their instant: the whole estate's
+        # audit, and so the baseline of the next run.
+        merged = bool(os.environ.get(MERGED_ENV))
+        if opt.replay and not merged:
             return "replayed run"
-        if opt.now:
+        if opt.now and not merged:
             return "what-if run (--now): not the baseline of the next run"
         if getattr(opt, "keyword", "") or getattr(opt, "markexpr", ""):
             return "partial run (-k/-m selection)"

@@ -43,6 +43,7 @@ from dkimwatch.options import separate_path_options
 from dkimwatch.registry import SUITE_ORDER, cases, evaluate
 from dkimwatch.report import LIVE_DNS, REPLAY, ZONE_FILES
 from dkimwatch.resolver import Resolver, servers_to_ask
+from dkimwatch.shards import Shard, parse_shard, sharded
 from dkimwatch.zoneserver import ZoneServer
 
 Key = tuple[str, str, str | None]  # (check, domain, selector)
@@ -101,6 +102,8 @@ class Run:
     _by_name: dict[str, Domain] = field(default_factory=dict)
     _scope: dict[str, int] = field(default_factory=dict)
     _parameters: dict[str, tuple[list[Case], list[str]]] = field(default_factory=dict)
+    # --shard I/N: this run audits only that shard of the estate (results.json's shard).
+    shard: str | None = None
 
     def domain(self, name: str) -> Domain:
         """The inventory entry of ``name``, by dict (Inventory.domain() scans the list)."""
@@ -200,6 +203,7 @@ class Run:
             "inventory_sha256": self.inventory.sha256,
             "dkimwatch": __version__,
             "answers_from": self.answers_from,
+            "shard": self.shard,
         }
 
     # --- the helper (one process) --------------------------------------------------------
@@ -408,6 +412,9 @@ def configure_controller(config: pytest.Config, *, auto_declined: bool) -> Run:
     _check_rootdir(config)
     progress = Progress(config)
     whole, inventories = _read_inventory(config, progress)
+    shard = shard_of(config)
+    if shard is not None:
+        whole, inventories = sharded(shard, whole, inventories)
     inventory = gated(config, whole)
     suite_size = sum(len(cases(d)) for d in whole.domains)
     if len(inventory.domains) >= PROGRESS_DOMAINS:
@@ -438,6 +445,7 @@ def configure_controller(config: pytest.Config, *, auto_declined: bool) -> Run:
         progress=progress,
         spreading_declined=AUTO_ONE_PROCESS if auto_declined else None,
         inventories=inventories,
+        shard=str(shard) if shard else None,
     )
     if opt.replay:
         _answers_from_record(run, config)
@@ -450,8 +458,19 @@ def configure_controller(config: pytest.Config, *, auto_declined: bool) -> Run:
             # The whole suite will run: the helper starts on it while pytest collects,
             # in the order of the suite's test files.
             keys = [c.key for k in SUITE_ORDER for c in run.parameters(k)[0]]
-            run.submit(keys, want_answers=bool(opt.record))
+            run.submit(keys, want_answers=bool(opt.record or run.shard))
     return run
+
+
+def shard_of(config: pytest.Config) -> Shard | None:
+    """--shard I/N, or None; a bad value is a usage error."""
+    text = config.option.shard
+    if text is None:
+        return None
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise usage_error(f"--shard: {exc}") from None
 
 
 def _read_inventory(
