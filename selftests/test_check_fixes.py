@@ -114,9 +114,37 @@ def test_a_txt_of_its_own_beside_a_wildcard_is_deleted(board: Switchboard) -> No
     )
     cname = dkim(board, customer, domain(expected=True))["dkim_cname/selector1"]
     assert "synthesised_by" not in cname.details
+    assert cname.details["found_instead"] == "txt"
+    assert cname.message.startswith(
+        "selector1._domainkey.example.com holds a TXT record instead of the Exchange Online CNAME"
+    )
     deletes = [f for f in records(cname) if f.action == "delete"]
-    assert [(f.owner, f.rtype) for f in deletes] == [("selector1._domainkey.example.com", "TXT")]
+    assert [(f.owner, f.rtype, f.zone) for f in deletes] == [
+        ("selector1._domainkey.example.com", "TXT", DOMAIN)
+    ]
     assert deletes[0].value is not None and deletes[0].value.startswith("v=DKIM1")
+    assert not [f for f in cname.fixes if isinstance(f, Advice) and "proxying" in f.text]
+
+
+def test_a_key_copied_as_txt_to_the_signing_selector(board: Switchboard) -> None:
+    """The customer copied the key as TXT to the selector's name: dkim_cname fails (delete
+    the TXT, create the CNAME, its target derived from selector2's), while dkim_rotation,
+    the key being valid, passes with a warning: receivers verify it today."""
+    customer = (
+        f"selector1._domainkey IN TXT {key_record()}\n"
+        f"selector2._domainkey IN CNAME {classic('selector2')}.\n"
+    )
+    v = dkim(board, customer, domain())
+    cname = v["dkim_cname/selector1"]
+    assert cname.details["found_instead"] == "txt"
+    delete, create = records(cname)
+    assert (delete.action, delete.rtype, delete.zone) == ("delete", "TXT", DOMAIN)
+    assert delete.value is not None and delete.value.startswith("v=DKIM1; k=rsa; p=")
+    assert (create.action, create.rtype, create.value) == ("create", "CNAME", classic("selector1"))
+    rotation = v["dkim_rotation"]
+    assert rotation.outcome == "passed", rotation.message
+    assert "selector1's key is published as TXT instead of the CNAME" in rotation.warnings
+    assert Verdict.from_json(rotation.to_json()) == rotation  # its warnings too
 
 
 def test_wildcard_addresses_are_not_offered_for_deletion(board: Switchboard) -> None:
@@ -126,6 +154,14 @@ def test_wildcard_addresses_are_not_offered_for_deletion(board: Switchboard) -> 
     cname = dkim(board, customer, domain(expected=True))["dkim_cname/selector1"]
     assert cname.details["found_instead"] == "a"
     assert [f.action for f in records(cname)] == ["create"]
+    assert cname.message == (
+        "selector1._domainkey.example.com answers with A records instead of a CNAME (proxied or "
+        "flattened by the DNS provider?); no record of its own: *._domainkey.example.com "
+        "synthesises it"
+    )
+    assert Advice("Turn off proxying/flattening for selector1._domainkey.example.com") in (
+        cname.fixes
+    )
 
 
 # --- the other selector's target shape -----------------------------------------------------
@@ -262,6 +298,7 @@ def test_a_verdict_with_fixes_round_trips_through_json(board: Switchboard) -> No
     assert [f["kind"] for f in data["fixes"]] == ["dns", "dns", "advice"]
     assert data["remediation"] == remediation(verdict.fixes)
     again = Verdict.from_json(data)
+    assert again == verdict  # every field, the evidence too
     assert again.fixes == verdict.fixes
     assert again.remediation == verdict.remediation
 
@@ -313,6 +350,55 @@ def test_spf_missing_include_is_added_first(board: Switchboard) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("include", "suggested"),
+    [
+        ("spf.example.net", "v=spf1 include:spf.example.net -all"),
+        (None, "v=spf1 include:spf.protection.outlook.com -all"),
+    ],
+)
+def test_spf_missing_is_created_with_the_required_include(
+    board: Switchboard, include: str | None, suggested: str
+) -> None:
+    zones = zones_from_text({DOMAIN: '@ IN TXT "google-site-verification=x"\n'})
+    with board.serving(zones) as resolver:
+        ctx = Context(resolver, Policy(spf_require_include=include), None, NOW)
+        verdict = check_spf(ctx, Domain(DOMAIN, DOMAIN))
+    assert (verdict.result, verdict.outcome) == ("fail", "failed")
+    assert verdict.message == "no SPF record at example.com: 1 TXT record(s), none v=spf1"
+    assert verdict.fixes == (RecordFix("create", DOMAIN, "TXT", suggested, DOMAIN),)
+
+
+def test_spf_missing_name_says_what_dns_answered(board: Switchboard) -> None:
+    with board.serving(zones_from_text({DOMAIN: "@ IN MX 0 .\n"})) as resolver:
+        verdict = check_spf(Context(resolver, Policy(), None, NOW), Domain(DOMAIN, DOMAIN))
+    assert verdict.message == "no SPF record at example.com: example.com has no TXT record (NODATA)"
+
+
+def test_spf_near_miss_is_named_beside_the_other_records(board: Switchboard) -> None:
+    zones = zones_from_text({DOMAIN: '@ IN TXT "v=spf1-all"\n@ IN TXT "other"\n'})
+    with board.serving(zones) as resolver:
+        verdict = check_spf(Context(resolver, Policy(), None, NOW), Domain(DOMAIN, DOMAIN))
+    assert verdict.message.startswith(
+        'no SPF record at example.com: 2 TXT record(s), none v=spf1; "v=spf1-all" is not selected'
+    )
+
+
+def test_several_spf_records_are_merged_into_one(board: Switchboard) -> None:
+    zones = zones_from_text({DOMAIN: '@ IN TXT "v=spf1 -all"\n@ IN TXT "v=spf1 ~all"\n'})
+    with board.serving(zones) as resolver:
+        verdict = check_spf(Context(resolver, Policy(), None, NOW), Domain(DOMAIN, DOMAIN))
+    assert (verdict.result, verdict.outcome) == ("permerror", "failed")
+    assert verdict.message == (
+        "example.com has 2 SPF records; RFC 7208 §4.5 makes that a permerror"
+    )
+    assert verdict.fixes == (
+        Advice(
+            'Merge them into one TXT record, e.g. "v=spf1 include:spf.protection.outlook.com -all"'
+        ),
+    )
+
+
 def test_dmarc_missing_is_created_at_the_required_policy(board: Switchboard) -> None:
     with board.serving(zones_from_text({DOMAIN: '@ IN TXT "v=spf1 -all"\n'})) as resolver:
         ctx = Context(
@@ -329,6 +415,18 @@ def test_dmarc_missing_is_created_at_the_required_policy(board: Switchboard) -> 
             DOMAIN,
         )
     ]
+
+
+@pytest.mark.parametrize("minimum", ["none", "quarantine", "reject"])
+def test_dmarc_missing_advises_moving_up_unless_created_at_reject(
+    board: Switchboard, minimum: str
+) -> None:
+    with board.serving(zones_from_text({DOMAIN: '@ IN TXT "v=spf1 -all"\n'})) as resolver:
+        ctx = Context(resolver, Policy(dmarc_min_policy=minimum), None, NOW)
+        verdict = check_dmarc(ctx, Domain(DOMAIN, DOMAIN))
+    move_up = Advice("Move to quarantine, then reject, once the reports show your mail passes")
+    assert (move_up in verdict.fixes) == (minimum != "reject")
+    assert len(verdict.fixes) == (1 if minimum == "reject" else 2)
 
 
 def test_unauthorised_report_destination_is_a_record_in_its_own_zone(
