@@ -383,3 +383,33 @@ def test_dns_failure_of_spf_and_dmarc_is_an_error(board: Switchboard, check: Any
     name = DOMAIN if check is check_spf else f"_dmarc.{DOMAIN}"
     failing = judge(board, zones, check, entry(), servfail=frozenset({name}))
     assert (failing.outcome, failing.result) == ("error", "temperror"), failing.message
+
+
+def test_dns_failure_inside_the_organisation_during_dmarc_discovery_is_an_error(
+    board: Switchboard,
+) -> None:
+    """a.b.example.com has no record of its own; the tree walk asks _dmarc.b.example.com,
+    inside the organisational domain, before example.com's. Without that answer the policy
+    that applies is unknown (b.example.com's record, if any, would be RFC 9989's): an
+    error, not example.com's policy. Above the organisation it only ends the walk."""
+    zones = tenant_zones(customer=CNAMES + '_dmarc IN TXT "v=DMARC1; p=reject"\n')
+    sub = Domain("a.b.example.com", "a.b.example.com")
+    inherited = judge(board, zones, check_dmarc, sub)
+    assert inherited.outcome == "passed", inherited.message
+    inside = frozenset({"_dmarc.b.example.com"})
+    failing = judge(board, zones, check_dmarc, sub, servfail=inside)
+    assert (failing.outcome, failing.result) == ("error", "temperror"), failing.message
+    assert "_dmarc.b.example.com" in failing.message
+    above = judge(board, zones, check_dmarc, sub, servfail=frozenset({"_dmarc.com"}))
+    assert above.outcome == "passed", above.message
+    assert "_dmarc.com" in above.details["discovery_note"]
+
+
+def test_dmarc_discovery_walks_past_a_name_with_several_records(board: Switchboard) -> None:
+    """Several records at one name of the tree walk are all discarded and the walk goes on
+    (RFC 9989 §4.10): example.com's policy still applies to a.b.example.com."""
+    both = '_dmarc.b IN TXT "v=DMARC1; p=none"\n_dmarc.b IN TXT "v=DMARC1; p=quarantine"\n'
+    zones = tenant_zones(customer=CNAMES + '_dmarc IN TXT "v=DMARC1; p=reject"\n' + both)
+    verdict = judge(board, zones, check_dmarc, Domain("a.b.example.com", "a.b.example.com"))
+    assert verdict.outcome == "passed", verdict.message
+    assert verdict.details["source"] == "_dmarc.example.com"
