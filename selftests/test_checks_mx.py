@@ -125,6 +125,21 @@ def test_a_label_of_another_domain_warns(board: Switchboard) -> None:
     assert not mx(board, EXO_MX, "exchange_online").warnings
 
 
+def test_a_label_that_differs_only_in_hyphens_and_dots_does_not_warn(board: Switchboard) -> None:
+    """Microsoft's label of a hyphenated domain may drop its hyphens: no warning then."""
+    host = "con-toso-contoso-com.mail.protection.outlook.com"
+    outlook = OUTLOOK + "con-toso-contoso-com.mail IN A 52.101.68.3\n"
+    v = mx(
+        board,
+        f"con-toso IN MX 0 {host}.\n",
+        "exchange_online",
+        name="con-toso.contoso.com",
+        extra={"protection.outlook.com": outlook},
+    )
+    assert v.outcome == "passed", v.message
+    assert not v.warnings
+
+
 def test_null_mx(board: Switchboard) -> None:
     v = mx(board, "@ IN MX 0 .\n")
     assert v.outcome == "passed" and "RFC 7505" in v.message
