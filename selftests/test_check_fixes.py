@@ -4,6 +4,7 @@ exist. Each case is one a careful auditor finds wrong in a fix phrased from a me
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -20,9 +21,9 @@ from dkimwatch.checks import (
     check_dmarc,
     check_spf,
 )
-from dkimwatch.fixes import Advice, ExoFix, RecordFix, remediation, zone_line
+from dkimwatch.fixes import Advice, ExoFix, RecordFix, SupportCase, remediation, zone_line
 from dkimwatch.inventory import Domain, Policy, Rotation
-from selftests.tenantkit import key_record
+from selftests.tenantkit import key_record, rsa_key_b64
 from selftests.zonekit import Switchboard, zones_from_text
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -286,6 +287,78 @@ def test_a_hostile_txt_is_deleted_verbatim_and_escaped_when_rendered(board: Swit
     zone = dns.zone.from_text(text, origin=DOMAIN, relativize=False)
     rdataset = zone.find_rdataset("selector1._domainkey.example.com.", "TXT")
     assert [b"".join(r.strings).decode() for r in rdataset] == [HOSTILE]
+
+
+# --- a key only Microsoft can publish: a support case, a rotation, or the CNAME first -------
+
+CNAMES = "".join(f"{s}._domainkey IN CNAME {classic(s)}.\n" for s in ("selector1", "selector2"))
+SHOW_STATUS = ExoFix("Get-DkimSigningConfig -Identity example.com | fl Status", "Check its Status")
+ROTATE = ExoFix(
+    "Rotate-DkimSigningConfig -Identity example.com",
+    "Microsoft publishes this key: have it make a new one",
+)
+
+
+BROKEN = key_record(p="bm90IGEga2V5")  # base64 of "not a key": no public key in it
+
+
+def key_at(selector: str, record: str | None = None) -> str:
+    label = classic(selector).removesuffix("." + TENANT_ZONE)
+    return f"{label} IN TXT {record or key_record()}\n"
+
+
+def test_the_signing_selectors_missing_key_is_a_support_case(board: Switchboard) -> None:
+    v = dkim(board, CNAMES, domain(expected=True), microsoft=key_at("selector2"))
+    target = v["dkim_target/selector1"]
+    assert target.outcome == "failed", target.message
+    problem = f"no key is published: {classic('selector1')} does not exist (NXDOMAIN)"
+    assert target.fixes == (
+        SupportCase(DOMAIN, "selector1", classic("selector1"), problem),
+        SHOW_STATUS,
+    )
+
+
+def test_a_missing_key_behind_a_wrong_cname_is_the_cnames_to_fix(board: Switchboard) -> None:
+    customer = CNAMES.replace(classic("selector1"), "gone.example.com")
+    v = dkim(board, customer, domain(expected=True), microsoft=key_at("selector2"))
+    target = v["dkim_target/selector1"]
+    assert target.outcome == "failed", target.message
+    assert target.fixes == v["dkim_cname/selector1"].fixes
+    assert [(f.action, f.value) for f in records(target)] == [("replace", classic("selector1"))]
+
+
+def test_an_unusable_key_behind_the_cname_is_rotated_or_a_support_case(
+    board: Switchboard,
+) -> None:
+    v = dkim(board, CNAMES, domain(expected=True), microsoft=key_at("selector1", BROKEN))
+    key = v["dkim_key/selector1"]
+    assert key.outcome == "failed", key.message
+    assert len(key.fixes) == 2 and key.fixes[0] == ROTATE
+    case = key.fixes[1]
+    assert isinstance(case, SupportCase)
+    assert (case.domain, case.selector, case.target) == (DOMAIN, "selector1", classic("selector1"))
+    assert case.problem.startswith("the key is not usable: ")
+
+
+def test_a_stale_key_is_a_support_case_without_rotation(board: Switchboard) -> None:
+    exported = (("selector1", f"v=DKIM1; k=rsa; p={rsa_key_b64(1024)}"),)
+    dom = dataclasses.replace(domain(expected=True), public_keys=exported)
+    v = dkim(board, CNAMES, dom, microsoft=key_at("selector1"))
+    key = v["dkim_key/selector1"]
+    assert key.outcome == "failed", key.message
+    assert len(key.fixes) == 1 and isinstance(key.fixes[0], SupportCase)
+    assert key.fixes[0].problem.startswith("a stale key is published (SHA-256 ")
+
+
+def test_an_unusable_key_copied_as_txt_is_replaced_by_the_cname(board: Switchboard) -> None:
+    customer = CNAMES.replace(
+        f"selector1._domainkey IN CNAME {classic('selector1')}.\n",
+        f"selector1._domainkey IN TXT {BROKEN}\n",
+    )
+    key = dkim(board, customer, domain(expected=True))["dkim_key/selector1"]
+    assert key.outcome == "failed", key.message
+    assert [(f.action, f.rtype) for f in records(key)] == [("delete", "TXT"), ("create", "CNAME")]
+    assert not [f for f in key.fixes if isinstance(f, SupportCase) or f == ROTATE]
 
 
 # --- fixes survive the trip through JSON (the helper process, results.json) -------------
