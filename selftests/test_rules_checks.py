@@ -217,6 +217,35 @@ def test_dmarc_min_policy(board: Switchboard, published: str, minimum: str, outc
         assert verdict.remediation is not None and f"p={minimum}" in verdict.remediation
 
 
+def test_dmarc_sp_is_the_policy_of_subdomains_only(board: Switchboard) -> None:
+    """The organisation's own policy is p=; a subdomain without a record of its own inherits
+    sp= (RFC 7489 §6.3), and the fix raises sp=, not p=."""
+    record = "v=DMARC1; p=quarantine; sp=none"
+    zones = tenant_zones(customer=CNAMES + f'_dmarc IN TXT "{record}"\nshop IN MX 0 .\n')
+    own = judge(board, zones, check_dmarc, entry(), dmarc_min_policy="quarantine")
+    assert own.outcome == "passed", own.message
+    assert own.details["policy"] == "quarantine"
+    shop = Domain("shop.example.com", "shop.example.com")
+    sub = judge(board, zones, check_dmarc, shop, dmarc_min_policy="quarantine")
+    assert sub.outcome == "failed", sub.message
+    assert sub.message.startswith("policy none (sp=) (inherited from _dmarc.example.com")
+    assert sub.fixes == (
+        RecordFix(
+            "replace",
+            "_dmarc.example.com",
+            "TXT",
+            "v=DMARC1; p=quarantine; sp=quarantine",
+            DOMAIN,
+            found=record,
+        ),
+    )
+    # Without sp=, subdomains inherit p=: the fix raises p=.
+    plain = tenant_zones(customer=CNAMES + '_dmarc IN TXT "v=DMARC1; p=none"\nshop IN MX 0 .\n')
+    weak = judge(board, plain, check_dmarc, shop, dmarc_min_policy="quarantine")
+    assert weak.outcome == "failed", weak.message
+    assert [f.value for f in weak.fixes if isinstance(f, RecordFix)] == ["v=DMARC1; p=quarantine"]
+
+
 # --- the tenant a target must belong to -------------------------------------------------
 
 
