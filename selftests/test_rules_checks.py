@@ -217,6 +217,33 @@ def test_dmarc_min_policy(board: Switchboard, published: str, minimum: str, outc
         assert verdict.remediation is not None and f"p={minimum}" in verdict.remediation
 
 
+@pytest.mark.parametrize(
+    ("tags", "fixed"),
+    [
+        ("pct=100", None),
+        ("t=n", None),
+        ("pct=99", "v=DMARC1; p=reject"),
+        ("t=y", "v=DMARC1; p=reject"),
+        ("t=y; pct=100", "v=DMARC1; p=reject; pct=100"),
+        ("pct=50; t=n", "v=DMARC1; p=reject; t=n"),
+    ],
+)
+def test_dmarc_pct_below_100_and_t_y_weaken_the_policy(
+    board: Switchboard, tags: str, fixed: str | None
+) -> None:
+    """pct below 100 and t=y have receivers apply a lower policy; pct=100 and t=n (the
+    defaults) weaken nothing, and the fix drops only the tags that weaken."""
+    record = f"v=DMARC1; p=reject; {tags}"
+    zones = tenant_zones(customer=CNAMES + f'_dmarc IN TXT "{record}"\n')
+    verdict = judge(board, zones, check_dmarc, entry(), dmarc_min_policy="reject")
+    if fixed is None:
+        assert verdict.outcome == "passed", verdict.message
+        assert verdict.message == f'"{record}": policy reject'
+    else:
+        assert verdict.outcome == "failed", verdict.message
+        assert [f.value for f in verdict.fixes if isinstance(f, RecordFix)] == [fixed]
+
+
 def test_dmarc_sp_is_the_policy_of_subdomains_only(board: Switchboard) -> None:
     """The organisation's own policy is p=; a subdomain without a record of its own inherits
     sp= (RFC 7489 §6.3), and the fix raises sp=, not p=."""
