@@ -348,6 +348,22 @@ def test_a_stale_key_is_a_support_case_without_rotation(board: Switchboard) -> N
     assert key.outcome == "failed", key.message
     assert len(key.fixes) == 1 and isinstance(key.fixes[0], SupportCase)
     assert key.fixes[0].problem.startswith("a stale key is published (SHA-256 ")
+    assert (key.check, key.selector) == ("dkim_key", "selector1")
+    assert (key.details["key_type"], key.details["key_bits"]) == ("rsa", 2048)
+    published, expected = (
+        key.details["fingerprint_sha256"],
+        key.details["expected_fingerprint_sha256"],
+    )
+    assert published and expected and published != expected
+    assert f"SHA-256 {published}, not {expected}" in key.fixes[0].problem
+    # The exported key published: a pass that says it matches.
+    same = (("selector1", f"v=DKIM1; k=rsa; p={rsa_key_b64(2048)}"),)
+    dom = dataclasses.replace(domain(expected=True), public_keys=same)
+    match = dkim(board, CNAMES, dom, microsoft=key_at("selector1"))["dkim_key/selector1"]
+    assert match.outcome == "passed" and match.details["matches_export"] is True
+    assert match.details["fingerprint_sha256"] == published
+    skipped = dkim(board, CNAMES, dom, microsoft=key_at("selector2"))["dkim_key/selector1"]
+    assert (skipped.result, skipped.outcome) == ("none", "skipped")
 
 
 def test_an_unusable_key_copied_as_txt_is_replaced_by_the_cname(board: Switchboard) -> None:
