@@ -1,5 +1,5 @@
 """Summarise a mutmut run: the score per module and every surviving mutant, sorted into
-text-only mutants (a string literal changed: a message, never a verdict) and the rest
+text-only mutants (only prose changed: a message's wording, never a verdict) and the rest
 (logic: each needs a test or a reason in bench/MUTATION.md).
 
     .venv/bin/python bench/mutation_survivors.py [PREFIX]     # after `mutmut run`
@@ -10,6 +10,7 @@ PREFIX limits the report to mutant names starting with it (e.g. dkimwatch.record
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
 import sys
@@ -39,27 +40,53 @@ def module_of(name: str) -> str:
     return re.sub(r"\.x[_ǁ].*", "", name)
 
 
-def without_strings(lines: list[str]) -> list[str]:
-    """The lines with every string literal's contents blanked (tokens, not regexes)."""
+def string_tokens(lines: list[str]) -> list[tokenize.TokenInfo] | None:
+    """The lines' tokens (diff markers dropped), or None when they do not tokenise."""
     text = "\n".join(line[1:] for line in lines)
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+    skip = (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)
+    return [t for t in tokens if t.type not in skip]
+
+
+def _is_string(t: tokenize.TokenInfo) -> bool:
+    return t.type == tokenize.STRING or t.type == getattr(tokenize, "FSTRING_MIDDLE", -1)
+
+
+def without_strings(lines: list[str]) -> list[str]:
+    """The lines with every string literal's contents blanked (tokens, not regexes)."""
+    tokens = string_tokens(lines)
+    if tokens is None:
         return lines
-    kinds = {tokenize.STRING}
-    fstring_middle = getattr(tokenize, "FSTRING_MIDDLE", None)
-    if fstring_middle is not None:
-        kinds.add(fstring_middle)
-    return [
-        "''" if t.type in kinds else t.string
-        for t in tokens
-        if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)
-    ]
+    return ["''" if _is_string(t) else t.string for t in tokens]
+
+
+def prose_only(old: list[str], new: list[str]) -> bool:
+    """Every string literal the mutant changed is prose (has a space): a message. A changed
+    literal without one ("-" in a replace, a keyword compared with) is data, so logic."""
+    before, after = string_tokens(old), string_tokens(new)
+    if before is None or after is None or len(before) != len(after):
+        return False
+    changed = [b for b, a in zip(before, after, strict=True) if b.string != a.string]
+    return all(_is_string(t) and " " in t.string for t in changed)
+
+
+def show(name: str) -> str:
+    """The mutant's diff, in this process (one `mutmut show` per mutant takes seconds on a
+    loaded machine); through the command when mutmut's internals have moved."""
+    try:
+        from mutmut.mutation.diff_apply import get_diff_for_mutant
+    except ImportError:
+        return mutmut("show", name)
+    path = Path("src", *module_of(name).split(".")).with_suffix(".py")
+    return str(get_diff_for_mutant(name, path=path))
 
 
 def diff_of(name: str) -> tuple[list[str], list[str]]:
     old, new = [], []
-    for line in mutmut("show", name).splitlines():
+    for line in show(name).splitlines():
         if line.startswith("-") and not line.startswith("---"):
             old.append(line)
         elif line.startswith("+") and not line.startswith("+++"):
@@ -73,10 +100,11 @@ def text_only(name: str) -> bool:
         return False
     if any("None" in line for line in new) and not any("None" in line for line in old):
         return False  # a message replaced by None can crash a join: not text only
-    return without_strings(old) == without_strings(new)
+    return without_strings(old) == without_strings(new) and prose_only(old, new)
 
 
 def main(prefix: str) -> int:
+    os.chdir(ROOT)  # mutmut reads mutants/ relative to the project
     found = statuses(prefix)
     score: Counter[tuple[str, str]] = Counter((module_of(n), s) for n, s in found.items())
     print("| module | killed | survived | other | score |\n|---|---:|---:|---:|---:|")

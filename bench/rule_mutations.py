@@ -2,14 +2,15 @@
 
 Every mutation breaks one rule the way a plausible slip would (a setting not passed on, a
 comparison flipped, a DNS failure let through as "missing"). The script applies it to the
-source, runs the check-level tests (selftests/test_rules_checks.py) and the end-to-end
-run (selftests/test_rules_e2e.py), restores the source, and prints which caught it. A
-mutation both survive is a hole in the selftests. Results: bench/MUTATION.md.
+source, runs the check-level tests of its rule (selftests/test_rules_checks.py, plus the
+test file of the check or command it breaks when that file holds the rule) and the
+end-to-end run (selftests/test_rules_e2e.py), restores the source, and prints which
+caught it. A mutation both survive is a hole in the selftests. Results: bench/MUTATION.md.
 
     nice -n 19 .venv/bin/python bench/rule_mutations.py [NAME ...]
 
 It edits src/ in place and restores it even when interrupted; do not run it while
-editing those files.
+editing those files (nor while mutmut copies src/ into mutants/).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITES = {
-    "checks": "selftests/test_rules_checks.py",
-    "e2e": "selftests/test_rules_e2e.py",
-}
+RULES = "selftests/test_rules_checks.py"
+E2E = "selftests/test_rules_e2e.py"
+MX_TESTS = "selftests/test_checks_mx.py"
+ENABLED_TESTS = "selftests/test_accepted_domains.py"
+GATE_TESTS = "selftests/test_gate.py"
 
 
 @dataclass(frozen=True)
@@ -33,13 +35,16 @@ class Mutation:
     old: str
     new: str
     what: str
+    # The check-level tests: the rule tests, and the rule's own test file where it has one.
+    tests: tuple[str, ...] = (RULES,)
 
 
 M = Mutation
+DKIM = "src/dkimwatch/checks/dkim.py"
 MUTATIONS = [
     M(
         "key-bits-dkim_key",
-        "src/dkimwatch/checks.py",
+        DKIM,
         "    record = parse_dkim_key(records[0])\n"
         "    judgement = judge_dkim_key(record, ctx.policy.min_key_bits)\n"
         "    b.warnings.extend(judgement.warnings)\n    b.details.update(",
@@ -50,39 +55,39 @@ MUTATIONS = [
     ),
     M(
         "key-bits-rotation",
-        "src/dkimwatch/checks.py",
+        DKIM,
         "    judgement = judge_dkim_key(record, ctx.policy.min_key_bits)\n"
-        "    b.warnings.extend(judgement.warnings)\n    if judgement.result != ",
+        "    b.warnings.extend(judgement.warnings)\n    expected_key =",
         "    judgement = judge_dkim_key(record)\n"
-        "    b.warnings.extend(judgement.warnings)\n    if judgement.result != ",
+        "    b.warnings.extend(judgement.warnings)\n    expected_key =",
         "dkim_rotation ignores policy.min_key_bits for the signing selector",
     ),
     M(
         "key-bits-foresight",
-        "src/dkimwatch/checks.py",
+        DKIM,
         "judge_dkim_key(parse_dkim_key(records[0]), ctx.policy.min_key_bits)",
         "judge_dkim_key(parse_dkim_key(records[0]))",
         "the coming rotation's key is judged without policy.min_key_bits",
     ),
     M(
         "spf-include-fixed",
-        "src/dkimwatch/checks.py",
+        "src/dkimwatch/checks/spf.py",
         "    required = ctx.policy.spf_require_include\n",
         '    required = "spf.protection.outlook.com"\n',
         "spf ignores policy.spf_require_include (always Exchange Online's)",
     ),
     M(
         "spf-include-none",
-        "src/dkimwatch/checks.py",
+        "src/dkimwatch/checks/spf.py",
         "    required = ctx.policy.spf_require_include\n",
         "    required = None\n",
         "spf requires no include at all",
     ),
     M(
         "dmarc-minimum",
-        "src/dkimwatch/checks.py",
-        "    minimum = ctx.policy.dmarc_min_policy\n",
-        '    minimum = "none"\n',
+        "src/dkimwatch/checks/dmarc.py",
+        "    minimum = ctx.policy.dmarc_min_policy\n    if policy_rank(",
+        '    minimum = "none"\n    if policy_rank(',
         "dmarc ignores policy.dmarc_min_policy",
     ),
     M(
@@ -94,16 +99,16 @@ MUTATIONS = [
     ),
     M(
         "tenant-not-passed",
-        "src/dkimwatch/checks.py",
-        "        problem = exo.judge_target(target, selector, domain.name, ctx.tenant)",
-        "        problem = exo.judge_target(target, selector, domain.name, None)",
+        "src/dkimwatch/checks/dkim_cname.py",
+        "    else:\n        why = exo.judge_target(target, selector, domain.name, ctx.tenant)",
+        "    else:\n        why = exo.judge_target(target, selector, domain.name, None)",
         "dkim_cname does not pass the inventory's tenant on",
     ),
     M(
         "fallback-hides-active",
         "src/dkimwatch/rotation.py",
-        'return Role(True, "no rotation data, and no other selector has a key")',
-        'return Role(False, "no rotation data, and no other selector has a key")',
+        "    return Role(\n        True,\n",
+        "    return Role(\n        False,\n",
         "without rotation data a missing key is always presumed inactive (hides the active)",
     ),
     M(
@@ -122,21 +127,21 @@ MUTATIONS = [
     ),
     M(
         "rotation-swapped",
-        "src/dkimwatch/inventory.py",
+        "src/dkimwatch/model.py",
         "return self.after if now >= self.rotate_on else self.before",
         "return self.before if now >= self.rotate_on else self.after",
         "before/after rotate_on swapped",
     ),
     M(
         "rotation-boundary",
-        "src/dkimwatch/inventory.py",
+        "src/dkimwatch/model.py",
         "return self.after if now >= self.rotate_on else self.before",
         "return self.after if now > self.rotate_on else self.before",
         "the after-selector signs only after rotate_on, not at it",
     ),
     M(
         "rotation-check-temperror-hidden",
-        "src/dkimwatch/checks.py",
+        DKIM,
         "        if any(v is None for v in published.values()):\n"
         '            return b.temperror("cannot tell',
         '        if False:\n            return b.temperror("cannot tell',
@@ -144,7 +149,7 @@ MUTATIONS = [
     ),
     M(
         "target-temperror-as-missing",
-        "src/dkimwatch/checks.py",
+        DKIM,
         '    answer = probe.ask(qname, "TXT")\n    if answer.status is Status.TEMPERROR:\n'
         "        return b.temperror(answer.describe())\n    via =",
         '    answer = probe.ask(qname, "TXT")\n    via =',
@@ -152,7 +157,7 @@ MUTATIONS = [
     ),
     M(
         "spf-temperror-as-missing",
-        "src/dkimwatch/checks.py",
+        "src/dkimwatch/checks/spf.py",
         '    answer = probe.ask(domain.name, "TXT")\n    if answer.status is Status.TEMPERROR:\n'
         "        return b.temperror(answer.describe())\n",
         '    answer = probe.ask(domain.name, "TXT")\n',
@@ -160,7 +165,7 @@ MUTATIONS = [
     ),
     M(
         "dmarc-temperror-as-missing",
-        "src/dkimwatch/checks.py",
+        "src/dkimwatch/checks/dmarc.py",
         "    if own.answer.status is Status.TEMPERROR:\n"
         "        return b.temperror(own.answer.describe())\n",
         "",
@@ -168,25 +173,149 @@ MUTATIONS = [
     ),
     M(
         "inactive-not-xfailed",
-        "src/dkimwatch/checks.py",
+        DKIM,
         '"none",\n            "xfailed",\n            f"no key{via} ({what}); expected:',
         '"none",\n            "skipped",\n            f"no key{via} ({what}); expected:',
         "the inactive selector's unpublished key is skipped instead of xfailed",
     ),
     M(
         "inactive-passes",
-        "src/dkimwatch/checks.py",
+        DKIM,
         '    if not active:\n        return b.make(\n            "none",\n            "xfailed",',
         '    if not active:\n        return b.make(\n            "pass",\n            "passed",',
         "the inactive selector's unpublished key passes",
     ),
+    # mx (src/dkimwatch/checks/mx.py): policy.mx any / exchange_online / off.
+    M(
+        "mx-off-checked",
+        "src/dkimwatch/checks/mx.py",
+        '    if policy == "off":\n',
+        "    if False:\n",
+        "mx: off is not honoured (the check runs anyway)",
+        (RULES, MX_TESTS),
+    ),
+    M(
+        "mx-exchange-online-ignored",
+        "src/dkimwatch/checks/mx.py",
+        '    if policy == "exchange_online":\n        top =',
+        "    if False:\n        top =",
+        "mx: exchange_online accepts any MX with an address (a gateway passes)",
+        (RULES, MX_TESTS),
+    ),
+    M(
+        "mx-any-as-exchange-online",
+        "src/dkimwatch/checks/mx.py",
+        '    if policy == "exchange_online":\n        top =',
+        '    if policy != "off":\n        top =',
+        "mx: any (the default) requires Exchange Online's MX (a gateway fails)",
+        (RULES, MX_TESTS),
+    ),
+    M(
+        "mx-null-mixed-passes",
+        "src/dkimwatch/checks/mx.py",
+        "        if len(records) > 1:\n",
+        "        if False:\n",
+        "a null MX beside other MX records passes (RFC 7505 allows it only alone)",
+        (RULES, MX_TESTS),
+    ),
+    M(
+        "mx-null-under-exchange-online",
+        "src/dkimwatch/checks/mx.py",
+        '        if policy == "exchange_online":\n            return b.failed(',
+        "        if False:\n            return b.failed(",
+        "a null MX passes when the policy requires Exchange Online's MX",
+        (RULES, MX_TESTS),
+    ),
+    M(
+        "mx-temperror-as-missing",
+        "src/dkimwatch/checks/mx.py",
+        '    answer = probe.ask(name, "MX")\n    if answer.status is Status.TEMPERROR:\n'
+        "        return b.temperror(answer.describe())\n",
+        '    answer = probe.ask(name, "MX")\n',
+        "mx reports an unanswered MX question as no MX",
+        (RULES, MX_TESTS),
+    ),
+    M(
+        "mx-host-temperror-as-missing",
+        "src/dkimwatch/checks/mx.py",
+        "    if dns_failed:\n        return b.temperror(",
+        "    if False:\n        return b.temperror(",
+        "mx reports MX hosts whose address DNS did not answer as hosts without an address",
+        (RULES, MX_TESTS),
+    ),
+    # dkim_enabled (src/dkimwatch/checks/exo.py): disabled, missing, no export.
+    M(
+        "enabled-disabled-passes",
+        "src/dkimwatch/checks/exo.py",
+        '    if state == "enabled":\n',
+        '    if state in ("enabled", "disabled"):\n',
+        "dkim_enabled passes a domain whose signing is disabled",
+        (RULES, ENABLED_TESTS),
+    ),
+    M(
+        "enabled-missing-skipped",
+        "src/dkimwatch/checks/exo.py",
+        "    if exo.is_initial_domain(name):\n",
+        "    if True:\n",
+        "dkim_enabled skips an accepted domain with no signing config instead of failing it",
+        (RULES, ENABLED_TESTS),
+    ),
+    M(
+        "enabled-no-export-fails",
+        "src/dkimwatch/checks/exo.py",
+        '"none",\n            "skipped",\n            f"no Get-DkimSigningConfig export',
+        '"fail",\n            "failed",\n            f"no Get-DkimSigningConfig export',
+        "dkim_enabled fails a domain it knows nothing about (no export, no enabled:)",
+        (RULES, ENABLED_TESTS),
+    ),
+    M(
+        "enabled-inventory-ignored",
+        "src/dkimwatch/checks/exo.py",
+        "    if state is None and domain.enabled is not None:\n",
+        "    if False:\n",
+        "dkim_enabled ignores the inventory's enabled: (false is skipped as unknown)",
+        (RULES, ENABLED_TESTS),
+    ),
+    # the gate (src/dkimwatch/gate.py): exit 1 unless the signing selector has a valid key.
+    M(
+        "gate-key-not-required",
+        "src/dkimwatch/gate.py",
+        'if self._passed("dkim_cname", s) and self._passed("dkim_key", s)',
+        'if self._passed("dkim_cname", s)',
+        "the gate counts a selector with the right CNAME as ready without a valid key",
+        (GATE_TESTS,),
+    ),
+    M(
+        "gate-ready-without-keyed",
+        "src/dkimwatch/gate.py",
+        "        return bool(self.keyed)\n",
+        "        return True\n",
+        "the gate is ready when nothing failed, whether or not a selector has a valid key",
+        (GATE_TESTS,),
+    ),
+    M(
+        "gate-any-selector",
+        "src/dkimwatch/gate.py",
+        "return (self.signer[0],) if self.signer else self.domain.selectors",
+        "return self.domain.selectors",
+        "the gate accepts the key of the selector that does not sign (rotation data ignored)",
+        (GATE_TESTS,),
+    ),
+    M(
+        "gate-disabled-as-is",
+        "src/dkimwatch/gate.py",
+        "    if entry.enabled is False:\n        return dataclasses.replace(",
+        "    if False:\n        return dataclasses.replace(",
+        "the gate judges a disabled domain as disabled (no key expected) instead of as enabled",
+        (GATE_TESTS,),
+    ),
 ]
 
 
-def run_suite(test: str) -> bool:
-    """True when the suite passed (the mutation survived it)."""
+def run_suite(tests: tuple[str, ...]) -> bool:
+    """True when the tests passed (the mutation survived them)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-c", "selftests/pytest.ini", "-q", "-x", test],
+        [sys.executable, "-m", "pytest", "-c", "selftests/pytest.ini", "-q", "-x", *tests],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -196,22 +325,23 @@ def run_suite(test: str) -> bool:
 
 def main(names: list[str]) -> int:
     chosen = [m for m in MUTATIONS if not names or m.name in names]
-    for suite in SUITES.values():
-        if not run_suite(suite):
-            print(f"{suite} fails without any mutation: fix that first", file=sys.stderr)
+    for m in chosen:
+        if (ROOT / m.path).read_text(encoding="utf-8").count(m.old) != 1:
+            print(f"{m.name}: the text to mutate is not found exactly once", file=sys.stderr)
             return 2
+    every = tuple(dict.fromkeys(t for m in chosen for t in (*m.tests, E2E)))
+    if not run_suite(every):
+        print(f"{' '.join(every)} fail without any mutation: fix that first", file=sys.stderr)
+        return 2
     survivors = 0
-    print(f"| mutation | {' | '.join(SUITES)} | what |")
-    print(f"|---|{'---|' * len(SUITES)}---|")
+    print("| mutation | check-level tests | e2e | what |")
+    print("|---|---|---|---|")
     for m in chosen:
         path = ROOT / m.path
         original = path.read_text(encoding="utf-8")
-        if original.count(m.old) != 1:
-            print(f"{m.name}: the text to mutate is not found exactly once", file=sys.stderr)
-            return 2
         try:
             path.write_text(original.replace(m.old, m.new), encoding="utf-8")
-            caught = {k: not run_suite(t) for k, t in SUITES.items()}
+            caught = {"checks": not run_suite(m.tests), "e2e": not run_suite((E2E,))}
         finally:
             path.write_text(original, encoding="utf-8")
         survivors += not any(caught.values())

@@ -364,3 +364,29 @@ def test_upper_case_version_tag_passes_with_the_fix_as_a_warning(board: Switchbo
     (warning,) = [w for w in verdict.warnings if "upper-case" in w]
     assert "some receivers do not see the record" in warning
     assert warning.endswith('write it in lower case: "v=DMARC1; p=reject"')
+
+
+# --- the CNAME's TTL (the zone's own, from an authoritative answer) ------------------------
+
+
+@pytest.mark.parametrize(("ttl", "warned"), [(300, True), (3599, True), (3600, False)])
+def test_a_cname_ttl_below_microsofts_advice_warns(
+    board: Switchboard, ttl: int, warned: bool
+) -> None:
+    customer = "".join(
+        f"{s}._domainkey {ttl} IN CNAME {target(s)}.\n" for s in ("selector1", "selector2")
+    )
+    cname = judge(board, customer, f"{owner('selector1')} IN TXT {key_record()}\n", domain())[
+        "dkim_cname/selector1"
+    ]
+    assert (cname.check, cname.selector, cname.outcome) == ("dkim_cname", "selector1", "passed")
+    assert any("AA" in e.flags.split() for e in cname.evidence if e.flags)
+    low = [w for w in cname.warnings if "Microsoft recommends at least 3600 s" in w]
+    assert low == (
+        [
+            f"the CNAME's TTL is {ttl} s; Microsoft recommends at least 3600 s (short "
+            "TTLs make receivers' lookups fail now and then)"
+        ]
+        if warned
+        else []
+    )

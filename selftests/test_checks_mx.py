@@ -55,6 +55,7 @@ def test_parse_mx() -> None:
     assert str(parse_mx("10 Mail.Example.com.")) == "10 mail.example.com"
     assert str(parse_mx("0 .")) == "0 ."
     assert parse_mx("garbage") is None
+    assert parse_mx("10") is None and parse_mx("ten mail.example.com.") is None
     assert exchange_online_host("contoso-com.mail.protection.outlook.com")
     assert exchange_online_host("contoso-com.o-v1.mx.microsoft") == "mx.microsoft"
     assert exchange_online_host("mx1.gateway.example") is None
@@ -65,7 +66,10 @@ def test_parse_mx() -> None:
 def test_exchange_online_mx_passes(board: Switchboard, policy: str) -> None:
     v = mx(board, EXO_MX, policy)
     assert v.outcome == "passed", v.message
-    assert "contoso-com.mail.protection.outlook.com, Exchange Online" in v.message
+    assert v.message == (
+        "contoso.com receives mail at contoso-com.mail.protection.outlook.com, Exchange Online "
+        "(mail.protection.outlook.com); MX: 0 contoso-com.mail.protection.outlook.com"
+    )
     assert v.details["mx"] == ["0 contoso-com.mail.protection.outlook.com"]
     asked = {(e.qname, e.rdtype) for e in v.evidence}
     assert ("contoso-com.mail.protection.outlook.com", "A") in asked
@@ -83,7 +87,10 @@ def test_a_gateway_in_front_passes_any_and_fails_exchange_online(board: Switchbo
     assert "mx1.gateway.example" in v.message
     strict = mx(board, GATEWAY_MX, "exchange_online")
     assert strict.outcome == "failed"
-    assert "10 mx1.gateway.example" in strict.message and "not Exchange Online's" in strict.message
+    assert strict.message.startswith(
+        "the preferred MX of contoso.com (10 mx1.gateway.example) is not Exchange Online's"
+    )
+    assert strict.message.endswith("MX: 10 mx1.gateway.example, 20 mx2.gateway.example")
     assert strict.remediation is not None and "mx: any" in strict.remediation
 
 
@@ -118,19 +125,38 @@ def test_a_label_of_another_domain_warns(board: Switchboard) -> None:
     assert not mx(board, EXO_MX, "exchange_online").warnings
 
 
+def test_a_label_that_differs_only_in_hyphens_and_dots_does_not_warn(board: Switchboard) -> None:
+    """Microsoft's label of a hyphenated domain may drop its hyphens: no warning then."""
+    host = "con-toso-contoso-com.mail.protection.outlook.com"
+    outlook = OUTLOOK + "con-toso-contoso-com.mail IN A 52.101.68.3\n"
+    v = mx(
+        board,
+        f"con-toso IN MX 0 {host}.\n",
+        "exchange_online",
+        name="con-toso.contoso.com",
+        extra={"protection.outlook.com": outlook},
+    )
+    assert v.outcome == "passed", v.message
+    assert not v.warnings
+
+
 def test_null_mx(board: Switchboard) -> None:
     v = mx(board, "@ IN MX 0 .\n")
     assert v.outcome == "passed" and "RFC 7505" in v.message
     strict = mx(board, "@ IN MX 0 .\n", "exchange_online")
     assert strict.outcome == "failed" and "null MX" in strict.message
+    assert strict.remediation is not None and "Create the MX record" in strict.remediation
     mixed = mx(board, "@ IN MX 0 .\n" + EXO_MX.replace(" 0 ", " 10 "))
     assert mixed.outcome == "failed" and "mixes a null MX" in mixed.message
+    assert mixed.remediation == "Keep either the null MX (no mail) or the real MX records, not both"
 
 
 def test_no_mx_fails(board: Switchboard) -> None:
     v = mx(board, '@ IN TXT "v=spf1 -all"\n')
     assert v.outcome == "failed"
-    assert v.message.startswith("no MX record at contoso.com")
+    assert v.message.startswith(
+        "no MX record at contoso.com (contoso.com has no MX record (NODATA))"
+    )
     assert v.remediation is not None and "contoso-com.mail.protection.outlook.com" in v.remediation
 
 
@@ -138,6 +164,7 @@ def test_a_domain_that_does_not_exist_fails(board: Switchboard) -> None:
     v = mx(board, EXO_MX, name="shop.contoso.com")
     assert v.outcome == "failed"
     assert "does not exist in DNS (NXDOMAIN)" in v.message
+    assert v.remediation is not None and "Create the MX record" in v.remediation
 
 
 def test_dns_failure_of_the_mx_question_is_an_error(board: Switchboard) -> None:
@@ -158,7 +185,10 @@ def test_dns_failure_of_the_only_host_is_an_error(board: Switchboard) -> None:
 
 
 def test_off_and_microsoft_managed_domains_are_skipped(board: Switchboard) -> None:
-    assert mx(board, EXO_MX, "off").outcome == "skipped"
+    off = mx(board, EXO_MX, "off")
+    assert (off.result, off.outcome) == ("none", "skipped")
+    assert off.message == "not checked: the inventory's policy says mx: off"
     managed = mx(board, EXO_MX, name="contoso.onmicrosoft.com")
-    assert managed.outcome == "skipped" and "Microsoft runs its DNS" in managed.message
+    assert (managed.result, managed.outcome) == ("none", "skipped")
+    assert "Microsoft runs its DNS" in managed.message
     assert not managed.evidence

@@ -525,3 +525,15 @@ def test_several_dkim_key_records_at_one_name_are_a_permerror() -> None:
         )
     assert verdict.result == "permerror"
     assert "holds 2 TXT records" in verdict.message
+
+
+def test_a_void_include_counts_for_both_address_families_and_its_node() -> None:
+    """An include whose name has no record is a void lookup (RFC 7208 §4.6.4) whatever the
+    client's address family, counted in the tree where the include stands; and a permerror
+    (§5.2)."""
+    verdict = spf(EXO.replace(" -all", " include:gone.example.com -all"))
+    assert verdict.result == "permerror", verdict.message
+    assert (verdict.details["void_lookups"], verdict.details["void_lookups_ipv6"]) == (1, 1)
+    assert verdict.details["tree"]["voids"] == 1
+    two = spf(EXO.replace(" -all", " a:gone1.example.com a:gone2.example.com -all"))
+    assert two.details["tree"]["voids"] == 2

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from dkimwatch.checks import Outcome, Verdict
 from dkimwatch.cli import main
-from dkimwatch.gate import shown
+from dkimwatch.gate import GateReport, shown
+from dkimwatch.model import Domain
 from dkimwatch.zoneserver import ZoneServer
 from selftests import tenantkit
 
@@ -487,3 +489,23 @@ def test_pytest_gate_option_judges_a_disabled_domain_as_once_enabled(
     )
     # CNAMEs pass; selector1 (signs) has no key: dkim_target and dkim_rotation fail
     result.assert_outcomes(passed=2, failed=2, xfailed=1, skipped=2)
+
+
+def test_no_failure_is_no_approval_without_a_valid_key() -> None:
+    """The decision itself: nothing failed and DNS answered, yet no required selector has a
+    passing key (its key check skipped), so the gate does not approve. Today's checks fail
+    dkim_target in that case; the gate does not lean on that."""
+    d = Domain("example.com", "example.com")
+
+    def verdict(check: str, selector: str, outcome: Outcome) -> Verdict:
+        return Verdict(
+            check, d.name, selector, "pass" if outcome == "passed" else "none", outcome, ""
+        )
+
+    cnames = [verdict("dkim_cname", s, "passed") for s in d.selectors]
+    keys = [verdict("dkim_key", s, "skipped") for s in d.selectors]
+    report = GateReport(d, d, Path("domains.yaml"), "127.0.0.1", None)
+    report.views["resolvers"] = [*cnames, *keys]
+    assert report.keyed == [] and report.ready is False
+    report.views["resolvers"] = [*cnames, verdict("dkim_key", "selector2", "passed")]
+    assert report.keyed == ["selector2"] and report.ready is True

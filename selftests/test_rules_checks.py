@@ -217,6 +217,62 @@ def test_dmarc_min_policy(board: Switchboard, published: str, minimum: str, outc
         assert verdict.remediation is not None and f"p={minimum}" in verdict.remediation
 
 
+@pytest.mark.parametrize(
+    ("tags", "fixed"),
+    [
+        ("pct=100", None),
+        ("t=n", None),
+        ("pct=99", "v=DMARC1; p=reject"),
+        ("t=y", "v=DMARC1; p=reject"),
+        ("t=y; pct=100", "v=DMARC1; p=reject; pct=100"),
+        ("pct=50; t=n", "v=DMARC1; p=reject; t=n"),
+    ],
+)
+def test_dmarc_pct_below_100_and_t_y_weaken_the_policy(
+    board: Switchboard, tags: str, fixed: str | None
+) -> None:
+    """pct below 100 and t=y have receivers apply a lower policy; pct=100 and t=n (the
+    defaults) weaken nothing, and the fix drops only the tags that weaken."""
+    record = f"v=DMARC1; p=reject; {tags}"
+    zones = tenant_zones(customer=CNAMES + f'_dmarc IN TXT "{record}"\n')
+    verdict = judge(board, zones, check_dmarc, entry(), dmarc_min_policy="reject")
+    if fixed is None:
+        assert verdict.outcome == "passed", verdict.message
+        assert verdict.message == f'"{record}": policy reject'
+    else:
+        assert verdict.outcome == "failed", verdict.message
+        assert [f.value for f in verdict.fixes if isinstance(f, RecordFix)] == [fixed]
+
+
+def test_dmarc_sp_is_the_policy_of_subdomains_only(board: Switchboard) -> None:
+    """The organisation's own policy is p=; a subdomain without a record of its own inherits
+    sp= (RFC 7489 §6.3), and the fix raises sp=, not p=."""
+    record = "v=DMARC1; p=quarantine; sp=none"
+    zones = tenant_zones(customer=CNAMES + f'_dmarc IN TXT "{record}"\nshop IN MX 0 .\n')
+    own = judge(board, zones, check_dmarc, entry(), dmarc_min_policy="quarantine")
+    assert own.outcome == "passed", own.message
+    assert own.details["policy"] == "quarantine"
+    shop = Domain("shop.example.com", "shop.example.com")
+    sub = judge(board, zones, check_dmarc, shop, dmarc_min_policy="quarantine")
+    assert sub.outcome == "failed", sub.message
+    assert sub.message.startswith("policy none (sp=) (inherited from _dmarc.example.com")
+    assert sub.fixes == (
+        RecordFix(
+            "replace",
+            "_dmarc.example.com",
+            "TXT",
+            "v=DMARC1; p=quarantine; sp=quarantine",
+            DOMAIN,
+            found=record,
+        ),
+    )
+    # Without sp=, subdomains inherit p=: the fix raises p=.
+    plain = tenant_zones(customer=CNAMES + '_dmarc IN TXT "v=DMARC1; p=none"\nshop IN MX 0 .\n')
+    weak = judge(board, plain, check_dmarc, shop, dmarc_min_policy="quarantine")
+    assert weak.outcome == "failed", weak.message
+    assert [f.value for f in weak.fixes if isinstance(f, RecordFix)] == ["v=DMARC1; p=quarantine"]
+
+
 # --- the tenant a target must belong to -------------------------------------------------
 
 
@@ -383,3 +439,33 @@ def test_dns_failure_of_spf_and_dmarc_is_an_error(board: Switchboard, check: Any
     name = DOMAIN if check is check_spf else f"_dmarc.{DOMAIN}"
     failing = judge(board, zones, check, entry(), servfail=frozenset({name}))
     assert (failing.outcome, failing.result) == ("error", "temperror"), failing.message
+
+
+def test_dns_failure_inside_the_organisation_during_dmarc_discovery_is_an_error(
+    board: Switchboard,
+) -> None:
+    """a.b.example.com has no record of its own; the tree walk asks _dmarc.b.example.com,
+    inside the organisational domain, before example.com's. Without that answer the policy
+    that applies is unknown (b.example.com's record, if any, would be RFC 9989's): an
+    error, not example.com's policy. Above the organisation it only ends the walk."""
+    zones = tenant_zones(customer=CNAMES + '_dmarc IN TXT "v=DMARC1; p=reject"\n')
+    sub = Domain("a.b.example.com", "a.b.example.com")
+    inherited = judge(board, zones, check_dmarc, sub)
+    assert inherited.outcome == "passed", inherited.message
+    inside = frozenset({"_dmarc.b.example.com"})
+    failing = judge(board, zones, check_dmarc, sub, servfail=inside)
+    assert (failing.outcome, failing.result) == ("error", "temperror"), failing.message
+    assert "_dmarc.b.example.com" in failing.message
+    above = judge(board, zones, check_dmarc, sub, servfail=frozenset({"_dmarc.com"}))
+    assert above.outcome == "passed", above.message
+    assert "_dmarc.com" in above.details["discovery_note"]
+
+
+def test_dmarc_discovery_walks_past_a_name_with_several_records(board: Switchboard) -> None:
+    """Several records at one name of the tree walk are all discarded and the walk goes on
+    (RFC 9989 §4.10): example.com's policy still applies to a.b.example.com."""
+    both = '_dmarc.b IN TXT "v=DMARC1; p=none"\n_dmarc.b IN TXT "v=DMARC1; p=quarantine"\n'
+    zones = tenant_zones(customer=CNAMES + '_dmarc IN TXT "v=DMARC1; p=reject"\n' + both)
+    verdict = judge(board, zones, check_dmarc, Domain("a.b.example.com", "a.b.example.com"))
+    assert verdict.outcome == "passed", verdict.message
+    assert verdict.details["source"] == "_dmarc.example.com"
