@@ -150,9 +150,10 @@ MUTATIONS = [
     M(
         "target-temperror-as-missing",
         DKIM,
-        '    answer = probe.ask(qname, "TXT")\n    if answer.status is Status.TEMPERROR:\n'
+        "    qname, answer, records = _ask_key(probe, domain, selector)\n"
+        "    if answer.status is Status.TEMPERROR:\n"
         "        return b.temperror(answer.describe())\n    via =",
-        '    answer = probe.ask(qname, "TXT")\n    via =',
+        "    qname, answer, records = _ask_key(probe, domain, selector)\n    via =",
         "dkim_target reports an unanswered key question as a missing key",
     ),
     M(
@@ -197,32 +198,32 @@ MUTATIONS = [
     M(
         "mx-exchange-online-ignored",
         "src/dkimwatch/checks/mx.py",
-        '    if policy == "exchange_online":\n        top =',
-        "    if False:\n        top =",
+        '    if policy == "exchange_online":\n        preferred = _preferred_exchange_online(',
+        "    if False:\n        preferred = _preferred_exchange_online(",
         "mx: exchange_online accepts any MX with an address (a gateway passes)",
         (RULES, MX_TESTS),
     ),
     M(
         "mx-any-as-exchange-online",
         "src/dkimwatch/checks/mx.py",
-        '    if policy == "exchange_online":\n        top =',
-        '    if policy != "off":\n        top =',
+        '    if policy == "exchange_online":\n        preferred = _preferred_exchange_online(',
+        '    if policy != "off":\n        preferred = _preferred_exchange_online(',
         "mx: any (the default) requires Exchange Online's MX (a gateway fails)",
         (RULES, MX_TESTS),
     ),
     M(
         "mx-null-mixed-passes",
         "src/dkimwatch/checks/mx.py",
-        "        if len(records) > 1:\n",
-        "        if False:\n",
+        "    if len(records) > 1:\n",
+        "    if False:\n",
         "a null MX beside other MX records passes (RFC 7505 allows it only alone)",
         (RULES, MX_TESTS),
     ),
     M(
         "mx-null-under-exchange-online",
         "src/dkimwatch/checks/mx.py",
-        '        if policy == "exchange_online":\n            return b.failed(',
-        "        if False:\n            return b.failed(",
+        '    if policy == "exchange_online":\n        return b.failed(',
+        "    if False:\n        return b.failed(",
         "a null MX passes when the policy requires Exchange Online's MX",
         (RULES, MX_TESTS),
     ),
@@ -263,15 +264,15 @@ MUTATIONS = [
     M(
         "enabled-no-export-fails",
         "src/dkimwatch/checks/exo.py",
-        '"none",\n            "skipped",\n            f"no Get-DkimSigningConfig export',
-        '"fail",\n            "failed",\n            f"no Get-DkimSigningConfig export',
+        '    if state is None or state == "unset":\n        return b.make("none", "skipped"',
+        '    if state == "unset":\n        return b.make("none", "skipped"',
         "dkim_enabled fails a domain it knows nothing about (no export, no enabled:)",
         (RULES, ENABLED_TESTS),
     ),
     M(
         "enabled-inventory-ignored",
         "src/dkimwatch/checks/exo.py",
-        "    if state is None and domain.enabled is not None:\n",
+        "    if domain.exo_dkim is None and domain.enabled is not None:\n",
         "    if False:\n",
         "dkim_enabled ignores the inventory's enabled: (false is skipped as unknown)",
         (RULES, ENABLED_TESTS),
