@@ -133,23 +133,10 @@ def _gate(args: argparse.Namespace) -> int:
 
 def _gate_fixes(report: GateReport, fmt: str) -> str:
     """The failed verdicts' fixes in one format, after the gate's own text."""
-    from dkimwatch.fixformats import FixContext, FixItem, render
+    from dkimwatch.fixformats import render
+    from dkimwatch.fixoutput import verdict_items
 
-    items: list[FixItem] = []
-    for v in report.deciding:
-        if v.outcome != "failed":
-            continue
-        ctx = FixContext(
-            v.domain,
-            v.check,
-            v.selector,
-            v.message,
-            evidence=tuple(
-                f"{e.qname} {e.rdtype} @{e.server}: {e.rcode} {'; '.join(e.answers)}"
-                for e in v.evidence
-            ),
-        )
-        items.extend((ctx, f) for f in v.fixes)
+    items = verdict_items(v for v in report.deciding if v.outcome == "failed")
     files = render(fmt, items)
     if not files:
         return f"No {fmt} fixes: nothing the {fmt} format can apply.\n"

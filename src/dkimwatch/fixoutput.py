@@ -27,11 +27,14 @@ _ANSWERED = ("NOERROR", "NXDOMAIN")
 
 def fix_items(results: Iterable[ResultEntry]) -> list[FixItem]:
     """(context, fix) of every failed result, in node id order."""
+    ordered = sorted(results, key=lambda r: r.nodeid)
+    return verdict_items(r.verdict for r in ordered if r.outcome == "failed")
+
+
+def verdict_items(verdicts: Iterable[Verdict]) -> list[FixItem]:
+    """(context, fix) of each verdict's fixes, in the order given."""
     items: list[FixItem] = []
-    for r in sorted(results, key=lambda r: r.nodeid):
-        v = r.verdict
-        if r.outcome != "failed" or not v.fixes:
-            continue
+    for v in verdicts:
         ctx = FixContext(
             v.domain,
             v.check,

@@ -20,9 +20,7 @@ from dkimwatch.fixformats.base import (
     FixItem,
     UnrenderableName,
     bash_quoted,
-    by_zone,
-    one_line,
-    other_fixes_note,
+    command_script,
     record_type,
     replaced,
 )
@@ -95,22 +93,4 @@ def commands(fix: RecordFix) -> list[str]:
 
 
 def render(items: Sequence[FixItem]) -> Files:
-    zones = by_zone(items)
-    if not zones:
-        return {}  # nothing to change in DNS
-    lines = [HEADER]
-    for zone, findings in zones.items():
-        lines.append(f"# zone {one_line(zone)}")
-        for ctx, fixes in findings:
-            lines.append(f"# {ctx.heading()}")
-            for fix in fixes:
-                try:
-                    lines.extend(commands(fix))
-                except UnrenderableName as exc:
-                    lines.append(f"# not rendered: {exc}")
-        lines.append("")
-    others = other_fixes_note(items, "#")
-    if others:
-        lines.append("# Not DNS changes (see exchange-online.ps1 and support-cases.txt):")
-        lines.extend(others)
-    return {FILE: "\n".join(lines).rstrip("\n") + "\n"}
+    return command_script(items, FILE, HEADER, commands)

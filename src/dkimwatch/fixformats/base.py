@@ -102,6 +102,36 @@ def other_fixes_note(items: Sequence[FixItem], prefix: str) -> list[str]:
     return lines
 
 
+def command_script(
+    items: Sequence[FixItem],
+    file: str,
+    header: str,
+    commands: Callable[[RecordFix], list[str]],
+) -> Files:
+    """One script of shell commands (a ``#`` comment language: bash, PowerShell): the header,
+    then per zone and finding the commands of each DNS fix, then a note of the fixes that are
+    not DNS changes. Nothing to change in DNS: no file."""
+    zones = by_zone(items)
+    if not zones:
+        return {}
+    lines = [header]
+    for zone, findings in zones.items():
+        lines.append(f"# zone {one_line(zone)}")
+        for ctx, fixes in findings:
+            lines.append(f"# {ctx.heading()}")
+            for fix in fixes:
+                try:
+                    lines.extend(commands(fix))
+                except UnrenderableName as exc:
+                    lines.append(f"# not rendered: {exc}")
+        lines.append("")
+    others = other_fixes_note(items, "#")
+    if others:
+        lines.append("# Not DNS changes (see exchange-online.ps1 and support-cases.txt):")
+        lines.extend(others)
+    return {file: "\n".join(lines).rstrip("\n") + "\n"}
+
+
 class UnrenderableName(ValueError):
     """A name that is no DNS name (empty label, label over 63 octets, …)."""
 
