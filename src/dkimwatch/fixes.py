@@ -174,9 +174,10 @@ def txt_strings(value: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def zone_quoted(text: str) -> str:
+def zone_quoted(text: str, *, octal: bool = False) -> str:
     """One character-string in RFC 1035 master-file syntax: quoted, with quotes and
-    backslashes escaped and every byte outside printable ASCII as \\DDD."""
+    backslashes escaped and every byte outside printable ASCII as \\DDD (decimal, as RFC
+    1035 says; ``octal`` for Route 53, which reads the three digits as octal)."""
     parts: list[str] = []
     for byte in text.encode():
         char = chr(byte)
@@ -185,7 +186,7 @@ def zone_quoted(text: str) -> str:
         elif 0x20 <= byte < 0x7F:
             parts.append(char)
         else:
-            parts.append(f"\\{byte:03d}")
+            parts.append(f"\\{byte:03o}" if octal else f"\\{byte:03d}")
     return '"' + "".join(parts) + '"'
 
 

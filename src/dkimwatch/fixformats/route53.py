@@ -19,7 +19,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from dkimwatch.fixes import RecordFix, txt_strings
+from dkimwatch.fixes import RecordFix, txt_strings, zone_quoted
 from dkimwatch.fixformats.base import (
     Files,
     FixItem,
@@ -37,19 +37,7 @@ ACTIONS = {"create": "CREATE", "delete": "DELETE", "replace": "UPSERT"}
 
 def txt_value(value: str) -> str:
     """A TXT record's value as Route 53 takes it: its quoted character-strings."""
-    parts = []
-    for string in txt_strings(value):
-        out = []
-        for byte in string.encode():
-            char = chr(byte)
-            if char in '"\\':
-                out.append("\\" + char)
-            elif 0x20 <= byte < 0x7F:
-                out.append(char)
-            else:
-                out.append(f"\\{byte:03o}")
-        parts.append('"' + "".join(out) + '"')
-    return " ".join(parts)
+    return " ".join(zone_quoted(string, octal=True) for string in txt_strings(value))
 
 
 def _change(action: str, fix: RecordFix, value: str) -> dict[str, Any]:
