@@ -141,16 +141,20 @@ class _Reader:
             )
         return value.strip()
 
-    def choice(self, node: _YamlMap, key: str, where: str, choices: tuple[str, ...]) -> str | None:
-        """One of ``choices`` (any case), or None when ``key`` is absent."""
+    def choice(
+        self, node: _YamlMap, key: str, where: str, choices: tuple[str, ...], named: str = ""
+    ) -> str | None:
+        """One of ``choices`` (any case; ``named`` says what they are), or None when ``key``
+        is absent."""
         if key not in node:
             return None
         value = self.string(node, key, f"{where}.{key}").lower()
         if value not in choices:
+            allowed = f"{named} ({', '.join(choices)})" if named else ", ".join(choices)
             raise self.error(
                 self.key_line(node, key),
                 f"{where}.{key}",
-                f"expected one of {', '.join(choices)}, got {value!r}",
+                f"expected one of {allowed}, got {value!r}",
             )
         return value
 
@@ -657,17 +661,11 @@ def _rotation(
             f"{where}.rotate_on",
             f"expected an ISO 8601 instant such as 2026-04-10T10:00:00Z, got {_show(raw)}",
         ) from None
-    chosen = []
-    for key in keys[1:]:
-        sel = r.string(node, key, f"{where}.{key}").lower()
-        if sel not in selectors:
-            raise r.error(
-                r.key_line(node, key),
-                f"{where}.{key}",
-                f"expected one of the domain's selectors ({', '.join(selectors)}), got {sel!r}",
-            )
-        chosen.append(sel)
-    return Rotation(rotate_on=rotate_on, before=chosen[0], after=chosen[1])
+    before, after = (
+        r.choice(node, k, where, selectors, "the domain's selectors") for k in keys[1:]
+    )
+    assert before is not None and after is not None  # present, as said above
+    return Rotation(rotate_on=rotate_on, before=before, after=after)
 
 
 def _name(r: _Reader, raw: Any, line: int, where: str) -> str:
