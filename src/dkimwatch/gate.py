@@ -13,6 +13,7 @@ fix, and where.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -98,14 +99,39 @@ class GateReport:
         return bool(self.keyed)
 
 
-def _inventory_entry(inventory: Inventory, name: str) -> Domain:
+def _alabel(name: str) -> str:
     try:
-        alabel = to_alabel(name)
+        return to_alabel(name)
     except ValueError as exc:
         raise GateError(f"{name!r} is not a valid domain name: {exc}") from None
-    for d in inventory.domains:
-        if d.name == alabel:
-            return d
+
+
+def _listed(inventory: Inventory, alabel: str) -> Domain | None:
+    return next((d for d in inventory.domains if d.name == alabel), None)
+
+
+def inventory_holding(inventories: Sequence[Inventory], name: str) -> Inventory:
+    """The inventory of ``inventories`` that lists ``name``: the one whose tenant, policy
+    and entry the gate judges it by (inventory.load_inventories lets no domain be in two)."""
+    if len(inventories) == 1:
+        _inventory_entry(inventories[0], name)  # not listed: the one inventory's message
+        return inventories[0]
+    alabel = _alabel(name)
+    for inventory in inventories:
+        if _listed(inventory, alabel) is not None:
+            return inventory
+    paths = ", ".join(str(inv.path) for inv in inventories)
+    raise GateError(
+        f"{shown(name, 253)} is in none of {paths}: add it to its tenant's inventory (with "
+        "selector1_cname and selector2_cname from Get-DkimSigningConfig), or name the "
+        "inventory that lists it (--domains)"
+    )
+
+
+def _inventory_entry(inventory: Inventory, name: str) -> Domain:
+    entry = _listed(inventory, _alabel(name))
+    if entry is not None:
+        return entry
     # Judging an unknown domain against the inventory's tenant would call the CNAMEs of
     # another tenant's domain wrong and advise deleting them.
     raise GateError(
