@@ -240,3 +240,41 @@ def suite_size(inventory: Path, domain: str | None = None) -> int:
     """How many tests the suite runs for the written inventory (or one of its domains)."""
     domains = load_inventory(inventory).domains
     return sum(registry.tests_per_domain(d) for d in domains if domain in (None, d.name))
+
+
+# --- many tenants: a directory of inventories -----------------------------------------------
+
+OTHER = "other-tenant.example"  # its CNAMEs point into fabrikamcorp's tenant
+FABRIKAM = "fabrikamcorp"
+FABRIKAM_SPF = "spf.fabrikam-gateway.example"
+
+
+def dns_block(zones: str = "../zones") -> str:
+    return f"dns:\n  zones: {zones}\n  timeout: 2.0\n  attempts: 2\n"
+
+
+def write_tenants(root: Path, *, fabrikam_dns: str | None = None) -> Path:
+    """tenants/contoso.yaml (every domain of the tenant but OTHER, with a waiver for
+    no-spf's SPF) and tenants/fabrikam.yaml (OTHER, under its own tenant); the zones of
+    write_tenant. Returns the folder."""
+    write_tenant(root)
+    folder = root / "tenants"
+    folder.mkdir()
+    entries = "".join(c.inventory for c in cases() if c.domain != OTHER)
+    (folder / "contoso.yaml").write_text(
+        f"version: 1\ntenant: {TENANT}\n{dns_block()}domains:\n{entries}"
+        + textwrap.dedent(
+            """\
+            waivers:
+              - domain: no-spf.example
+                check: spf
+                reason: "SPF moves with the mail gateway, CHG-7"
+            """
+        )
+    )
+    # fabrikam's own policy wants an SPF include its domain lacks: its SPF fails there.
+    (folder / "fabrikam.yaml").write_text(
+        f"version: 1\ntenant: {FABRIKAM}\n{fabrikam_dns or dns_block()}"
+        f"policy:\n  spf_require_include: {FABRIKAM_SPF}\ndomains:\n  - {OTHER}\n"
+    )
+    return folder

@@ -12,6 +12,7 @@ import dns.message
 import dns.query
 import dns.rcode
 
+from selftests import tenantkit
 from selftests.scripted_dns import free_udp_port
 
 DKIMWATCH = [sys.executable, "-m", "dkimwatch.cli"]
@@ -29,6 +30,28 @@ def test_validate_good_and_bad(tmp_path: Path) -> None:
     assert out.returncode == 4
     assert out.stderr.strip().count("\n") == 0
     assert f"{bad}:4: domains[contoso.com].enabled: expected true or false" in out.stderr
+
+
+def test_validate_takes_inventories_as_pytest_domains_does(tmp_path: Path) -> None:
+    folder = tenantkit.write_tenants(tmp_path)
+    contoso, fabrikam = folder / "contoso.yaml", folder / "fabrikam.yaml"
+    for args in (["--domains", str(folder)], [str(contoso), "--domains", str(fabrikam)]):
+        out = subprocess.run([*DKIMWATCH, "validate", *args], capture_output=True, text=True)
+        assert (out.returncode, out.stderr) == (0, "")
+        lines = out.stdout.splitlines()
+        assert [line.split(":")[0] for line in lines[:2]] == [str(contoso), str(fabrikam)]
+        assert lines[1].endswith("tenant fabrikamcorp")
+        assert lines[2] == f"2 inventories, {len(tenantkit.cases())} domains, each in one of them"
+    fabrikam.write_text(fabrikam.read_text() + "  - healthy.example\n")
+    out = subprocess.run([*DKIMWATCH, "validate", str(folder)], capture_output=True, text=True)
+    assert (out.returncode, out.stdout) == (4, "")
+    assert out.stderr.strip().count("\n") == 0
+    assert f"healthy.example is also in {contoso}" in out.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = subprocess.run([*DKIMWATCH, "validate", str(empty)], capture_output=True, text=True)
+    assert out.returncode == 4
+    assert out.stderr.strip() == f"dkimwatch: {empty}:0: directory: no *.yaml inventory in it"
 
 
 def test_serve_answers_until_interrupted(tmp_path: Path) -> None:

@@ -252,6 +252,61 @@ def test_authoritative_view_sees_past_a_stale_resolver(
         resolver.stop()
 
 
+# --- many inventories: --domains repeated, or a directory of one *.yaml per tenant ----------
+
+
+@pytest.fixture(scope="module")
+def tenants(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tenantkit.write_tenants(tmp_path_factory.mktemp("gate-tenants"))
+
+
+def test_the_gate_judges_a_domain_by_the_inventory_of_its_tenant(
+    tenants: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """other-tenant.example is fabrikamcorp's: its CNAMEs into fabrikamcorp are right by
+    fabrikam.yaml (they are wrong by the contoso tenant's)."""
+    code, out, err = gate(capsys, tenantkit.OTHER, "--domains", str(tenants))
+    assert (code, err) == (0, ""), out + err
+    assert out.splitlines()[0] == f"inventory: {tenants / 'fabrikam.yaml'}"
+    assert out.rstrip().endswith(
+        f"Set-DkimSigningConfig -Identity {tenantkit.OTHER} -Enabled $true"
+    )
+    contoso, fabrikam = (str(tenants / f"{t}.yaml") for t in ("contoso", "fabrikam"))
+    code, out, _ = gate(capsys, "healthy.example", "--domains", fabrikam, "--domains", contoso)
+    assert code == 0, out
+    assert out.splitlines()[0] == f"inventory: {contoso}"
+    code, out, _ = gate(
+        capsys, "cname-missing.example", "--domains", contoso, "--domains", fabrikam
+    )
+    assert code == 1 and "NOT ready" in out
+
+
+def test_a_domain_in_none_of_the_inventories_is_a_usage_error(
+    tenants: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = gate(capsys, "not-listed.example", "--domains", str(tenants))
+    assert (code, out) == (4, "")
+    assert err.strip() == (
+        f"dkimwatch gate: not-listed.example is in none of {tenants / 'contoso.yaml'}, "
+        f"{tenants / 'fabrikam.yaml'}: add it to its tenant's inventory (with selector1_cname "
+        "and selector2_cname from Get-DkimSigningConfig), or name the inventory that lists it "
+        "(--domains)"
+    )
+
+
+def test_a_domain_in_two_inventories_is_the_runs_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tenantkit.write_tenants(tmp_path)
+    fabrikam = folder / "fabrikam.yaml"
+    fabrikam.write_text(fabrikam.read_text() + "  - healthy.example\n")
+    code, out, err = gate(capsys, "healthy.example", "--domains", str(folder))
+    assert (code, out) == (4, "")
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"dkimwatch: {fabrikam}:")
+    assert f"healthy.example is also in {folder / 'contoso.yaml'}" in err
+
+
 def test_pytest_gate_option_runs_only_the_gate_checks(
     pytester: pytest.Pytester, inventory: Path
 ) -> None:

@@ -1,4 +1,5 @@
-"""The shape of the package: no import cycles, and the leaf modules import nothing of dkimwatch.
+"""The shape of the package: no import cycles, the leaf modules import nothing of dkimwatch,
+and no function runs longer than a screen without saying why.
 
 The graph is read from the source (every import statement, including those inside functions
 and under TYPE_CHECKING), not from what happens to be loaded at run time.
@@ -7,6 +8,7 @@ and under TYPE_CHECKING), not from what happens to be loaded at run time.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "dkimwatch"
@@ -96,3 +98,49 @@ def test_leaves_import_nothing_of_dkimwatch() -> None:
     for leaf in LEAVES:
         assert leaf in graph, f"{leaf} is missing"
         assert graph[leaf] == set(), f"{leaf} imports {sorted(graph[leaf])}"
+
+
+# A function longer than this says why, in a comment on the line above it (above its
+# decorators) or on its def line: "# Long: <the reason>".
+LONGEST = 60
+_REASON = re.compile(r"#\s*Long:\s*\S.{8,}")
+
+
+def long_functions_without_reason(source: str, file: str) -> list[str]:
+    """The functions of ``source`` over LONGEST lines (def to last line) with no reason
+    beside them, as "file:line name (N lines)"."""
+    lines = source.splitlines()
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        length = (node.end_lineno or node.lineno) - node.lineno + 1
+        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        beside = [lines[node.lineno - 1], lines[first - 2] if first > 1 else ""]
+        if length > LONGEST and not any(_REASON.search(line) for line in beside):
+            found.append(f"{file}:{node.lineno} {node.name} ({length} lines)")
+    return found
+
+
+def test_long_functions_say_why() -> None:
+    found = [
+        f
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for f in long_functions_without_reason(
+            path.read_text(encoding="utf-8"), path.relative_to(PACKAGE).as_posix()
+        )
+    ]
+    assert not found, f"over {LONGEST} lines without a '# Long: why' beside them:\n" + "\n".join(
+        found
+    )
+
+
+def test_a_long_function_needs_its_reason() -> None:
+    body = "".join(f"    x{i} = {i}\n" for i in range(LONGEST))
+    bare = f"def f() -> None:\n{body}"
+    assert long_functions_without_reason(bare, "m.py") == [f"m.py:1 f ({LONGEST + 1} lines)"]
+    short = f"def f() -> None:\n{''.join(body.splitlines(True)[1:])}"
+    assert long_functions_without_reason(short, "m.py") == []
+    said = f"# Long: one table of options, in the order --help shows them.\n@cache\n{bare}"
+    assert long_functions_without_reason(said, "m.py") == []
+    assert long_functions_without_reason(f"# Long:\n{bare}", "m.py") != []  # no reason given

@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 
 from dkimwatch import registry
-from dkimwatch.gate import GATE_CHECKS
 from dkimwatch.inventory import InventoryError, load_inventory
 from dkimwatch.model import Domain
 from dkimwatch.plugin import check_of
@@ -114,7 +113,8 @@ def test_each_check_is_declared_once_with_a_known_family_and_scope() -> None:
     assert all(c.holds_when and "\n" not in c.holds_when for c in registry.CHECKS)
     functions = [c.function for c in registry.CHECKS]
     assert len(set(functions)) == len(functions)
-    assert set(GATE_CHECKS) <= set(registry.IDS)  # --gate keeps these tests
+    # Every check says what of the inventory it reads (history's fingerprint), once each.
+    assert all(c.inputs and len(set(c.inputs)) == len(c.inputs) for c in registry.CHECKS)
     for check in registry.CHECKS:  # a per-selector check takes the selector
         params = list(inspect.signature(check.function).parameters)
         assert params[:2] == ["ctx", "domain"], check.id
@@ -138,6 +138,88 @@ def test_cases_follow_the_registry_and_skip_the_initial_domains_cnames() -> None
     assert registry.cases(parked) == [("dkim_enabled", None), ("dmarc", None), ("mx", None)]
     routing = Domain("contoso.mail.onmicrosoft.com", "x", coexistence=True)
     assert registry.cases(routing) == [("dkim_enabled", None)]
+
+
+def test_the_gate_judges_its_checks_per_selector_first_then_per_domain() -> None:
+    """dkimwatch gate and pytest --gate take their checks from the registry's gate flag."""
+    assert registry.GATE_IDS == ("dkim_cname", "dkim_target", "dkim_key", "dkim_rotation")
+    domain = Domain("contoso.com", "contoso.com", selectors=("selector1", "selector2"))
+    assert registry.gate_cases(domain) == [
+        *((c, s) for c in ("dkim_cname", "dkim_target", "dkim_key") for s in domain.selectors),
+        ("dkim_rotation", None),
+    ]
+
+
+# --- each check id written once -----------------------------------------------------------
+
+# Strings that equal a check id but name something else, where they may stand: the file
+# (relative to src/dkimwatch) and the string, with what it names there.
+HOMONYMS: dict[tuple[str, str], str] = {
+    ("records/spf.py", "mx"): "the SPF mechanism mx",
+    ("checks/spf_walk.py", "mx"): "the SPF mechanism mx, walked",
+    ("inventory.py", "mx"): "the policy setting mx:",
+}
+
+
+def _own_module(check: registry.Check) -> str:
+    source = inspect.getsourcefile(check.function)
+    assert source is not None, check.id
+    return Path(source).resolve().relative_to(PACKAGE).as_posix()
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        scopes = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+        if isinstance(node, scopes) and node.body and isinstance(node.body[0], ast.Expr):
+            found.add(id(node.body[0].value))
+    return found
+
+
+def check_id_literals(package: Path) -> list[str]:
+    """Each string in the package's code (docstrings aside) that spells a check id outside
+    the registry and the check's own module, as "file:line: 'id'". A string equal to an id
+    counts, and a longer one (an f-string's text too) naming an id with an underscore as a
+    word: "spf", "dmarc" and "mx" are also record types and settings in prose."""
+    own = {c.id: _own_module(c) for c in registry.CHECKS}
+    words = {i: re.compile(rf"(?<![\w.<-]){i}(?![\w.>-])") for i in registry.IDS if "_" in i}
+    found: list[tuple[str, int, str]] = []
+    for path in sorted(package.rglob("*.py")):
+        file = path.relative_to(package).as_posix()
+        if file == "registry.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = _docstrings(tree)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+                continue
+            if id(node) in docstrings:
+                continue
+            named = [i for i in registry.IDS if node.value == i]
+            named += [i for i, word in words.items() if i != node.value and word.search(node.value)]
+            found.extend(
+                (file, node.lineno, i)
+                for i in named
+                if own[i] != file and (file, i) not in HOMONYMS
+            )
+    return [f"{file}:{line}: {i!r}" for file, line, i in sorted(found)]
+
+
+def test_each_check_id_is_written_only_in_the_registry_and_its_own_module() -> None:
+    """What needs a check's id takes it from the registry (or, in its own module, writes
+    it): a copy elsewhere is one more place to forget when a check is renamed or added."""
+    found = check_id_literals(PACKAGE)
+    assert not found, "check ids written outside the registry:\n" + "\n".join(found)
+
+
+def test_the_id_scan_finds_ids_in_strings_and_f_strings(tmp_path: Path) -> None:
+    (tmp_path / "registry.py").write_text('IDS = ("spf", "dkim_key")\n')
+    (tmp_path / "elsewhere.py").write_text(
+        '"""Docstrings may say spf and dkim_key."""\n'
+        'A = ("spf", "spf_x", "the spf record")\n'
+        'B = f"{A} see dkim_key, not dkim_keys"\n'
+    )
+    assert check_id_literals(tmp_path) == ["elsewhere.py:2: 'spf'", "elsewhere.py:3: 'dkim_key'"]
 
 
 # --- tests/ -------------------------------------------------------------------------------

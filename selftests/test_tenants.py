@@ -7,50 +7,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from selftests import tenantkit
+from selftests.tenantkit import FABRIKAM, FABRIKAM_SPF, OTHER, dns_block, write_tenants
 from selftests.test_plugin import install_suite, run
 
-OTHER = "other-tenant.example"  # its CNAMEs point into fabrikamcorp's tenant
-FABRIKAM = "fabrikamcorp"
-FABRIKAM_SPF = "spf.fabrikam-gateway.example"
-
 pytest_plugins = ["pytester"]
-
-
-def dns_block(zones: str = "../zones") -> str:
-    return f"dns:\n  zones: {zones}\n  timeout: 2.0\n  attempts: 2\n"
-
-
-def write_tenants(root: Path, *, fabrikam_dns: str | None = None) -> Path:
-    """tenants/contoso.yaml (every tenantkit domain but OTHER, with a waiver for no-spf's
-    SPF) and tenants/fabrikam.yaml (OTHER, under its own tenant); the zones of tenantkit."""
-    tenantkit.write_tenant(root)
-    folder = root / "tenants"
-    folder.mkdir()
-    entries = "".join(c.inventory for c in tenantkit.cases() if c.domain != OTHER)
-    (folder / "contoso.yaml").write_text(
-        f"version: 1\ntenant: {tenantkit.TENANT}\n{dns_block()}domains:\n{entries}"
-        + textwrap.dedent(
-            """\
-            waivers:
-              - domain: no-spf.example
-                check: spf
-                reason: "SPF moves with the mail gateway, CHG-7"
-            """
-        )
-    )
-    # fabrikam's own policy wants an SPF include its domain lacks: its SPF fails there.
-    (folder / "fabrikam.yaml").write_text(
-        f"version: 1\ntenant: {FABRIKAM}\n{fabrikam_dns or dns_block()}"
-        f"policy:\n  spf_require_include: {FABRIKAM_SPF}\ndomains:\n  - {OTHER}\n"
-    )
-    return folder
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The ``dkimwatch`` command: helpers around the pytest suite.
 
 ``dkimwatch serve ZONEDIR``      the embedded authoritative DNS server, for trying things by hand
-``dkimwatch validate [PATH]``    check an inventory and print what it holds
+``dkimwatch validate [PATH…]``   check inventories (files, directories) and print what they hold
 ``dkimwatch import EXPORT``      turn a Get-DkimSigningConfig export into an inventory
 ``dkimwatch gate DOMAIN``        may DKIM signing be enabled for DOMAIN now? (exit 0: yes)
 ``dkimwatch fixes --format F``   the fixes of a results.json in one host's language
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dkimwatch import __version__
-from dkimwatch.inventory import Inventory, InventoryError, load_inventory
+from dkimwatch.inventory import Inventory, InventoryError, load_inventories
 
 if TYPE_CHECKING:
     from dkimwatch.gate import GateReport
@@ -26,10 +26,12 @@ if TYPE_CHECKING:
 USAGE_ERROR = 4  # pytest's exit code for bad input, used here too
 
 
-def _load_inventory(path: str) -> Inventory | None:
-    """The inventory, or None once its one-line error is on stderr."""
+def _load_inventories(paths: Sequence[str]) -> list[Inventory] | None:
+    """The inventories of ``paths`` (files, and directories of one ``*.yaml`` per tenant),
+    read and checked as ``pytest --domains`` reads them, or None once the one-line error is
+    on stderr."""
     try:
-        return load_inventory(Path(path))
+        return load_inventories([Path(p) for p in paths])
     except InventoryError as exc:
         print(f"dkimwatch: {exc}", file=sys.stderr)
         return None
@@ -50,16 +52,20 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    inventory = _load_inventory(args.inventory)
-    if inventory is None:
+    inventories = _load_inventories([*args.inventory, *args.domains] or ["domains.yaml"])
+    if inventories is None:
         return USAGE_ERROR
-    rotated = sum(1 for d in inventory.domains if d.rotation)
-    targets = sum(1 for d in inventory.domains if d.targets)
-    print(
-        f"{inventory.path}: {len(inventory.domains)} domains "
-        f"({targets} with expected CNAME targets, {rotated} with rotation data), "
-        f"{len(inventory.waivers)} waivers, tenant {inventory.tenant or '(none)'}"
-    )
+    for inventory in inventories:
+        rotated = sum(1 for d in inventory.domains if d.rotation)
+        targets = sum(1 for d in inventory.domains if d.targets)
+        print(
+            f"{inventory.path}: {len(inventory.domains)} domains "
+            f"({targets} with expected CNAME targets, {rotated} with rotation data), "
+            f"{len(inventory.waivers)} waivers, tenant {inventory.tenant or '(none)'}"
+        )
+    if len(inventories) > 1:
+        domains = sum(len(inv.domains) for inv in inventories)
+        print(f"{len(inventories)} inventories, {domains} domains, each in one of them")
     return 0
 
 
@@ -88,15 +94,16 @@ def _import(args: argparse.Namespace) -> int:
 def _gate(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from dkimwatch.gate import GateError, gate_domain, render, run_gate
+    from dkimwatch.gate import GateError, inventory_holding, render, run_gate
     from dkimwatch.resolver import servers_to_ask
 
-    inventory = _load_inventory(args.domains)
-    if inventory is None:
+    inventories = _load_inventories(args.domains or ["domains.yaml"])
+    if inventories is None:
         return USAGE_ERROR
     server = None
     try:
-        gate_domain(inventory, args.domain)  # an unknown domain: no DNS server started
+        # The inventory that lists the domain; an unknown domain: no DNS server started.
+        inventory = inventory_holding(inventories, args.domain)
         zones = Path(args.zones) if args.zones else None
         servers, server = servers_to_ask(inventory, args.nameserver, zones)
         if args.nameserver:
@@ -198,8 +205,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=5300, help="port (default 5300)")
     serve.set_defaults(func=_serve)
 
-    validate = sub.add_parser("validate", help="check an inventory file")
-    validate.add_argument("inventory", nargs="?", default="domains.yaml")
+    validate = sub.add_parser(
+        "validate", help="check inventories (files, or directories of one *.yaml per tenant)"
+    )
+    validate.add_argument("inventory", nargs="*", metavar="PATH", help="(default ./domains.yaml)")
+    validate.add_argument(
+        "--domains",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="the same, as pytest takes it",
+    )
     validate.set_defaults(func=_validate)
 
     imp = sub.add_parser("import", help="inventory from a Get-DkimSigningConfig export")
@@ -215,7 +231,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     gate.add_argument("domain")
     gate.add_argument(
-        "--domains", default="domains.yaml", metavar="PATH", help="inventory (./domains.yaml)"
+        "--domains",
+        action="append",
+        metavar="PATH",
+        help="inventory, or a directory of one *.yaml per tenant; repeatable (./domains.yaml)",
     )
     gate.add_argument(
         "--nameserver", action="append", default=[], metavar="HOST[:PORT]", help="resolver"

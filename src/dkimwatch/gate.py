@@ -4,30 +4,30 @@ Enabling is safe only when mail signed afterwards verifies: both selector CNAMEs
 Exchange Online's targets (Exchange Online refuses to enable otherwise, and the other
 selector signs after the next rotation), and the selector that signs once DKIM is enabled
 has a valid key behind its CNAME (without it receivers reject every signature as
-"DKIM invalid key"). The gate runs the suite's own DKIM checks (``GATE_CHECKS``) on the
-domain as it will be once enabled, through the resolvers and, with ``authoritative``, at
-the zones' own servers, and says either the command to run or what to fix, and where.
+"DKIM invalid key"). The gate runs the suite's own DKIM checks (those the registry marks
+``gate``) on the domain as it will be once enabled, through the resolvers and, with
+``authoritative``, at the zones' own servers, and says either the command to run or what to
+fix, and where.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from dkimwatch import exo
 from dkimwatch.checks import Context, Verdict, selector_name
+from dkimwatch.checks.dkim import CNAME, KEY, TARGET
 from dkimwatch.fixes import RecordFix, record_fixes, zone_line, zone_rdata
 from dkimwatch.model import Domain, Inventory
 from dkimwatch.names import to_alabel
 from dkimwatch.records.taglist import clip
-from dkimwatch.registry import evaluate
+from dkimwatch.registry import evaluate, gate_cases
 from dkimwatch.resolver import AuthoritativeClient, DnsClient, Evidence, Resolver
 from dkimwatch.rotation import signing_selector
-
-# The checks the gate decides on, in the suite's order; `pytest --gate D` keeps these.
-GATE_CHECKS = ("dkim_cname", "dkim_target", "dkim_key", "dkim_rotation")
 
 # What to look at in Exchange Online when a key only Microsoft can publish is missing or bad.
 CONFIG_PROPERTIES = (
@@ -77,11 +77,7 @@ class GateReport:
     @property
     def keyed(self) -> list[str]:
         """The required selectors whose CNAME is right and whose key is valid."""
-        return [
-            s
-            for s in self.required
-            if self._passed("dkim_cname", s) and self._passed("dkim_key", s)
-        ]
+        return [s for s in self.required if self._passed(CNAME, s) and self._passed(KEY, s)]
 
     @property
     def key_trouble(self) -> list[str]:
@@ -89,7 +85,7 @@ class GateReport:
         only Microsoft can publish that key."""
         if self.keyed:
             return []
-        return [s for s in self.required if self._passed("dkim_cname", s)]
+        return [s for s in self.required if self._passed(CNAME, s)]
 
     @property
     def ready(self) -> bool | None:
@@ -103,14 +99,39 @@ class GateReport:
         return bool(self.keyed)
 
 
-def _inventory_entry(inventory: Inventory, name: str) -> Domain:
+def _alabel(name: str) -> str:
     try:
-        alabel = to_alabel(name)
+        return to_alabel(name)
     except ValueError as exc:
         raise GateError(f"{name!r} is not a valid domain name: {exc}") from None
-    for d in inventory.domains:
-        if d.name == alabel:
-            return d
+
+
+def _listed(inventory: Inventory, alabel: str) -> Domain | None:
+    return next((d for d in inventory.domains if d.name == alabel), None)
+
+
+def inventory_holding(inventories: Sequence[Inventory], name: str) -> Inventory:
+    """The inventory of ``inventories`` that lists ``name``: the one whose tenant, policy
+    and entry the gate judges it by (inventory.load_inventories lets no domain be in two)."""
+    if len(inventories) == 1:
+        _inventory_entry(inventories[0], name)  # not listed: the one inventory's message
+        return inventories[0]
+    alabel = _alabel(name)
+    for inventory in inventories:
+        if _listed(inventory, alabel) is not None:
+            return inventory
+    paths = ", ".join(str(inv.path) for inv in inventories)
+    raise GateError(
+        f"{shown(name, 253)} is in none of {paths}: add it to its tenant's inventory (with "
+        "selector1_cname and selector2_cname from Get-DkimSigningConfig), or name the "
+        "inventory that lists it (--domains)"
+    )
+
+
+def _inventory_entry(inventory: Inventory, name: str) -> Domain:
+    entry = _listed(inventory, _alabel(name))
+    if entry is not None:
+        return entry
     # Judging an unknown domain against the inventory's tenant would call the CNAMEs of
     # another tenant's domain wrong and advise deleting them.
     raise GateError(
@@ -161,8 +182,7 @@ def run_gate(
     for view, resolver in views:
         ctx = Context(resolver=resolver, policy=inventory.policy, tenant=inventory.tenant, now=now)
         verdicts: list[Verdict] = []
-        cases = [(c, s) for c in GATE_CHECKS if c != "dkim_rotation" for s in domain.selectors]
-        for check, selector in [*cases, ("dkim_rotation", None)]:
+        for check, selector in gate_cases(domain):
             verdicts.append(evaluate(ctx, check, domain, selector))
             if verdicts[-1].outcome == "error":
                 # The answer is "DNS did not answer" already; each further question to a
@@ -216,13 +236,13 @@ def _key_problems(report: GateReport, trouble: list[str]) -> list[Verdict]:
     """Per selector in trouble, the verdict that says what is wrong with its key."""
     problems: list[Verdict] = []
     for s in trouble:
-        for check in ("dkim_target", "dkim_key"):
+        for check in (TARGET, KEY):
             v = report.verdict(check, s)
             if v is not None and v.outcome == "failed":
                 problems.append(v)
                 break
         else:
-            v = report.verdict("dkim_target", s)
+            v = report.verdict(TARGET, s)
             if v is not None:
                 problems.append(v)
     return problems
@@ -236,7 +256,7 @@ def _support_facts(report: GateReport, problems: list[Verdict]) -> list[str]:
     for v in problems:
         s = v.selector or ""
         qname = selector_name(d, s)
-        cname = report.verdict("dkim_cname", s)
+        cname = report.verdict(CNAME, s)
         targets = _found(cname, qname, "CNAME") if cname else []
         target = shown(targets[0]) if targets else d.target_for(s) or "(see evidence)"
         lines.append(f"       selector: {s}, target: {target}")
@@ -332,7 +352,7 @@ def render(report: GateReport) -> str:
     ready = report.ready
     if ready:
         if "authoritative" in report.views and any(
-            v.outcome != "passed" for v in report.views["resolvers"] if v.check == "dkim_cname"
+            v.outcome != "passed" for v in report.views["resolvers"] if v.check == CNAME
         ):
             lines.append(
                 "note: the authoritative servers have the records, but your resolvers do not "

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from dkimwatch.model import Domain, Inventory
-from dkimwatch.registry import cases
+from dkimwatch.registry import BY_ID, CHECKS, Check, cases
 
 FORMAT = 2  # 2: records carry the inventory identity and each test's inputs
 HISTORY_DIR = "history"
@@ -118,48 +118,59 @@ def _key_text(record: str | None) -> str:
 
 
 def inventory_inputs(inventory: Inventory) -> dict[Key, str]:
-    """Per test of ``inventory``: the inventory inputs its verdict depends on, as four
-    space-separated parts ``<entry> <policy> <enabled> <waiver>``:
+    """Per test of ``inventory``: the inventory inputs its verdict depends on (its check's
+    ``inputs`` in the registry), as four space-separated parts
+    ``<entry> <policy> <enabled> <waiver>``:
 
-    - entry: a short hash of the domain entry's fields the check reads (DKIM: selectors,
-      rotation, and the selector's expected CNAME target and public key; all of them for
-      ``dkim_rotation``; SPF and DMARC read none but the name);
-    - policy: a short hash of the policy settings (and for DKIM the tenant) it reads;
-    - enabled: ``y``/``n`` for ``enabled: true/false`` of a DKIM check, else ``-``;
+    - entry: a short hash of the domain entry's fields the check reads (``entry.dkim``:
+      selectors, rotation, and the selector's expected CNAME target and public key, all of
+      them for a per-domain check; ``entry.exo``: what the exports say of the domain),
+      else ``-`` (SPF and DMARC read none but the name);
+    - policy: a short hash of the policy settings (and the tenant) it reads, else ``-``;
+    - enabled: ``y``/``n`` for ``enabled: true/false`` of a check that reads it, else ``-``;
     - waiver: ``-`` without a waiver, else ``w`` and its expiry date, if any.
 
     Two runs with equal inputs for a test judged it from the same inventory facts: a
     different outcome comes from DNS. A waiver's reason is left out (it changes no outcome).
     """
-    policy = inventory.policy
-    tenant = (inventory.tenant or "").lower()
-    dkim = _short("dkim", tenant, policy.min_key_bits)
-    others = {
-        "spf": f"- {_short('spf', policy.spf_require_include or '')} - ",
-        "dmarc": f"- {_short('dmarc', policy.dmarc_min_policy)} - ",
-        "mx": f"- {_short('mx', policy.mx)} - ",
-    }
     waivers = {
         (w.domain, w.check): "w" + (w.expires.isoformat() if w.expires else "")
         for w in inventory.waivers
     }
+    # The policy part of each check: its family and the settings it reads, hashed.
+    policies = {c.id: _policy_part(c, inventory) for c in CHECKS}
     out: dict[Key, str] = {}
     for domain in inventory.domains:
         name = domain.name
         enabled = "-" if domain.enabled is None else "y" if domain.enabled else "n"
-        # All but the waiver part, per selector (None: the domain's own checks).
-        heads = {s: f"{e} {dkim} {enabled} " for s, e in _dkim_entries(domain).items()}
-        # dkim_enabled reads what the exports say of the domain, and enabled:.
+        dkim = _dkim_entries(domain)  # per selector, and (None) for the domain's checks
         exo = _short("exo", domain.exo_dkim or "", domain.sending_disabled, domain.coexistence)
-        heads["dkim_enabled"] = f"{exo} - {enabled} "
         for check, selector in cases(domain):
-            head = others.get(check) or heads[check if check == "dkim_enabled" else selector]
+            inputs = BY_ID[check].inputs
+            entry = (
+                dkim[selector] if "entry.dkim" in inputs else exo if "entry.exo" in inputs else "-"
+            )
+            said = enabled if "enabled" in inputs else "-"
+            head = f"{entry} {policies[check]} {said} "
             out[(check, name, selector)] = head + waivers.get((name, check), "-")
     return out
 
 
+def _policy_part(check: Check, inventory: Inventory) -> str:
+    """A short hash of the check's family and the tenant and policy settings it reads, in
+    the order the registry declares them; ``-`` when it reads none."""
+    values: list[object] = []
+    for needed in check.inputs:
+        if needed == "tenant":
+            values.append((inventory.tenant or "").lower())
+        elif needed.startswith("policy."):
+            value = getattr(inventory.policy, needed.removeprefix("policy."))
+            values.append("" if value is None else value)
+    return _short(check.family, *values) if values else "-"
+
+
 def _dkim_entries(domain: Domain) -> dict[str | None, str]:
-    """The entry part of each selector's DKIM tests, and (key None) of dkim_rotation."""
+    """The entry part of each selector's DKIM tests, and (key None) of the domain's."""
     rotation = domain.rotation
     common = (
         ",".join(domain.selectors),

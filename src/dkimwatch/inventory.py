@@ -141,6 +141,23 @@ class _Reader:
             )
         return value.strip()
 
+    def choice(
+        self, node: _YamlMap, key: str, where: str, choices: tuple[str, ...], named: str = ""
+    ) -> str | None:
+        """One of ``choices`` (any case; ``named`` says what they are), or None when ``key``
+        is absent."""
+        if key not in node:
+            return None
+        value = self.string(node, key, f"{where}.{key}").lower()
+        if value not in choices:
+            allowed = f"{named} ({', '.join(choices)})" if named else ", ".join(choices)
+            raise self.error(
+                self.key_line(node, key),
+                f"{where}.{key}",
+                f"expected one of {allowed}, got {value!r}",
+            )
+        return value
+
     def integer(self, node: _YamlMap, key: str, where: str, low: int, high: int) -> int:
         value = node[key]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -484,24 +501,8 @@ def _policy(r: _Reader, root: _YamlMap) -> Policy:
                 raise r.error(
                     r.key_line(node, "spf_require_include"), "policy.spf_require_include", str(exc)
                 ) from None
-    minimum = "none"
-    if "dmarc_min_policy" in node:
-        minimum = r.string(node, "dmarc_min_policy", "policy.dmarc_min_policy").lower()
-        if minimum not in POLICIES:
-            raise r.error(
-                r.key_line(node, "dmarc_min_policy"),
-                "policy.dmarc_min_policy",
-                f"expected one of none, quarantine, reject, got {minimum!r}",
-            )
-    mx = "any"
-    if "mx" in node:
-        mx = r.string(node, "mx", "policy.mx").lower()
-        if mx not in MX_POLICIES:
-            raise r.error(
-                r.key_line(node, "mx"),
-                "policy.mx",
-                f"expected one of {', '.join(MX_POLICIES)}, got {mx!r}",
-            )
+    minimum = r.choice(node, "dmarc_min_policy", "policy", POLICIES) or "none"
+    mx = r.choice(node, "mx", "policy", MX_POLICIES) or "any"
     return Policy(min_key_bits=bits, spf_require_include=include, dmarc_min_policy=minimum, mx=mx)
 
 
@@ -660,17 +661,11 @@ def _rotation(
             f"{where}.rotate_on",
             f"expected an ISO 8601 instant such as 2026-04-10T10:00:00Z, got {_show(raw)}",
         ) from None
-    chosen = []
-    for key in keys[1:]:
-        sel = r.string(node, key, f"{where}.{key}").lower()
-        if sel not in selectors:
-            raise r.error(
-                r.key_line(node, key),
-                f"{where}.{key}",
-                f"expected one of the domain's selectors ({', '.join(selectors)}), got {sel!r}",
-            )
-        chosen.append(sel)
-    return Rotation(rotate_on=rotate_on, before=chosen[0], after=chosen[1])
+    before, after = (
+        r.choice(node, k, where, selectors, "the domain's selectors") for k in keys[1:]
+    )
+    assert before is not None and after is not None  # present, as said above
+    return Rotation(rotate_on=rotate_on, before=before, after=after)
 
 
 def _name(r: _Reader, raw: Any, line: int, where: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 
+# Long: every option of the suite declared in one place, in the order --help lists them.
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dkimwatch", "dkimwatch compliance suite")
     group.addoption(

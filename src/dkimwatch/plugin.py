@@ -15,11 +15,10 @@ import pytest
 
 from dkimwatch import heap
 from dkimwatch.checks import Verdict
-from dkimwatch.gate import GATE_CHECKS
 from dkimwatch.helper import HelperError
 from dkimwatch.outcomes import Skipped, TempError, XFailed, quick_report
+from dkimwatch.registry import GATE_IDS, marker_lines
 from dkimwatch.registry import IDS as CHECK_IDS
-from dkimwatch.registry import marker_lines
 from dkimwatch.reporter import Reporter, attach_verdict, final_outcome
 from dkimwatch.run import Case, Run, configure_controller, configure_worker, usage_error
 
@@ -105,7 +104,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     drop: list[pytest.Item] = []
     for item in items:
         function = getattr(item, "function", None)
-        gate_check = function is not None and check_of(function) in GATE_CHECKS
+        gate_check = function is not None and check_of(function) in GATE_IDS
         (keep if gate_check else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)

@@ -30,6 +30,18 @@ from dkimwatch.checks.verdict import Context, Verdict
 from dkimwatch.model import Domain
 
 Scope = Literal["selector", "domain"]
+# The inventory facts a verdict can depend on. History keeps a fingerprint of a test's
+# inputs to tell a change of the inventory from a change in DNS (history.inventory_inputs).
+Input = Literal[
+    "entry.dkim",  # the DKIM entry: selectors, rotation, the selector's target and key
+    "entry.exo",  # what the exports say of the domain (signing config, accepted domain)
+    "enabled",  # the entry's enabled:
+    "tenant",  # the inventory's tenant
+    "policy.min_key_bits",
+    "policy.spf_require_include",
+    "policy.dmarc_min_policy",
+    "policy.mx",
+]
 SelectorCheck = Callable[[Context, Domain, str], Verdict]
 DomainCheck = Callable[[Context, Domain], Verdict]
 
@@ -73,6 +85,8 @@ class Check:
     function: SelectorCheck | DomainCheck
     holds_when: str  # README's "What is checked" text (Markdown)
     applies: Callable[[Domain], bool] = _every_domain
+    inputs: tuple[Input, ...] = ()  # what of the inventory its verdict depends on
+    gate: bool = False  # the enable gate (dkimwatch gate, pytest --gate) decides on it
 
     @property
     def test_module(self) -> str:
@@ -85,8 +99,11 @@ def per_selector(
     function: SelectorCheck,
     holds_when: str,
     applies: Callable[[Domain], bool] = _every_domain,
+    *,
+    inputs: tuple[Input, ...] = (),
+    gate: bool = False,
 ) -> Check:
-    return Check(id, "selector", family, function, holds_when, applies)
+    return Check(id, "selector", family, function, holds_when, applies, inputs, gate)
 
 
 def per_domain(
@@ -95,21 +112,27 @@ def per_domain(
     function: DomainCheck,
     holds_when: str,
     applies: Callable[[Domain], bool] = _every_domain,
+    *,
+    inputs: tuple[Input, ...] = (),
+    gate: bool = False,
 ) -> Check:
-    return Check(id, "domain", family, function, holds_when, applies)
+    return Check(id, "domain", family, function, holds_when, applies, inputs, gate)
 
+
+# A DKIM check reads the domain's DKIM entry, and judges a CNAME's tenant and a key's size.
+_DKIM: tuple[Input, ...] = ("entry.dkim", "tenant", "policy.min_key_bits", "enabled")
 
 # In the order verdicts are listed (cases, the report's matrix, README's table).
 # fmt: off
 CHECKS: tuple[Check, ...] = (
-    per_selector("dkim_cname", "dkim", check_dkim_cname, "`<selector>._domainkey.<domain>` is a CNAME to the expected target (or, with none given, a plausible Exchange Online target of the tenant, classic `…onmicrosoft.com` or `…<letter>-v1.dkim.mail.microsoft`); reaching it through a chain of CNAMEs in your own zone passes with a warning (receivers follow chains, Microsoft's enable pre-check and `Status` may not)", applies=_has_selector_cnames),  # noqa: E501
-    per_selector("dkim_target", "dkim", check_dkim_target, "the selector, CNAMEs followed, answers with a TXT record; missing is a failure for the active selector and expected (xfail) for the inactive one. Without rotation data a selector is presumed inactive when the other has a usable key (not revoked); when neither has one, both fail, as dkimwatch cannot tell which signs", applies=_sends),  # noqa: E501
-    per_selector("dkim_key", "dkim", check_dkim_key, "that TXT is one valid DKIM key: tag-list syntax, `v=DKIM1`, `k`, a non-empty `p` that decodes, RSA ≥ `min_key_bits` (warning below 2048), `h` not sha1-only, `s` allows email. A revoked key (empty `p=`, RFC 6376 §3.6.1) fails on the selector that signs and is expected (xfail) on the other: a retired key", applies=_sends),  # noqa: E501
-    per_domain("dkim_rotation", "dkim", check_dkim_rotation, "the selector that signs now (`selector_after_rotate` once `rotate_on` has passed) has its CNAME right and a valid key", applies=_sends),  # noqa: E501
-    per_domain("dkim_enabled", "dkim", check_dkim_enabled, "Exchange Online has a DKIM signing config for the domain and it is enabled (from the `Get-DkimSigningConfig` export in `sources:`, else an entry's `enabled:`; skipped, with the reason, without either)"),  # noqa: E501
-    per_domain("spf", "spf", check_spf, "exactly one valid `v=spf1` record, ≤ 10 DNS-querying terms and ≤ 2 void lookups through includes and redirects, the required include reachable, no `+all`", applies=_sends),  # noqa: E501
-    per_domain("dmarc", "dmarc", check_dmarc, "exactly one valid `v=DMARC1` record (or the organisational domain's), policy ≥ `dmarc_min_policy` as receivers apply it (`t=y` and `pct` below 100 weaken it), external report destinations authorised; upper-case tag names (`V=DMARC1`, `P=reject`) warn, since some receivers read tag names case-sensitively", applies=_not_coexistence),  # noqa: E501
-    per_domain("mx", "mx", check_mx, "`policy.mx: any` (default): at least one MX whose host has an address, or a null MX (RFC 7505) for a domain that takes no mail; a gateway in front of Exchange Online passes. `exchange_online`: the preferred MX is Exchange Online's, `<domain-label>.mail.protection.outlook.com` or `<token>.<letter>-v1.mx.microsoft` ([docs/exchange-online.md](docs/exchange-online.md#mx)). `off`: skipped", applies=_not_coexistence),  # noqa: E501
+    per_selector("dkim_cname", "dkim", check_dkim_cname, "`<selector>._domainkey.<domain>` is a CNAME to the expected target (or, with none given, a plausible Exchange Online target of the tenant, classic `…onmicrosoft.com` or `…<letter>-v1.dkim.mail.microsoft`); reaching it through a chain of CNAMEs in your own zone passes with a warning (receivers follow chains, Microsoft's enable pre-check and `Status` may not)", applies=_has_selector_cnames, inputs=_DKIM, gate=True),  # noqa: E501
+    per_selector("dkim_target", "dkim", check_dkim_target, "the selector, CNAMEs followed, answers with a TXT record; missing is a failure for the active selector and expected (xfail) for the inactive one. Without rotation data a selector is presumed inactive when the other has a usable key (not revoked); when neither has one, both fail, as dkimwatch cannot tell which signs", applies=_sends, inputs=_DKIM, gate=True),  # noqa: E501
+    per_selector("dkim_key", "dkim", check_dkim_key, "that TXT is one valid DKIM key: tag-list syntax, `v=DKIM1`, `k`, a non-empty `p` that decodes, RSA ≥ `min_key_bits` (warning below 2048), `h` not sha1-only, `s` allows email. A revoked key (empty `p=`, RFC 6376 §3.6.1) fails on the selector that signs and is expected (xfail) on the other: a retired key", applies=_sends, inputs=_DKIM, gate=True),  # noqa: E501
+    per_domain("dkim_rotation", "dkim", check_dkim_rotation, "the selector that signs now (`selector_after_rotate` once `rotate_on` has passed) has its CNAME right and a valid key", applies=_sends, inputs=_DKIM, gate=True),  # noqa: E501
+    per_domain("dkim_enabled", "dkim", check_dkim_enabled, "Exchange Online has a DKIM signing config for the domain and it is enabled (from the `Get-DkimSigningConfig` export in `sources:`, else an entry's `enabled:`; skipped, with the reason, without either)", inputs=("entry.exo", "enabled")),  # noqa: E501
+    per_domain("spf", "spf", check_spf, "exactly one valid `v=spf1` record, ≤ 10 DNS-querying terms and ≤ 2 void lookups through includes and redirects, the required include reachable, no `+all`", applies=_sends, inputs=("policy.spf_require_include",)),  # noqa: E501
+    per_domain("dmarc", "dmarc", check_dmarc, "exactly one valid `v=DMARC1` record (or the organisational domain's), policy ≥ `dmarc_min_policy` as receivers apply it (`t=y` and `pct` below 100 weaken it), external report destinations authorised; upper-case tag names (`V=DMARC1`, `P=reject`) warn, since some receivers read tag names case-sensitively", applies=_not_coexistence, inputs=("policy.dmarc_min_policy",)),  # noqa: E501
+    per_domain("mx", "mx", check_mx, "`policy.mx: any` (default): at least one MX whose host has an address, or a null MX (RFC 7505) for a domain that takes no mail; a gateway in front of Exchange Online passes. `exchange_online`: the preferred MX is Exchange Online's, `<domain-label>.mail.protection.outlook.com` or `<token>.<letter>-v1.mx.microsoft` ([docs/exchange-online.md](docs/exchange-online.md#mx)). `off`: skipped", applies=_not_coexistence, inputs=("policy.mx",)),  # noqa: E501
 )
 # fmt: on
 
@@ -117,6 +140,8 @@ IDS: tuple[str, ...] = tuple(c.id for c in CHECKS)
 BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}
 SELECTOR_IDS: tuple[str, ...] = tuple(c.id for c in CHECKS if c.scope == "selector")
 DOMAIN_IDS: tuple[str, ...] = tuple(c.id for c in CHECKS if c.scope == "domain")
+GATE: tuple[Check, ...] = tuple(c for c in CHECKS if c.gate)
+GATE_IDS: tuple[str, ...] = tuple(c.id for c in GATE)
 
 # The order in which pytest runs tests/: its files by name, each file's tests as written
 # (selftests/test_registry.py holds tests/ to that). It only decides which verdicts the
@@ -135,6 +160,14 @@ def cases(domain: Domain) -> list[tuple[str, str | None]]:
         else:
             out.append((check.id, None))
     return out
+
+
+def gate_cases(domain: Domain) -> list[tuple[str, str | None]]:
+    """The (check, selector) the enable gate judges: its per-selector checks for each
+    selector, then its per-domain ones, whatever ``applies`` says (the gate itself refuses
+    the initial domain, which has no CNAMEs)."""
+    per_selector = [(c.id, s) for c in GATE if c.scope == "selector" for s in domain.selectors]
+    return [*per_selector, *((c.id, None) for c in GATE if c.scope == "domain")]
 
 
 def tests_per_domain(domain: Domain) -> int:

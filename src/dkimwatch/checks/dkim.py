@@ -12,6 +12,12 @@ from dkimwatch.resolver import Answer, Status
 from dkimwatch.rotation import Role, role, signing_selector
 from dkimwatch.standards import RECOMMENDED_TTL
 
+# The ids of the checks in this module, for the enable gate's reading of their verdicts.
+CNAME = "dkim_cname"
+TARGET = "dkim_target"
+KEY = "dkim_key"
+ROTATION = "dkim_rotation"
+
 
 def _key_published(answer: Answer) -> bool | None:
     """Whether a usable key is published: a non-empty TXT that is not a revoked key (None
@@ -64,7 +70,7 @@ def _key_fixes(
 
 def check_dkim_cname(ctx: Context, domain: Domain, selector: str) -> Verdict:
     probe = Probe(ctx.resolver)
-    b = Builder("dkim_cname", domain, selector, probe)
+    b = Builder(CNAME, domain, selector, probe)
     finding = judge_cname(ctx, probe, domain, selector)
     if finding.ok is None:
         return b.temperror(finding.message)
@@ -108,7 +114,7 @@ def _role(ctx: Context, probe: Probe, domain: Domain, selector: str) -> Role:
 
 def check_dkim_target(ctx: Context, domain: Domain, selector: str) -> Verdict:
     probe = Probe(ctx.resolver)
-    b = Builder("dkim_target", domain, selector, probe)
+    b = Builder(TARGET, domain, selector, probe)
     qname, answer, records = _ask_key(probe, domain, selector)
     if answer.status is Status.TEMPERROR:
         return b.temperror(answer.describe())
@@ -173,7 +179,7 @@ def _missing_key_fixes(
 
 def check_dkim_key(ctx: Context, domain: Domain, selector: str) -> Verdict:
     probe = Probe(ctx.resolver)
-    b = Builder("dkim_key", domain, selector, probe)
+    b = Builder(KEY, domain, selector, probe)
     qname, answer, records = _ask_key(probe, domain, selector)
     if answer.status is Status.TEMPERROR:
         return b.temperror(answer.describe())
@@ -262,7 +268,7 @@ def _key_mismatch(published: str | None, expected_record: str) -> str | None:
 
 def check_dkim_rotation(ctx: Context, domain: Domain) -> Verdict:
     probe = Probe(ctx.resolver)
-    b = Builder("dkim_rotation", domain, None, probe)
+    b = Builder(ROTATION, domain, None, probe)
     if domain.enabled is False:
         return b.make(
             "none",

@@ -117,19 +117,36 @@ def command_script(
     lines = [header]
     for zone, findings in zones.items():
         lines.append(f"# zone {one_line(zone)}")
-        for ctx, fixes in findings:
-            lines.append(f"# {ctx.heading()}")
-            for fix in fixes:
-                try:
-                    lines.extend(commands(fix))
-                except UnrenderableName as exc:
-                    lines.append(f"# not rendered: {exc}")
+        lines.extend(findings_lines(findings, commands, "#"))
         lines.append("")
-    others = other_fixes_note(items, "#")
+    return {file: script_end(lines, items, "#")}
+
+
+def findings_lines(
+    findings: Iterable[tuple[FixContext, list[RecordFix]]],
+    commands: Callable[[RecordFix], list[str]],
+    comment: str,
+) -> list[str]:
+    """Per finding of one zone: a comment naming it, then the lines of each of its DNS
+    fixes (a fix whose name cannot be written: a comment saying so)."""
+    lines = []
+    for ctx, fixes in findings:
+        lines.append(f"{comment} {ctx.heading()}")
+        for fix in fixes:
+            try:
+                lines.extend(commands(fix))
+            except UnrenderableName as exc:
+                lines.append(f"{comment} not rendered: {exc}")
+    return lines
+
+
+def script_end(lines: list[str], items: Sequence[FixItem], comment: str) -> str:
+    """The script's text: its lines, then a note of the fixes that are not DNS changes."""
+    others = other_fixes_note(items, comment)
     if others:
-        lines.append("# Not DNS changes (see exchange-online.ps1 and support-cases.txt):")
+        lines.append(f"{comment} Not DNS changes (see exchange-online.ps1 and support-cases.txt):")
         lines.extend(others)
-    return {file: "\n".join(lines).rstrip("\n") + "\n"}
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 class UnrenderableName(ValueError):

@@ -17,10 +17,11 @@ from dkimwatch.fixformats.base import (
     UnrenderableName,
     absolute_name,
     by_zone,
+    findings_lines,
     master_rdata,
-    other_fixes_note,
     record_type,
     replaced,
+    script_end,
 )
 
 FILE = "nsupdate.txt"
@@ -66,17 +67,7 @@ def render(items: Sequence[FixItem]) -> Files:
             lines.append(f"; not rendered: {exc}")
             continue
         lines.append(zone_line)
-        for ctx, fixes in findings:
-            lines.append(f"; {ctx.heading()}")
-            for fix in fixes:
-                try:
-                    lines.extend(update_lines(fix))
-                except UnrenderableName as exc:
-                    lines.append(f"; not rendered: {exc}")
+        lines.extend(findings_lines(findings, update_lines, ";"))
         lines.append("send")
         lines.append("")
-    others = other_fixes_note(items, ";")
-    if others:
-        lines.append("; Not DNS changes (see exchange-online.ps1 and support-cases.txt):")
-        lines.extend(others)
-    return {FILE: "\n".join(lines).rstrip("\n") + "\n"}
+    return {FILE: script_end(lines, items, ";")}
