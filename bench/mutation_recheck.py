@@ -24,6 +24,7 @@ CHECKS = [
     "selftests/unit/checks/test_dkim.py",
     "selftests/unit/checks/test_check_fixes.py",
     "selftests/unit/checks/test_spf.py",
+    "selftests/unit/checks/test_dmarc.py",
 ]
 # The selftests that judge each module of the checks package (the rest: CHECKS).
 TESTS = {

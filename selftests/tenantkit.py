@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import textwrap
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -240,3 +241,12 @@ def suite_size(inventory: Path, domain: str | None = None) -> int:
     """How many tests the suite runs for the written inventory (or one of its domains)."""
     domains = load_inventory(inventory).domains
     return sum(registry.tests_per_domain(d) for d in domains if domain in (None, d.name))
+
+
+def expected_counts(inventory: Path) -> Counter[str]:
+    """How many tests of the written inventory end in each outcome, by expected_outcome."""
+    return Counter(
+        expected_outcome(d.name, check, selector)
+        for d in load_inventory(inventory).domains
+        for check, selector in registry.cases(d)
+    )

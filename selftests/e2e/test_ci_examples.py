@@ -17,7 +17,6 @@ import pytest
 from ruamel.yaml import YAML
 
 from selftests import tenantkit
-from selftests.e2e.test_plugin import install_suite
 
 pytest_plugins = ["pytester"]
 
@@ -225,13 +224,6 @@ def published_paths() -> set[str]:
         for script in scripts(doc):
             paths.update(re.findall(r"reports/[\w./]+", script))
     return paths
-
-
-@pytest.fixture
-def tenant(pytester: pytest.Pytester) -> pytest.Pytester:
-    install_suite(pytester)
-    tenantkit.write_tenant(pytester.path)
-    return pytester
 
 
 def bash(script: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ import pytest
 
 from dkimwatch import heap
 from selftests import tenantkit
-from selftests.e2e.test_plugin import install_suite
+from selftests.suitekit import install_suite
 
 pytest_plugins = ["pytester"]
 

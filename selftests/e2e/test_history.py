@@ -17,7 +17,7 @@ from dkimwatch.checks import Verdict
 from dkimwatch.inventory import load_inventory
 from dkimwatch.report import ResultEntry, changes_html, failures_csv, load_results
 from selftests import tenantkit
-from selftests.e2e.test_plugin import install_suite, latest_results
+from selftests.suitekit import install_suite, latest_results
 
 pytest_plugins = ["pytester"]
 

@@ -10,7 +10,7 @@ import pytest
 
 from dkimwatch.report import load_results
 from selftests import tenantkit
-from selftests.e2e.test_plugin import install_suite, run
+from selftests.suitekit import install_suite, run
 
 pytest_plugins = ["pytester"]
 

@@ -11,7 +11,7 @@ import pytest
 
 from dkimwatch.junit import _shorten
 from selftests import tenantkit
-from selftests.e2e.test_plugin import install_suite
+from selftests.suitekit import install_suite
 
 pytest_plugins = ["pytester"]
 

@@ -15,7 +15,7 @@ from dkimwatch.inventory import (
     load_inventory,
 )
 from selftests import tenantkit
-from selftests.e2e.test_plugin import install_suite
+from selftests.suitekit import install_suite
 
 pytest_plugins = ["pytester"]
 

@@ -16,7 +16,7 @@ from dkimwatch import registry
 from dkimwatch.model import Domain
 from dkimwatch.report import load_results
 from selftests import tenantkit
-from selftests.e2e.test_plugin import REPO, install_suite
+from selftests.suitekit import REPO, install_suite
 
 pytest_plugins = ["pytester"]
 

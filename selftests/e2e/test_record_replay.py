@@ -15,7 +15,7 @@ import pytest
 
 from dkimwatch.report import load_results
 from selftests import tenantkit
-from selftests.e2e.test_plugin import install_suite
+from selftests.suitekit import install_suite
 
 pytest_plugins = ["pytester"]
 

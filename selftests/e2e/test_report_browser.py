@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from selftests import tenantkit
-from selftests.e2e.test_plugin import install_suite
+from selftests.suitekit import install_suite
 
 pytest_plugins = ["pytester"]
 

@@ -13,7 +13,7 @@ from dkimwatch.checks import Verdict
 from dkimwatch.report import RESULTS_FORMAT, ResultsFormatError, load_results
 from dkimwatch.resolver import Evidence
 from selftests import tenantkit
-from selftests.e2e.test_plugin import install_suite
+from selftests.suitekit import install_suite
 
 pytest_plugins = ["pytester"]
 

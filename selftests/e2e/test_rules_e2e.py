@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from selftests import tenantkit
-from selftests.e2e.test_plugin import install_suite, outcomes, run
+from selftests.suitekit import install_suite, outcomes, run
 from selftests.tenantkit import key_record, target
 
 pytest_plugins = ["pytester"]

@@ -24,18 +24,11 @@ from dkimwatch.shards import Shard, parse_shard
 from selftests import tenantkit
 from selftests.e2e import test_ci_examples as ci
 from selftests.e2e import test_tenants
-from selftests.e2e.test_plugin import install_suite
+from selftests.suitekit import install_suite
 
 pytest_plugins = ["pytester"]
 
 N = 3
-
-
-@pytest.fixture
-def tenant(pytester: pytest.Pytester) -> pytest.Pytester:
-    install_suite(pytester)
-    tenantkit.write_tenant(pytester.path)
-    return pytester
 
 
 def audit(pytester: pytest.Pytester, reports: str, *args: str) -> pytest.RunResult:

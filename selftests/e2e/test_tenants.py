@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from selftests import tenantkit
-from selftests.e2e.test_plugin import install_suite, run
+from selftests.suitekit import install_suite, run
 
 OTHER = "other-tenant.example"  # its CNAMEs point into fabrikamcorp's tenant
 FABRIKAM = "fabrikamcorp"

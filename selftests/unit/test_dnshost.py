@@ -3,8 +3,6 @@ loopback sockets to the embedded zone server; host recognition is a pure functio
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from dkimwatch.dnshost import GENERIC, find_zone, recognise
@@ -15,12 +13,6 @@ AZURE_NS = (
     "@ IN NS ns1-07.azure-dns.com.\n@ IN NS ns2-07.azure-dns.net.\n"
     "@ IN NS ns3-07.azure-dns.org.\n@ IN NS ns4-07.azure-dns.info.\n"
 )
-
-
-@pytest.fixture(scope="module")
-def board() -> Iterator[Switchboard]:
-    with Switchboard() as server:
-        yield server
 
 
 @pytest.mark.parametrize(

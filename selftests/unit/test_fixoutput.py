@@ -3,10 +3,7 @@ and hosts found over real loopback sockets by the embedded zone server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from dkimwatch.fixes import ExoFix, Fix, RecordFix
 from dkimwatch.fixformats import FixContext
@@ -16,12 +13,6 @@ from selftests.zonekit import Switchboard, zones_from_text
 SOA = "@ IN SOA ns1 hostmaster 1 3600 600 86400 300\n"
 TARGET = "selector1-contoso-com._domainkey.contoso.onmicrosoft.com"
 CTX = FixContext("contoso.com", "dkim_cname", "selector1", "no CNAME")
-
-
-@pytest.fixture(scope="module")
-def board() -> Iterator[Switchboard]:
-    with Switchboard() as server:
-        yield server
 
 
 def _fix(owner: str = "selector1._domainkey.contoso.com") -> RecordFix:

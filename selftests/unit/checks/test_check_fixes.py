@@ -5,7 +5,6 @@ exist. Each case is one a careful auditor finds wrong in a fix phrased from a me
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import dns.zone
@@ -14,21 +13,15 @@ import pytest
 from dkimwatch.checks import (
     Context,
     Verdict,
-    check_dkim_cname,
-    check_dkim_key,
-    check_dkim_rotation,
-    check_dkim_target,
     check_dmarc,
     check_spf,
 )
 from dkimwatch.fixes import Advice, ExoFix, RecordFix, SupportCase, remediation, zone_line
 from dkimwatch.inventory import Domain, Policy, Rotation
+from selftests.checkkit import DOMAIN, NOW, TENANT_ZONE, dkim_verdicts
 from selftests.tenantkit import key_record, rsa_key_b64
 from selftests.zonekit import Switchboard, zones_from_text
 
-NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
-DOMAIN = "example.com"
-TENANT_ZONE = "contoso.onmicrosoft.com"
 NEW_TARGET2 = "selector2-example-com._domainkey.contoso.n-v1.dkim.mail.microsoft"
 
 
@@ -36,38 +29,11 @@ def classic(selector: str, tenant: str = "contoso") -> str:
     return f"{selector}-example-com._domainkey.{tenant}.onmicrosoft.com"
 
 
-@pytest.fixture(scope="module")
-def board() -> Iterator[Switchboard]:
-    with Switchboard() as server:
-        yield server
-
-
 def domain(*, expected: bool = False) -> Domain:
     """example.com, selector1 signing; ``expected``: the export's targets are known."""
     targets = tuple((s, classic(s)) for s in ("selector1", "selector2")) if expected else ()
     rotation = Rotation(datetime(2026, 5, 4, 10, 0, tzinfo=UTC), "selector2", "selector1")
     return Domain(DOMAIN, DOMAIN, targets=targets, rotation=rotation)
-
-
-def dkim(
-    board: Switchboard,
-    customer: str,
-    dom: Domain,
-    *,
-    tenant: str | None = "contoso",
-    microsoft: str = "",
-) -> dict[str, Verdict]:
-    """The DKIM verdicts of ``dom``, keyed "check/selector" or "check"."""
-    zones = zones_from_text({DOMAIN: customer, TENANT_ZONE: microsoft})
-    out: dict[str, Verdict] = {}
-    with board.serving(zones) as resolver:
-        ctx = Context(resolver=resolver, policy=Policy(), tenant=tenant, now=NOW)
-        for s in dom.selectors:
-            out[f"dkim_cname/{s}"] = check_dkim_cname(ctx, dom, s)
-            out[f"dkim_target/{s}"] = check_dkim_target(ctx, dom, s)
-            out[f"dkim_key/{s}"] = check_dkim_key(ctx, dom, s)
-        out["dkim_rotation"] = check_dkim_rotation(ctx, dom)
-    return out
 
 
 def records(verdict: Verdict) -> list[RecordFix]:
@@ -85,7 +51,7 @@ def test_a_wildcard_txt_is_not_offered_for_deletion(board: Switchboard) -> None:
         f"*._domainkey IN TXT {key_record()}\n"
         f"selector2._domainkey IN CNAME {classic('selector2')}.\n"
     )
-    v = dkim(board, customer, domain(expected=True))
+    v = dkim_verdicts(board, customer, domain(expected=True))
     cname = v["dkim_cname/selector1"]
     assert cname.outcome == "failed"
     assert cname.details["found_instead"] == "txt"
@@ -113,7 +79,7 @@ def test_a_txt_of_its_own_beside_a_wildcard_is_deleted(board: Switchboard) -> No
         f"selector1._domainkey IN TXT {key_record()}\n"
         f"selector2._domainkey IN CNAME {classic('selector2')}.\n"
     )
-    cname = dkim(board, customer, domain(expected=True))["dkim_cname/selector1"]
+    cname = dkim_verdicts(board, customer, domain(expected=True))["dkim_cname/selector1"]
     assert "synthesised_by" not in cname.details
     assert cname.details["found_instead"] == "txt"
     assert cname.message.startswith(
@@ -135,7 +101,7 @@ def test_a_key_copied_as_txt_to_the_signing_selector(board: Switchboard) -> None
         f"selector1._domainkey IN TXT {key_record()}\n"
         f"selector2._domainkey IN CNAME {classic('selector2')}.\n"
     )
-    v = dkim(board, customer, domain())
+    v = dkim_verdicts(board, customer, domain())
     cname = v["dkim_cname/selector1"]
     assert cname.details["found_instead"] == "txt"
     delete, create = records(cname)
@@ -152,7 +118,7 @@ def test_wildcard_addresses_are_not_offered_for_deletion(board: Switchboard) -> 
     customer = (
         f"*._domainkey IN A 192.0.2.7\nselector2._domainkey IN CNAME {classic('selector2')}.\n"
     )
-    cname = dkim(board, customer, domain(expected=True))["dkim_cname/selector1"]
+    cname = dkim_verdicts(board, customer, domain(expected=True))["dkim_cname/selector1"]
     assert cname.details["found_instead"] == "a"
     assert [f.action for f in records(cname)] == ["create"]
     assert cname.message == (
@@ -175,7 +141,7 @@ def test_the_missing_selector_gets_the_other_selectors_format_and_partition(
     """selector2 uses the new …n-v1.dkim.mail.microsoft form: selector1's target is of the
     same form, partition letter and tenant, never the classic onmicrosoft.com one."""
     customer = f"selector2._domainkey IN CNAME {NEW_TARGET2}.\n"
-    cname = dkim(board, customer, domain(), tenant=tenant)["dkim_cname/selector1"]
+    cname = dkim_verdicts(board, customer, domain(), tenant=tenant)["dkim_cname/selector1"]
     assert cname.outcome == "failed"
     want = "selector1-example-com._domainkey.contoso.n-v1.dkim.mail.microsoft"
     assert records(cname) == [
@@ -196,7 +162,7 @@ def test_a_wrong_cname_is_replaced_in_the_other_selectors_format(board: Switchbo
         "selector1._domainkey IN CNAME selector1-example-com._domainkey.fabrikam.onmicrosoft.com.\n"
         f"selector2._domainkey IN CNAME {NEW_TARGET2}.\n"
     )
-    cname = dkim(board, customer, domain())["dkim_cname/selector1"]
+    cname = dkim_verdicts(board, customer, domain())["dkim_cname/selector1"]
     assert records(cname) == [
         RecordFix(
             "replace",
@@ -214,14 +180,14 @@ def test_a_sibling_of_another_tenant_is_no_model(board: Switchboard) -> None:
         "selector2._domainkey IN CNAME "
         "selector2-example-com._domainkey.fabrikam.n-v1.dkim.mail.microsoft.\n"
     )
-    cname = dkim(board, customer, domain())["dkim_cname/selector1"]
+    cname = dkim_verdicts(board, customer, domain())["dkim_cname/selector1"]
     assert [f.value for f in records(cname)] == [classic("selector1")]
 
 
 def test_without_tenant_or_sibling_the_fix_is_the_cmdlet_that_shows_the_target(
     board: Switchboard,
 ) -> None:
-    cname = dkim(board, "", domain(), tenant=None)["dkim_cname/selector1"]
+    cname = dkim_verdicts(board, "", domain(), tenant=None)["dkim_cname/selector1"]
     assert records(cname) == []
     assert cname.fixes == (
         ExoFix(
@@ -244,7 +210,7 @@ def test_appended_twice_deletes_the_wrong_owner_then_creates_the_right_one(
         f"selector1._domainkey.example.com IN CNAME {classic('selector1')}.\n"  # no final dot
         f"selector2._domainkey IN CNAME {classic('selector2')}.\n"
     )
-    cname = dkim(board, customer, domain(expected=True))["dkim_cname/selector1"]
+    cname = dkim_verdicts(board, customer, domain(expected=True))["dkim_cname/selector1"]
     assert cname.details["found_instead"] == "appended_twice"
     fixes = records(cname)
     assert fixes == [
@@ -278,7 +244,7 @@ def test_a_hostile_txt_is_deleted_verbatim_and_escaped_when_rendered(board: Swit
         f'selector1._domainkey IN TXT "{quoted}"\n'
         f"selector2._domainkey IN CNAME {classic('selector2')}.\n"
     )
-    cname = dkim(board, customer, domain(expected=True))["dkim_cname/selector1"]
+    cname = dkim_verdicts(board, customer, domain(expected=True))["dkim_cname/selector1"]
     delete = records(cname)[0]
     assert (delete.action, delete.rtype, delete.value) == ("delete", "TXT", HOSTILE)
     # the sentence stays one line; the zone-file line parses back to the same bytes
@@ -308,7 +274,7 @@ def key_at(selector: str, record: str | None = None) -> str:
 
 
 def test_the_signing_selectors_missing_key_is_a_support_case(board: Switchboard) -> None:
-    v = dkim(board, CNAMES, domain(expected=True), microsoft=key_at("selector2"))
+    v = dkim_verdicts(board, CNAMES, domain(expected=True), microsoft=key_at("selector2"))
     target = v["dkim_target/selector1"]
     assert target.outcome == "failed", target.message
     problem = f"no key is published: {classic('selector1')} does not exist (NXDOMAIN)"
@@ -320,7 +286,7 @@ def test_the_signing_selectors_missing_key_is_a_support_case(board: Switchboard)
 
 def test_a_missing_key_behind_a_wrong_cname_is_the_cnames_to_fix(board: Switchboard) -> None:
     customer = CNAMES.replace(classic("selector1"), "gone.example.com")
-    v = dkim(board, customer, domain(expected=True), microsoft=key_at("selector2"))
+    v = dkim_verdicts(board, customer, domain(expected=True), microsoft=key_at("selector2"))
     target = v["dkim_target/selector1"]
     assert target.outcome == "failed", target.message
     assert target.fixes == v["dkim_cname/selector1"].fixes
@@ -330,7 +296,7 @@ def test_a_missing_key_behind_a_wrong_cname_is_the_cnames_to_fix(board: Switchbo
 def test_an_unusable_key_behind_the_cname_is_rotated_or_a_support_case(
     board: Switchboard,
 ) -> None:
-    v = dkim(board, CNAMES, domain(expected=True), microsoft=key_at("selector1", BROKEN))
+    v = dkim_verdicts(board, CNAMES, domain(expected=True), microsoft=key_at("selector1", BROKEN))
     key = v["dkim_key/selector1"]
     assert key.outcome == "failed", key.message
     assert len(key.fixes) == 2 and key.fixes[0] == ROTATE
@@ -343,7 +309,7 @@ def test_an_unusable_key_behind_the_cname_is_rotated_or_a_support_case(
 def test_a_stale_key_is_a_support_case_without_rotation(board: Switchboard) -> None:
     exported = (("selector1", f"v=DKIM1; k=rsa; p={rsa_key_b64(1024)}"),)
     dom = dataclasses.replace(domain(expected=True), public_keys=exported)
-    v = dkim(board, CNAMES, dom, microsoft=key_at("selector1"))
+    v = dkim_verdicts(board, CNAMES, dom, microsoft=key_at("selector1"))
     key = v["dkim_key/selector1"]
     assert key.outcome == "failed", key.message
     assert len(key.fixes) == 1 and isinstance(key.fixes[0], SupportCase)
@@ -359,10 +325,10 @@ def test_a_stale_key_is_a_support_case_without_rotation(board: Switchboard) -> N
     # The exported key published: a pass that says it matches.
     same = (("selector1", f"v=DKIM1; k=rsa; p={rsa_key_b64(2048)}"),)
     dom = dataclasses.replace(domain(expected=True), public_keys=same)
-    match = dkim(board, CNAMES, dom, microsoft=key_at("selector1"))["dkim_key/selector1"]
+    match = dkim_verdicts(board, CNAMES, dom, microsoft=key_at("selector1"))["dkim_key/selector1"]
     assert match.outcome == "passed" and match.details["matches_export"] is True
     assert match.details["fingerprint_sha256"] == published
-    skipped = dkim(board, CNAMES, dom, microsoft=key_at("selector2"))["dkim_key/selector1"]
+    skipped = dkim_verdicts(board, CNAMES, dom, microsoft=key_at("selector2"))["dkim_key/selector1"]
     assert (skipped.result, skipped.outcome) == ("none", "skipped")
 
 
@@ -371,7 +337,7 @@ def test_an_unusable_key_copied_as_txt_is_replaced_by_the_cname(board: Switchboa
         f"selector1._domainkey IN CNAME {classic('selector1')}.\n",
         f"selector1._domainkey IN TXT {BROKEN}\n",
     )
-    key = dkim(board, customer, domain(expected=True))["dkim_key/selector1"]
+    key = dkim_verdicts(board, customer, domain(expected=True))["dkim_key/selector1"]
     assert key.outcome == "failed", key.message
     assert [(f.action, f.rtype) for f in records(key)] == [("delete", "TXT"), ("create", "CNAME")]
     assert not [f for f in key.fixes if isinstance(f, SupportCase) or f == ROTATE]
@@ -382,7 +348,7 @@ def test_an_unusable_key_copied_as_txt_is_replaced_by_the_cname(board: Switchboa
 
 def test_a_verdict_with_fixes_round_trips_through_json(board: Switchboard) -> None:
     customer = f"selector1._domainkey.example.com IN CNAME {classic('selector1')}.\n"
-    verdict = dkim(board, customer, domain(expected=True))["dkim_cname/selector1"]
+    verdict = dkim_verdicts(board, customer, domain(expected=True))["dkim_cname/selector1"]
     data = verdict.to_json()
     assert [f["kind"] for f in data["fixes"]] == ["dns", "dns", "advice"]
     assert data["remediation"] == remediation(verdict.fixes)

@@ -1,36 +1,25 @@
-"""Corners of the checks, through real DNS: zones served by the embedded authoritative
-server on loopback, asked by dkimwatch's own resolver.
+"""The DKIM checks (dkim_cname, dkim_target, dkim_key, dkim_rotation) through real DNS:
+zones served by the embedded authoritative server on loopback, asked by dkimwatch's own
+resolver.
 
 CNAME chains in the customer's zone, revoked keys on the selector that does not sign, what
-dkim_target says when neither selector has a key, and DMARC records whose policy is
-weakened by t=y or pct= or whose tag names are upper-case.
+dkim_target says when neither selector has a key, the CNAME's TTL, and a key name holding
+several records. test_rules_checks.py holds the rules (key size, tenant, which selector
+signs), test_check_fixes.py the fixes these checks propose.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
-from dkimwatch.checks import (
-    Context,
-    Verdict,
-    check_dkim_cname,
-    check_dkim_key,
-    check_dkim_rotation,
-    check_dkim_target,
-    check_dmarc,
-)
+from dkimwatch.checks import check_dkim_key
 from dkimwatch.fixes import RecordFix
-from dkimwatch.inventory import Domain, Policy, Rotation
+from dkimwatch.inventory import Domain, Rotation
+from selftests.checkkit import DOMAIN, TENANT, TENANT_ZONE, context, dkim_verdicts
 from selftests.tenantkit import key_record
 from selftests.zonekit import Switchboard, zones_from_text
-
-NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
-DOMAIN = "example.com"
-TENANT = "contoso"
-TENANT_ZONE = f"{TENANT}.onmicrosoft.com"
 
 
 def target(selector: str) -> str:
@@ -40,12 +29,6 @@ def target(selector: str) -> str:
 def owner(selector: str) -> str:
     """The target's owner name relative to the tenant's zone."""
     return target(selector)[: -len(TENANT_ZONE) - 1]
-
-
-@pytest.fixture(scope="module")
-def board() -> Iterator[Switchboard]:
-    with Switchboard() as server:
-        yield server
 
 
 def domain(
@@ -61,28 +44,6 @@ def domain(
     return Domain(DOMAIN, DOMAIN, targets=targets, rotation=rotation, enabled=enabled)
 
 
-def judge(
-    board: Switchboard,
-    customer: str,
-    microsoft: str,
-    dom: Domain,
-    *,
-    tenant: str | None = TENANT,
-) -> dict[str, Verdict]:
-    """Every DKIM verdict of ``dom`` whose zone holds ``customer`` (zone-file lines) and
-    Microsoft's zone ``microsoft``; keyed "check/selector" (selector checks) or "check"."""
-    zones = zones_from_text({DOMAIN: customer, TENANT_ZONE: microsoft})
-    out: dict[str, Verdict] = {}
-    with board.serving(zones) as resolver:
-        ctx = Context(resolver=resolver, policy=Policy(), tenant=tenant, now=NOW)
-        for s in dom.selectors:
-            out[f"dkim_cname/{s}"] = check_dkim_cname(ctx, dom, s)
-            out[f"dkim_target/{s}"] = check_dkim_target(ctx, dom, s)
-            out[f"dkim_key/{s}"] = check_dkim_key(ctx, dom, s)
-        out["dkim_rotation"] = check_dkim_rotation(ctx, dom)
-    return out
-
-
 # --- CNAME chains in the customer's zone ---------------------------------------------------
 
 CHAINED = f"""
@@ -96,11 +57,11 @@ selector2._domainkey IN CNAME {target("selector2")}.
 def test_cname_chain_reaching_the_target_passes_with_a_warning(
     board: Switchboard, expected: bool
 ) -> None:
-    v = judge(
+    v = dkim_verdicts(
         board,
         CHAINED,
-        f"{owner('selector1')} IN TXT {key_record()}\n",
         domain(expected=expected, signing="selector1"),
+        microsoft=f"{owner('selector1')} IN TXT {key_record()}\n",
     )
     cname = v["dkim_cname/selector1"]
     assert cname.outcome == "passed", cname.message
@@ -139,7 +100,7 @@ selector1._domainkey IN CNAME s1.alias.example.com.
 s1.alias IN CNAME {wrong}.
 selector2._domainkey IN CNAME {target("selector2")}.
 """
-    v = judge(board, customer, "", domain(signing="selector1"))
+    v = dkim_verdicts(board, customer, domain(signing="selector1"))
     cname = v["dkim_cname/selector1"]
     assert cname.outcome == "failed"
     assert "not an Exchange Online DKIM target" not in cname.message
@@ -164,7 +125,7 @@ selector1._domainkey IN CNAME s1.alias.example.com.
 s1.alias IN CNAME keys.example.com.
 selector2._domainkey IN CNAME {target("selector2")}.
 """
-    cname = judge(board, customer, "", domain())["dkim_cname/selector1"]
+    cname = dkim_verdicts(board, customer, domain())["dkim_cname/selector1"]
     assert cname.outcome == "failed"
     assert "leads through s1.alias.example.com → keys.example.com" in cname.message
     assert "not an Exchange Online DKIM target" in cname.message
@@ -177,7 +138,7 @@ s1.alias IN CNAME s1.back.example.com.
 s1.back IN CNAME s1.alias.example.com.
 selector2._domainkey IN CNAME {target("selector2")}.
 """
-    cname = judge(board, customer, "", domain())["dkim_cname/selector1"]
+    cname = dkim_verdicts(board, customer, domain())["dkim_cname/selector1"]
     assert cname.outcome == "failed"
     assert "does not end" in cname.message
 
@@ -205,11 +166,11 @@ def keys(selector1: str | None, selector2: str | None) -> str:
 def test_revoked_key_on_the_selector_that_does_not_sign_is_a_retirement(
     board: Switchboard, rotation: bool
 ) -> None:
-    v = judge(
+    v = dkim_verdicts(
         board,
         STRAIGHT,
-        keys(key_record(), REVOKED),
         domain(signing="selector1" if rotation else None),
+        microsoft=keys(key_record(), REVOKED),
     )
     key = v["dkim_key/selector2"]
     assert (key.outcome, key.result) == ("xfailed", "none"), key.message
@@ -230,7 +191,9 @@ def test_revoked_key_on_the_selector_that_does_not_sign_is_a_retirement(
 
 
 def test_revoked_key_on_the_selector_that_signs_stays_a_failure(board: Switchboard) -> None:
-    v = judge(board, STRAIGHT, keys(REVOKED, key_record()), domain(signing="selector1"))
+    v = dkim_verdicts(
+        board, STRAIGHT, domain(signing="selector1"), microsoft=keys(REVOKED, key_record())
+    )
     key = v["dkim_key/selector1"]
     assert (key.outcome, key.result) == ("failed", "fail")
     assert "key revoked (empty p=)" in key.message
@@ -243,7 +206,7 @@ def test_revoked_key_does_not_count_as_a_key_for_the_presumption(board: Switchbo
     """Without rotation data a revoked selector1 and a missing selector2: neither has a
     usable key, so neither is presumed inactive, and neither verdict claims to know which
     one signs."""
-    v = judge(board, STRAIGHT, keys(REVOKED, None), domain())
+    v = dkim_verdicts(board, STRAIGHT, domain(), microsoft=keys(REVOKED, None))
     key = v["dkim_key/selector1"]
     assert (key.outcome, key.result) == ("failed", "fail")
     assert "cannot tell which one signs" in key.message
@@ -254,7 +217,7 @@ def test_revoked_key_does_not_count_as_a_key_for_the_presumption(board: Switchbo
 
 
 def test_revoked_key_on_a_disabled_domain_is_expected(board: Switchboard) -> None:
-    v = judge(board, STRAIGHT, keys(REVOKED, None), domain(enabled=False))
+    v = dkim_verdicts(board, STRAIGHT, domain(enabled=False), microsoft=keys(REVOKED, None))
     key = v["dkim_key/selector1"]
     assert (key.outcome, key.result) == ("xfailed", "none"), key.message
 
@@ -265,7 +228,7 @@ def test_revoked_key_on_a_disabled_domain_is_expected(board: Switchboard) -> Non
 def test_no_key_on_either_selector_without_rotation_data_says_it_cannot_tell(
     board: Switchboard,
 ) -> None:
-    v = judge(board, STRAIGHT, "", domain())
+    v = dkim_verdicts(board, STRAIGHT, domain())
     for s in ("selector1", "selector2"):
         verdict = v[f"dkim_target/{s}"]
         assert (verdict.outcome, verdict.result) == ("failed", "fail")
@@ -278,92 +241,13 @@ def test_no_key_on_either_selector_without_rotation_data_says_it_cannot_tell(
 def test_no_key_on_either_selector_with_rotation_data_names_the_one_that_signs(
     board: Switchboard,
 ) -> None:
-    v = judge(board, STRAIGHT, "", domain(signing="selector2"))
+    v = dkim_verdicts(board, STRAIGHT, domain(signing="selector2"))
     signing = v["dkim_target/selector2"]
     assert signing.outcome == "failed"
     assert signing.message.startswith("selector2 signs mail now (selector2 signs since")
     other = v["dkim_target/selector1"]
     assert (other.outcome, other.result) == ("xfailed", "none")
     assert "signs mail now" not in other.message
-
-
-# --- DMARC: weakened policies and upper-case tag names ------------------------------------
-
-
-def dmarc(board: Switchboard, record: str, minimum: str) -> Verdict:
-    zones = zones_from_text({DOMAIN: f'_dmarc IN TXT "{record}"\n'})
-    with board.serving(zones) as resolver:
-        ctx = Context(
-            resolver=resolver, policy=Policy(dmarc_min_policy=minimum), tenant=None, now=NOW
-        )
-        return check_dmarc(ctx, Domain(DOMAIN, DOMAIN))
-
-
-@pytest.mark.parametrize(
-    ("record", "minimum", "message", "fixed"),
-    [
-        (
-            "v=DMARC1; p=quarantine; t=y",
-            "quarantine",
-            "policy quarantine, but t=y asks RFC 9989 receivers to apply none instead, which "
-            "is weaker than the required quarantine",
-            "v=DMARC1; p=quarantine",
-        ),
-        (
-            "v=DMARC1; p=reject; pct=50",
-            "reject",
-            "policy reject, but pct=50 has RFC 7489 receivers apply quarantine to 50% of "
-            "failing mail, which is weaker than the required reject",
-            "v=DMARC1; p=reject",
-        ),
-        (
-            "v=DMARC1; p=none; t=y",
-            "quarantine",
-            "policy none is weaker than the required quarantine",
-            "v=DMARC1; p=quarantine",
-        ),
-        (
-            "v=DMARC1; p=none",
-            "reject",
-            "policy none is weaker than the required reject",
-            "v=DMARC1; p=reject",
-        ),
-    ],
-    ids=["t=y", "pct", "none-with-t=y", "none"],
-)
-def test_weakened_policy_reads_as_a_sentence(
-    board: Switchboard, record: str, minimum: str, message: str, fixed: str
-) -> None:
-    """The fix is the record itself, rewritten so that the check holds (the policy raised,
-    t=y and pct= that weaken it removed), replacing the record found."""
-    verdict = dmarc(board, record, minimum)
-    assert verdict.outcome == "failed"
-    assert verdict.message == message
-    assert verdict.fixes == (
-        RecordFix("replace", "_dmarc.example.com", "TXT", fixed, DOMAIN, found=record),
-    )
-    assert verdict.remediation == (
-        f'Replace TXT _dmarc.example.com "{record}" with "{fixed}" (TTL 3600)'
-    )
-
-
-def test_weakened_policy_that_still_meets_the_minimum_says_why_in_brackets(
-    board: Switchboard,
-) -> None:
-    verdict = dmarc(board, "v=DMARC1; p=reject; t=y", "quarantine")
-    assert verdict.outcome == "passed"
-    assert verdict.message == (
-        '"v=DMARC1; p=reject; t=y": policy reject (t=y asks RFC 9989 receivers to apply '
-        "quarantine instead)"
-    )
-
-
-def test_upper_case_version_tag_passes_with_the_fix_as_a_warning(board: Switchboard) -> None:
-    verdict = dmarc(board, "V=DMARC1; p=reject", "none")
-    assert verdict.outcome == "passed", verdict.message
-    (warning,) = [w for w in verdict.warnings if "upper-case" in w]
-    assert "some receivers do not see the record" in warning
-    assert warning.endswith('write it in lower case: "v=DMARC1; p=reject"')
 
 
 # --- the CNAME's TTL (the zone's own, from an authoritative answer) ------------------------
@@ -376,9 +260,9 @@ def test_a_cname_ttl_below_microsofts_advice_warns(
     customer = "".join(
         f"{s}._domainkey {ttl} IN CNAME {target(s)}.\n" for s in ("selector1", "selector2")
     )
-    cname = judge(board, customer, f"{owner('selector1')} IN TXT {key_record()}\n", domain())[
-        "dkim_cname/selector1"
-    ]
+    cname = dkim_verdicts(
+        board, customer, domain(), microsoft=f"{owner('selector1')} IN TXT {key_record()}\n"
+    )["dkim_cname/selector1"]
     assert (cname.check, cname.selector, cname.outcome) == ("dkim_cname", "selector1", "passed")
     assert any("AA" in e.flags.split() for e in cname.evidence if e.flags)
     low = [w for w in cname.warnings if "Microsoft recommends at least 3600 s" in w]
@@ -390,3 +274,18 @@ def test_a_cname_ttl_below_microsofts_advice_warns(
         if warned
         else []
     )
+
+
+# --- DKIM keys ---------------------------------------------------------------------------
+
+
+def test_several_dkim_key_records_at_one_name_are_a_permerror(board: Switchboard) -> None:
+    key = "v=DKIM1; k=ed25519; p=yi50DjK5O9pqbFpNHklsv9lqaS0ArSYu02qp1S0DW1Y="
+    rrset = f'selector1._domainkey IN TXT "{key}"\nselector1._domainkey IN TXT "{key} "\n'
+    zones = {"example.com": rrset}
+    with board.serving(zones_from_text(zones)) as resolver:
+        verdict = check_dkim_key(
+            context(resolver), Domain("example.com", "example.com"), "selector1"
+        )
+    assert verdict.result == "permerror"
+    assert "holds 2 TXT records" in verdict.message

@@ -3,7 +3,6 @@ loopback, asked by dkimwatch's own resolver. One test per branch of checks/mx.py
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -18,12 +17,6 @@ NOW = datetime(2026, 11, 22, 9, tzinfo=UTC)
 OUTLOOK = "contoso-com.mail IN A 52.101.68.1\nfabrikam-com.mail IN A 52.101.68.2\n"
 MX_MICROSOFT = "contoso-com.o-v1 IN A 52.101.11.1\n"
 GATEWAY = "mx1 IN A 192.0.2.25\nmx2 IN AAAA 2001:db8::25\n"
-
-
-@pytest.fixture(scope="module")
-def board() -> Iterator[Switchboard]:
-    with Switchboard() as server:
-        yield server
 
 
 def mx(

@@ -78,12 +78,6 @@ def entry(*, rotation: Rotation | None = None, expected_targets: bool = True) ->
     return Domain(DOMAIN, DOMAIN, targets=targets, rotation=rotation)
 
 
-@pytest.fixture(scope="module")
-def board() -> Iterator[Switchboard]:
-    with Switchboard() as server:
-        yield server
-
-
 @contextmanager
 def dns_of(
     board: Switchboard, zones: dict[str, str], servfail: frozenset[str] = frozenset()
