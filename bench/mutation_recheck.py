@@ -20,18 +20,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKS = [
-    "selftests/test_rules_checks.py",
-    "selftests/test_checks_corners.py",
-    "selftests/test_check_fixes.py",
-    "selftests/test_checks_records.py",
+    "selftests/unit/checks/test_rules_checks.py",
+    "selftests/unit/checks/test_dkim.py",
+    "selftests/unit/checks/test_check_fixes.py",
+    "selftests/unit/checks/test_spf.py",
+    "selftests/unit/checks/test_dmarc.py",
 ]
 # The selftests that judge each module of the checks package (the rest: CHECKS).
 TESTS = {
     "dkimwatch.checks.exo": [
-        "selftests/test_checks_dkim_enabled.py",
-        "selftests/test_accepted_domains.py",
+        "selftests/unit/checks/test_dkim_enabled.py",
+        "selftests/unit/test_accepted_domains.py",
     ],
-    "dkimwatch.checks.mx": ["selftests/test_checks_mx.py"],
+    "dkimwatch.checks.mx": ["selftests/unit/checks/test_mx.py"],
 }
 TIMEOUT = 600  # seconds per mutant: generous, the machine is shared
 

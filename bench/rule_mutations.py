@@ -2,9 +2,9 @@
 
 Every mutation breaks one rule the way a plausible slip would (a setting not passed on, a
 comparison flipped, a DNS failure let through as "missing"). The script applies it to the
-source, runs the check-level tests of its rule (selftests/test_rules_checks.py, plus the
+source, runs the check-level tests of its rule (selftests/unit/checks/test_rules_checks.py, plus the
 test file of the check or command it breaks when that file holds the rule) and the
-end-to-end run (selftests/test_rules_e2e.py), restores the source, and prints which
+end-to-end run (selftests/e2e/test_rules_e2e.py), restores the source, and prints which
 caught it. A mutation both survive is a hole in the selftests. Results: bench/MUTATION.md.
 
     nice -n 19 .venv/bin/python bench/rule_mutations.py [NAME ...]
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RULES = "selftests/test_rules_checks.py"
-E2E = "selftests/test_rules_e2e.py"
-MX_TESTS = "selftests/test_checks_mx.py"
-ENABLED_TESTS = "selftests/test_accepted_domains.py"
-GATE_TESTS = "selftests/test_gate.py"
+RULES = "selftests/unit/checks/test_rules_checks.py"
+E2E = "selftests/e2e/test_rules_e2e.py"
+MX_TESTS = "selftests/unit/checks/test_mx.py"
+ENABLED_TESTS = "selftests/unit/test_accepted_domains.py"
+GATE_TESTS = "selftests/e2e/test_gate.py"
 
 
 @dataclass(frozen=True)

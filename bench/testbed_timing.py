@@ -2,7 +2,7 @@
 
 Selftests assert behaviour, not speed (on a busy 2-core machine a time limit is a coin
 toss). This measures what they used to bound, on the same NSD + Unbound test bed and the
-same zones as selftests/test_testbed.py:
+same zones as selftests/nsd_unbound/test_testbed.py:
 
 * a name under no served zone (or a CNAME out of them) answered SERVFAIL/REFUSED;
 * with Microsoft's server stopped: the first SERVFAIL, the next one (server known down),
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from selftests.test_testbed import ZONES, _write_zones, ask  # noqa: E402
+from selftests.nsd_unbound.test_testbed import ZONES, _write_zones, ask  # noqa: E402
 from selftests.testbed import Testbed, missing_binaries  # noqa: E402
 
 from dkimwatch.resolver import DnsClient, Resolver  # noqa: E402

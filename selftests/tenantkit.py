@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import textwrap
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -278,3 +279,12 @@ def write_tenants(root: Path, *, fabrikam_dns: str | None = None) -> Path:
         f"policy:\n  spf_require_include: {FABRIKAM_SPF}\ndomains:\n  - {OTHER}\n"
     )
     return folder
+
+
+def expected_counts(inventory: Path) -> Counter[str]:
+    """How many tests of the written inventory end in each outcome, by expected_outcome."""
+    return Counter(
+        expected_outcome(d.name, check, selector)
+        for d in load_inventory(inventory).domains
+        for check, selector in registry.cases(d)
+    )

@@ -3,7 +3,7 @@
 Whatever names checks takes them from CHECKS: the inventory's waiver validation, the
 plugin's parametrization, the order the helper judges in, the pytest markers, the report's
 matrix. What cannot import it (README's "What is checked" table, tests/) is compared with
-it by selftests/test_registry.py.
+it by selftests/unit/test_registry.py.
 
 A new check is its function (its family's module in checks/), one line below, its test function in
 tests/test_<family>.py, and its demo data (bench/gen_tenant.py).
@@ -144,7 +144,7 @@ GATE: tuple[Check, ...] = tuple(c for c in CHECKS if c.gate)
 GATE_IDS: tuple[str, ...] = tuple(c.id for c in GATE)
 
 # The order in which pytest runs tests/: its files by name, each file's tests as written
-# (selftests/test_registry.py holds tests/ to that). It only decides which verdicts the
+# (selftests/unit/test_registry.py holds tests/ to that). It only decides which verdicts the
 # helper produces first, never which it produces.
 SUITE_ORDER: tuple[str, ...] = tuple(c.id for c in sorted(CHECKS, key=lambda c: c.test_module))
 
