@@ -67,6 +67,7 @@ VENV_PY = REPO / ".venv" / "bin" / "python"
 VENV_PYTEST = REPO / ".venv" / "bin" / "pytest"
 PEERS_PY = BENCH / ".venv-peers" / "bin" / "python"
 NOW = "2026-11-22T09:00:00Z"
+MSP_BEGIN, MSP_END = "<!-- msp -->", "<!-- /msp -->"  # bench/msp_bench.py's part of RESULTS.md
 
 
 class BenchTestbed(Testbed):
@@ -555,7 +556,13 @@ def write_results(
         lines.extend(info.get("commands", {}).values())
         lines.append("```")
         lines.append("")
-    path.write_text("\n".join(lines))
+    text = "\n".join(lines)
+    # msp_bench.py's section (between its markers) is its own: kept as it is.
+    old = path.read_text() if path.exists() else ""
+    if MSP_BEGIN in old and MSP_END in old:
+        kept = old.split(MSP_BEGIN, 1)[1].split(MSP_END, 1)[0]
+        text = text.rstrip("\n") + f"\n\n{MSP_BEGIN}{kept}{MSP_END}\n"
+    path.write_text(text)
     raw = CACHE / "results-raw.json"
     raw.write_text(
         json.dumps(
