@@ -13,7 +13,8 @@ interleaved, ``--repeats`` times (the median is reported):
   dkimwatch spf+dmarc  ``-m "spf or dmarc"``: what checkdmarc checks, nothing else
   checkdmarc           checkdmarc 6.x's CLI, SPF and DMARC only (peers/checkdmarc_spf_dmarc.py)
   naive                pytest, dnspython inside each test, sequential (peers/test_naive.py)
-  floor                as many parametrized tests doing nothing (peers/test_floor.py)
+  floor                the suite's tests (same names, ids and count, from dkimwatch's
+                       registry: peers/floor_cases.py), each doing nothing (peers/test_floor.py)
   floor --html         the floor with pytest-html's self-contained report
 
 Measured per run: wall time, CPU time of the process tree (user+sys, from the kernel's
@@ -56,6 +57,9 @@ sys.path.insert(0, str(REPO))
 
 from selftests.testbed import Testbed  # noqa: E402
 
+sys.path.insert(0, str(REPO / "bench" / "peers"))
+import floor_cases  # noqa: E402
+
 BENCH = REPO / "bench"
 CACHE = BENCH / ".cache"
 PEERS = BENCH / "peers"
@@ -63,6 +67,7 @@ VENV_PY = REPO / ".venv" / "bin" / "python"
 VENV_PYTEST = REPO / ".venv" / "bin" / "pytest"
 PEERS_PY = BENCH / ".venv-peers" / "bin" / "python"
 NOW = "2026-11-22T09:00:00Z"
+MSP_BEGIN, MSP_END = "<!-- msp -->", "<!-- /msp -->"  # bench/msp_bench.py's part of RESULTS.md
 
 
 class BenchTestbed(Testbed):
@@ -230,7 +235,11 @@ def commands(
     """(tool, argv, env, report file, results.json) of every compared run."""
     resolver = bed.resolver
     host, port = bed.resolver_addr
-    peers_env = {"BENCH_DOMAINS": str(tenant_dir / "domains.txt"), "BENCH_NAMESERVER": resolver}
+    peers_env = {
+        "BENCH_DOMAINS": str(tenant_dir / "domains.txt"),
+        "BENCH_NAMESERVER": resolver,
+        "BENCH_FLOOR_CASES": str(out / "floor-cases.json"),
+    }
     ini = ["-c", str(PEERS / "pytest.ini"), f"--rootdir={PEERS}"]
     runs: list[tuple[str, list[str], dict[str, str], Path | None, Path | None]] = []
     spread: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -304,6 +313,8 @@ def bench_size(size: int, repeats: int, skip: set[str]) -> tuple[list[Row], dict
     out.mkdir(parents=True)
     work = Path(tempfile.mkdtemp(prefix=f"dkw-bench-{size}-"))
     info: dict[str, Any] = {}
+    # The floor's tests: the suite's, from the registry (untimed).
+    info["floor_tests"] = floor_cases.write([tenant_dir / "domains.yaml"], out / "floor-cases.json")
     with BenchTestbed(tenant_dir / "zones", workdir=work, verbosity=0) as bed:
         record = out / "answers.json"
         warm_reports = out / "warm"
@@ -439,7 +450,7 @@ def ratios(rows: list[Row]) -> list[str]:
         if cd and sd:
             out.append(f"- N={n}: checkdmarc / dkimwatch spf+dmarc = {cd / sd:.2f} (target ≥ 1.4)")
         if cd and dk:
-            out.append(f"- N={n}: checkdmarc (2 checks) / dkimwatch (all 9 checks) = {cd / dk:.2f}")
+            out.append(f"- N={n}: checkdmarc (2 checks) / dkimwatch (all checks) = {cd / dk:.2f}")
         for xdist in ("dkimwatch -n auto", "dkimwatch -n 2"):
             xd = get(xdist)
             if xd and dk:
@@ -545,7 +556,13 @@ def write_results(
         lines.extend(info.get("commands", {}).values())
         lines.append("```")
         lines.append("")
-    path.write_text("\n".join(lines))
+    text = "\n".join(lines)
+    # msp_bench.py's section (between its markers) is its own: kept as it is.
+    old = path.read_text() if path.exists() else ""
+    if MSP_BEGIN in old and MSP_END in old:
+        kept = old.split(MSP_BEGIN, 1)[1].split(MSP_END, 1)[0]
+        text = text.rstrip("\n") + f"\n\n{MSP_BEGIN}{kept}{MSP_END}\n"
+    path.write_text(text)
     raw = CACHE / "results-raw.json"
     raw.write_text(
         json.dumps(

@@ -1,7 +1,9 @@
-"""The peer suites read their domain list and resolver from the environment."""
+"""The peer suites read their domain list, the floor's cases and the resolver from the
+environment."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -16,3 +18,13 @@ SELECTORS = ("selector1", "selector2")
 
 def selector_cases() -> list[str]:
     return [f"{s}._domainkey.{d}" for d in domains() for s in SELECTORS]
+
+
+def floor_tests() -> dict[str, list[str]]:
+    """The floor's test ids per check (BENCH_FLOOR_CASES, written by floor_cases.py from
+    dkimwatch's registry)."""
+    doc = json.loads(Path(os.environ["BENCH_FLOOR_CASES"]).read_text())
+    if doc.get("format") != "dkimwatch-floor-cases/1":
+        raise ValueError(f"{os.environ['BENCH_FLOOR_CASES']}: not a floor cases file")
+    tests: dict[str, list[str]] = doc["tests"]
+    return tests
