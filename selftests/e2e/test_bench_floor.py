@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from dkimwatch import registry
-from selftests.test_tenants import write_tenants
+from selftests.tenantkit import write_tenants
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PEERS = REPO / "bench" / "peers"
 sys.path.insert(0, str(PEERS))
 
