@@ -3,12 +3,14 @@ zone files on the embedded DNS server (real sockets), and the outputs they produ
 
 from __future__ import annotations
 
+import json
 import re
 from html import unescape
 from typing import Any
 
 import pytest
 
+from dkimwatch.report import FINDINGS
 from selftests import tenantkit
 from selftests.suitekit import install_suite, outcomes, run
 
@@ -172,3 +174,17 @@ def test_hostile_txt_is_escaped_in_the_report(tenant: pytest.Pytester) -> None:
         "example&quot; &quot;&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)"
         "&gt;&quot;"
     ) in blob
+
+
+def test_the_report_data_holds_the_findings_alone(tenant: pytest.Pytester) -> None:
+    """report.html carries a row for each finding and nothing for the other tests: at an
+    MSP's size the test ids of every passed check would be most of the page."""
+    _, doc = run(tenant)
+    html = (tenant.path / "reports" / "report.html").read_text()
+    match = re.search(r'data-jsonblob="([^"]*)"', html)
+    assert match is not None
+    tests = json.loads(unescape(match.group(1)))["tests"]
+    findings = {r["nodeid"] for r in doc["results"] if r["outcome"] in FINDINGS}
+    assert findings and {t.removesuffix("::setup") for t in tests} == findings
+    assert all(rows for rows in tests.values())
+    assert len(tests) < len(doc["results"]) // 2

@@ -422,6 +422,9 @@ class Reporter:
         """pytest-html wrote report.html into staging (its sessionfinish runs inside this
         wrapper) and would print that staging path, gone once published: it leaves, and
         pytest_terminal_summary names the published file."""
+        for plugin in self.config.pluginmanager.get_plugins():
+            if _is_html_report(plugin):
+                _drop_rowless_tests(plugin)
         result = yield
         if self.staged_html:
             for plugin in self.config.pluginmanager.get_plugins():
@@ -763,6 +766,16 @@ def _is_html_report(plugin: object) -> bool:
     except ImportError:  # pragma: no cover - pytest-html is a dependency
         return False
     return isinstance(plugin, BaseReport)
+
+
+def _drop_rowless_tests(plugin: object) -> None:
+    """pytest-html's data keeps an empty entry for every test it gave no row (its teardown
+    step looks each test up in a defaultdict): the test ids of every passed, skipped and
+    waived check, most of a large estate's report. The page shows nothing for them."""
+    tests = getattr(getattr(plugin, "_report", None), "data", {}).get("tests")
+    if isinstance(tests, dict):
+        for nodeid in [n for n, rows in tests.items() if not rows]:
+            del tests[nodeid]
 
 
 def _drop_quiet_teardowns(config: pytest.Config) -> None:
