@@ -209,3 +209,18 @@ def test_a_name_outside_the_zone_files_says_how_to_serve_it(
         f"files in {zone_dir}: to serve it, add a zone file holding it there "
         "(e.g. spf.protection.outlook.com.zone))"
     )
+
+
+def test_a_name_is_answered_from_the_deepest_zone_holding_it(tmp_path: Path) -> None:
+    """Zone files of a parent and its child (and one beside them): each name is answered
+    from the zone of its longest origin, whatever its case."""
+    (tmp_path / "example.zone").write_text('$TTL 60\n@ TXT "parent"\nx.child TXT "parent x"\n')
+    (tmp_path / "child.example.zone").write_text('$TTL 60\nx TXT "child x"\n')
+    (tmp_path / "otherchild.example.zone").write_text('$TTL 60\nx TXT "other x"\n')
+    with ZoneServer(tmp_path) as s:
+        assert ask(s, "X.Child.EXAMPLE", "TXT").answer[0].to_text().endswith('"child x"')
+        assert ask(s, "x.otherchild.example", "TXT").answer[0].to_text().endswith('"other x"')
+        assert ask(s, "example", "TXT").answer[0].to_text().endswith('"parent"')
+        assert ask(s, "y.child.example", "TXT").rcode() == dns.rcode.NXDOMAIN
+        assert ask(s, "example.net", "TXT").rcode() == dns.rcode.REFUSED
+        assert ask(s, ".", "TXT").rcode() == dns.rcode.REFUSED
