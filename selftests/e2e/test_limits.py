@@ -80,3 +80,25 @@ def test_a_large_run_shows_progress_before_its_first_test(pytester: pytest.Pytes
     small.write_text(HEAD + names(10))
     result = pytester.runpytest_subprocess(f"--domains={small}", "--collect-only", "-q")
     assert not [line for line in result.stdout.lines if line.endswith("collecting")]
+
+
+def test_a_shard_counts_its_own_part_of_the_estate(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limit is per run: an estate above it runs as shards, each within it, and a shard
+    above it names the way out (more shards). Run in-process with the limit lowered."""
+    from dkimwatch import run as run_module
+
+    install_suite(pytester)
+    estate = tenantkit.write_tenants(pytester.path)
+    total = sum(len(load_inventory(p).domains) for p in estate.glob("*.yaml"))
+    monkeypatch.setattr(run_module, "MAX_DOMAINS", 3)
+    whole = pytester.runpytest("--collect-only", "-q", f"--domains={estate}")
+    assert whole.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"{total:,} domains in all, above the limit of 3 for one run" in whole.stderr.str()
+    assert "--shard I/N" in whole.stderr.str()
+    few = pytester.runpytest("--collect-only", "-q", f"--domains={estate}", "--shard=1/2")
+    assert few.ret == pytest.ExitCode.USAGE_ERROR
+    assert "above the limit of 3 for one run; use more shards" in few.stderr.str()
+    many = pytester.runpytest("--collect-only", "-q", f"--domains={estate}", f"--shard=1/{total}")
+    assert many.ret == pytest.ExitCode.OK, many.stderr.str()

@@ -30,6 +30,7 @@ from dkimwatch.gate import GateError, gate_domain
 from dkimwatch.helper import CONCURRENCY, ClientSpec, Helper, Job, Judged, Work, judge
 from dkimwatch.instants import iso_instant, parse_instant
 from dkimwatch.inventory import (
+    MAX_DOMAINS,
     Domain,
     Inventory,
     InventoryError,
@@ -414,7 +415,15 @@ def configure_controller(config: pytest.Config, *, auto_declined: bool) -> Run:
     whole, inventories = _read_inventory(config, progress)
     shard = shard_of(config)
     if shard is not None:
+        estate = len(whole.domains)
         whole, inventories = sharded(shard, whole, inventories)
+        if len(whole.domains) > MAX_DOMAINS:
+            progress.stop()
+            raise usage_error(
+                f"{whole.path}:0: domains: shard {shard} holds {len(whole.domains):,} of the "
+                f"estate's {estate:,} domains, above the limit of {MAX_DOMAINS:,} for one "
+                f"run; use more shards (N of at least {-(-estate // MAX_DOMAINS) + 1})"
+            )
     inventory = gated(config, whole)
     suite_size = sum(len(cases(d)) for d in whole.domains)
     if len(inventory.domains) >= PROGRESS_DOMAINS:
@@ -483,7 +492,8 @@ def _read_inventory(
     given = [Path(p) for p in opt.domains or ()]
     if len(given) > 1 or (given and given[0].is_dir()):
         try:
-            inventories = load_inventories(given)
+            # A shard's run loads the whole estate and counts only its part (configure).
+            inventories = load_inventories(given, limit=None if opt.shard else MAX_DOMAINS)
         except InventoryError as exc:
             progress.stop()
             raise usage_error(str(exc)) from None
