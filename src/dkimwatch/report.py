@@ -362,6 +362,9 @@ def badge_svg(domains: Mapping[str, int], partial: Partial | None = None) -> str
         if not partial.selected:
             value, colour = "nothing ran", "lightgrey"
     badge = anybadge.Badge(label=label, value=value, default_color=colour)
+    # anybadge numbers masks per process; each badge is a file of its own, so the same id
+    # in each keeps a badge the same whichever process (a run, a merge) writes it.
+    badge.mask_str = "anybadge_1"
     return str(badge.badge_svg_text)
 
 
