@@ -411,6 +411,7 @@ def test_merge_refuses_what_is_not_one_audit(
 
 # --- the sharded pipelines in examples/ci ----------------------------------------------------
 
+MERGE_READS = ("results.json", "report.html", "junit.xml", "answers.json")
 SHARDED_GITHUB = ci.REPO / "examples" / "ci" / "github-actions-sharded.yml"
 SHARDED_AZURE = ci.REPO / "examples" / "ci" / "azure-pipelines-sharded.yml"
 
@@ -433,7 +434,9 @@ def test_github_actions_sharded_structure() -> None:
     assert "--now=${{ needs.instant.outputs.now }}" in shard_step["run"]
     upload = ci.step({"jobs": {"audit": audit}}, ci.uses("actions/upload-artifact"))
     assert upload["with"]["name"] == "dkimwatch-shard-${{ matrix.shard }}"
-    assert {"reports/results.json", "reports/answers.json"} <= set(upload["with"]["path"].split())
+    # What merge reads: results.json, report.html and junit.xml (answers.json for the replay).
+    uploaded = set(upload["with"]["path"].split())
+    assert {f"reports/{n}" for n in MERGE_READS} <= uploaded
     download = ci.step({"jobs": {"merge": merge}}, ci.uses("actions/download-artifact"))
     assert download["with"] == {"pattern": "dkimwatch-shard-*", "path": "shards"}
     assert merge_lines(SHARDED_GITHUB) == [
@@ -456,6 +459,7 @@ def test_azure_pipelines_sharded_structure() -> None:
     assert "--now=$(NOW)" in script
     publish = ci.step({"jobs": [audit]}, ci.task("PublishPipelineArtifact"))
     assert publish["inputs"]["artifact"] == "dkimwatch-shard-$(System.JobPositionInPhase)"
+    assert publish["inputs"]["targetPath"] == "reports"  # every file merge reads (MERGE_READS)
     download = next(s for s in merge["steps"] if "download" in s)
     assert download["patterns"] == "dkimwatch-shard-*/**"
     assert merge_lines(SHARDED_AZURE) == [

@@ -64,13 +64,13 @@ from dkimwatch.report import (
     results_document,
 )
 from dkimwatch.reporter import (
-    _STAGING,
-    _History,
-    _remove_stale_staging,
+    STAGING,
+    InventoryHistory,
     changes_json,
     compare,
     html_title,
     metadata_entries,
+    remove_stale_staging,
     stage_records,
     summary_sections,
     write_outputs,
@@ -359,8 +359,8 @@ def write_merged(
     )
 
     out.mkdir(parents=True, exist_ok=True)
-    _remove_stale_staging(out)
-    staging = out / f"{_STAGING}{os.getpid()}"
+    remove_stale_staging(out)
+    staging = out / f"{STAGING}{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
@@ -417,7 +417,7 @@ def write_merged(
 
 def _histories(
     first: dict[str, Any], whole: Inventory, inventories: tuple[Inventory, ...]
-) -> list[_History]:
+) -> list[InventoryHistory]:
     """The whole estate's history of each inventory: the identity the shards gave it
     (their root directory's view of the inventory path), without their shard."""
     changes = first.get("changes") or {}
@@ -428,7 +428,7 @@ def _histories(
     for inv, part in zip(inventories or (whole,), each, strict=True):
         given = part.get("inventory") or {}
         identity = history.Identity(given.get("tenant"), str(given.get("inventory")))
-        out.append(_History(inv, identity, history.inventory_inputs(inv)))
+        out.append(InventoryHistory(inv, identity, history.inventory_inputs(inv)))
     return out
 
 
@@ -490,7 +490,10 @@ class _Ini:
 
 
 def _say(
-    results: Sequence[ResultEntry], doc: dict[str, Any], histories: list[_History], out: Path
+    results: Sequence[ResultEntry],
+    doc: dict[str, Any],
+    histories: list[InventoryHistory],
+    out: Path,
 ) -> None:
     """The terminal's last lines, as a single run ends: the domains, then the changes."""
     states = domain_states(results)

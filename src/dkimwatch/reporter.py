@@ -72,7 +72,7 @@ PARTIAL_DIR = "partial"  # a partial run's outputs, inside the reports folder
 ANSWERS_FILE = "answers.json"  # a --shard run's DNS answers, as --record writes them
 BADGES_DIR = "badges"  # a run of many tenants: one badge per tenant, badges/<tenant>.svg
 _OLD_PARTIAL = ".partial-old-"
-_STAGING = ".staging-"
+STAGING = ".staging-"
 
 
 # --- a test's verdict on its report ---------------------------------------------------------
@@ -134,7 +134,7 @@ def final_outcome(report: pytest.TestReport) -> str | None:
 
 
 @dataclasses.dataclass
-class _History:
+class InventoryHistory:
     """One inventory's history in this run: a run of many tenants keeps one per inventory,
     each compared with and recording only its own results."""
 
@@ -185,7 +185,7 @@ class Reporter:
         self.staged_html = False  # report.html is ours to publish (no --html of the user's)
         self.junit: JUnitXml | None = None  # writes junit.xml in place of pytest's writer
         self.changes: history.Changes | None = None  # of all the run's inventories
-        self.histories: list[_History] | None = None  # one per inventory (_histories())
+        self.histories: list[InventoryHistory] | None = None  # one per inventory (_histories())
         self.deselected = 0
         self.not_recorded = ""  # why it adds none
         # Set at session finish: None for a complete run, else what ran of what (partial()).
@@ -198,8 +198,8 @@ class Reporter:
         opt = self.config.option
         reports = self.run.reports
         reports.mkdir(parents=True, exist_ok=True)
-        _remove_stale_staging(reports)
-        self.staging = reports / f"{_STAGING}{os.getpid()}"
+        remove_stale_staging(reports)
+        self.staging = reports / f"{STAGING}{os.getpid()}"
         shutil.rmtree(self.staging, ignore_errors=True)
         self.staging.mkdir()
         if not getattr(opt, "htmlpath", None):
@@ -394,7 +394,7 @@ class Reporter:
 
     # --- history: what changed since the last recorded run ---------------------------
 
-    def _histories(self) -> list[_History]:
+    def _histories(self) -> list[InventoryHistory]:
         """Which inventories this run audits, each with its own history (kept apart from
         other inventories'): the run's inventory, or each tenant's in a run of many. Every
         test's inventory inputs are left out with --gate, whose inventory is one domain of
@@ -402,7 +402,7 @@ class Reporter:
         if self.histories is None:
             gate = bool(self.config.option.gate)
             self.histories = [
-                _History(
+                InventoryHistory(
                     inv,
                     dataclasses.replace(
                         history.inventory_identity(inv, self.config.rootpath),
@@ -625,7 +625,11 @@ def metadata_entries(
 
 
 def compare(
-    histories: Sequence[_History], reports: Path, rows: list[dict[str, Any]], *, started: str
+    histories: Sequence[InventoryHistory],
+    reports: Path,
+    rows: list[dict[str, Any]],
+    *,
+    started: str,
 ) -> history.Changes:
     """The run (``rows``, results.json's results) against the newest record of each
     inventory's history in ``reports``; a run of many inventories adds up theirs."""
@@ -643,7 +647,7 @@ def compare(
 
 
 def stage_records(
-    histories: Sequence[_History], staging: Path, reports: Path, doc: Mapping[str, Any]
+    histories: Sequence[InventoryHistory], staging: Path, reports: Path, doc: Mapping[str, Any]
 ) -> None:
     """Stage the run's history record of each inventory (after compare): the baseline of
     the next run."""
@@ -667,7 +671,11 @@ def stage_records(
 
 
 def changes_json(
-    histories: Sequence[_History], changes: history.Changes, not_recorded: str, *, many: bool
+    histories: Sequence[InventoryHistory],
+    changes: history.Changes,
+    not_recorded: str,
+    *,
+    many: bool,
 ) -> dict[str, Any]:
     """results.json's ``changes``: the run's, and in a run of many tenants (``many``) each
     inventory's own history."""
@@ -795,10 +803,10 @@ def partial(
 # --- staging and publishing -----------------------------------------------------------------
 
 
-def _remove_stale_staging(reports: Path) -> None:
+def remove_stale_staging(reports: Path) -> None:
     """Drop staging folders (and replaced partial outputs) of runs that were killed before
     they could finish publishing."""
-    for prefix in (_STAGING, _OLD_PARTIAL):
+    for prefix in (STAGING, _OLD_PARTIAL):
         for folder in reports.glob(f"{prefix}*"):
             pid = folder.name.removeprefix(prefix)
             if pid.isdigit() and not _alive(int(pid)):
