@@ -334,6 +334,8 @@ def write_merged(
     inventories: tuple[Inventory, ...],
     out: Path,
 ) -> int:
+    """Every output of the single run, staged from the shards' files and published
+    together; the run's exit status."""
     results = results_of(shards, whole)
     docs = [s.doc for s in shards]
     first = docs[0]
