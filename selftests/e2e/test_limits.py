@@ -12,8 +12,10 @@ from dkimwatch.inventory import (
     MAX_DOMAINS,
     MAX_INVENTORY_BYTES,
     InventoryError,
+    load_inventories,
     load_inventory,
 )
+from dkimwatch.shards import parse_shard, too_large
 from selftests import tenantkit
 from selftests.suitekit import install_suite
 
@@ -82,23 +84,19 @@ def test_a_large_run_shows_progress_before_its_first_test(pytester: pytest.Pytes
     assert not [line for line in result.stdout.lines if line.endswith("collecting")]
 
 
-def test_a_shard_counts_its_own_part_of_the_estate(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The limit is per run: an estate above it runs as shards, each within it, and a shard
-    above it names the way out (more shards). Run in-process with the limit lowered."""
-    from dkimwatch import run as run_module
-
-    install_suite(pytester)
-    estate = tenantkit.write_tenants(pytester.path)
+def test_an_estate_above_the_limit_runs_as_shards(tmp_path: Path) -> None:
+    """The limit is per run: the estate in all is refused with the way out (shards), a
+    shard's run reads it whole (limit None) and counts its own part."""
+    estate = tenantkit.write_tenants(tmp_path)
     total = sum(len(load_inventory(p).domains) for p in estate.glob("*.yaml"))
-    monkeypatch.setattr(run_module, "MAX_DOMAINS", 3)
-    whole = pytester.runpytest("--collect-only", "-q", f"--domains={estate}")
-    assert whole.ret == pytest.ExitCode.USAGE_ERROR
-    assert f"{total:,} domains in all, above the limit of 3 for one run" in whole.stderr.str()
-    assert "--shard I/N" in whole.stderr.str()
-    few = pytester.runpytest("--collect-only", "-q", f"--domains={estate}", "--shard=1/2")
-    assert few.ret == pytest.ExitCode.USAGE_ERROR
-    assert "above the limit of 3 for one run; use more shards" in few.stderr.str()
-    many = pytester.runpytest("--collect-only", "-q", f"--domains={estate}", f"--shard=1/{total}")
-    assert many.ret == pytest.ExitCode.OK, many.stderr.str()
+    with pytest.raises(InventoryError) as caught:
+        load_inventories([estate], limit=3)
+    message = str(caught.value)
+    assert f"{total:,} domains in all, above the limit of 3 for one run" in message
+    assert "--shard I/N" in message
+    assert len(load_inventories([estate], limit=None)) == 2
+    assert too_large(parse_shard("1/2"), 60_000, 30_001, 30_000) == (
+        "shard 1/2 holds 30,001 of the estate's 60,000 domains, above the limit of 30,000 "
+        "for one run; use more shards (N of at least 3)"
+    )
+    assert too_large(parse_shard("1/3"), 60_000, 20_100, 30_000) is None

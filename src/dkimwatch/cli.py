@@ -270,10 +270,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     merge = sub.add_parser(
         "merge",
-        help="the shards of a --shard I/N job matrix as one run's reports (a replayed run)",
-        description="Reads each DIR's results.json and answers.json, checks they are every "
-        "shard of one audit, and runs the suite once from their answers (no DNS) into OUT. "
-        "Other arguments go to that pytest run.",
+        help="the shards of a --shard I/N job matrix as one run's reports",
+        description="Reads each DIR's results.json, junit.xml and report.html, checks they "
+        "are every shard of one audit, and writes into OUT the outputs one run over the "
+        "whole estate writes. --domains=PATH names the inventory when it lies elsewhere "
+        "here than where the shards read it. Exit status: 1 when a check failed or DNS "
+        "could not answer one, as a run's.",
     )
     merge.add_argument("dirs", nargs="+", metavar="DIR", help="a shard's reports folder")
     merge.add_argument(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import platform
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -108,8 +109,11 @@ class _Case:
     inner: list[str] = field(default_factory=list)
     properties: list[tuple[str, str]] = field(default_factory=list)
     failed_call: bool = False
+    written: str | None = None  # as a junit.xml of this writer has it (JUnitXml.joined)
 
     def xml(self) -> str:
+        if self.written is not None:
+            return self.written
         classname, name = _names(self.nodeid)
         head = f'<testcase classname="{_attr(classname)}" name="{_attr(name)}" '
         head += f'time="{self.duration:.3f}"'
@@ -122,11 +126,65 @@ class _Case:
         return f"{head}>{body}</testcase>" if body else f"{head} />"
 
 
+def case_key(nodeid: str) -> str:
+    """How a test case of ``nodeid`` names itself in junit.xml (its two attributes)."""
+    classname, name = _names(nodeid)
+    return f'classname="{_attr(classname)}" name="{_attr(name)}"'
+
+
+_SUITE = re.compile(
+    r'<\?xml version="1\.0" encoding="utf-8"\?><testsuites name="pytest tests">'
+    r'<testsuite name="pytest" errors="(\d+)" failures="(\d+)" skipped="(\d+)" '
+    r'tests="(\d+)" time="([0-9.]+)" timestamp="([^"]+)" hostname="[^"]*"'
+    r"(?: />|>(.*)</testsuite>)</testsuites>",
+    re.DOTALL,
+)
+# Within this writer's output a case ends at its first "/>" or "</testcase>": every value
+# in it is escaped, so neither occurs inside.
+_WRITTEN_CASE = re.compile(
+    r'<testcase (classname="[^"]*" name="[^"]*") time="([0-9.]+)"'
+    r"(?: />|>.*?</testcase>)",
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class Written:
+    """A junit.xml this writer wrote, read back (for ``dkimwatch merge``)."""
+
+    cases: list[tuple[str, str]]  # (case_key, the test case as written), in its order
+    errors: int
+    failures: int
+    skipped: int
+    tests: int
+    seconds: float
+    started: datetime
+
+
+def read_written(text: str) -> Written | None:
+    """``text`` as this writer wrote it; None when another writer did (pytest's own, when
+    the run configured JUnit output), or it is not whole."""
+    suite = _SUITE.fullmatch(text)
+    if suite is None:
+        return None
+    body = suite.group(7) or ""
+    cases = [(m.group(1), m.group(0)) for m in _WRITTEN_CASE.finditer(body)]
+    if "".join(xml for _, xml in cases) != body:
+        return None
+    errors, failures, skipped, tests = (int(suite.group(i)) for i in range(1, 5))
+    try:
+        started = datetime.fromisoformat(suite.group(6))
+    except ValueError:
+        return None
+    return Written(cases, errors, failures, skipped, tests, float(suite.group(5)), started)
+
+
 class JUnitXml:
     """Collects what junit.xml needs from every report, writes it at the end."""
 
     def __init__(self) -> None:
         self.started = datetime.now().astimezone()
+        self.seconds: float | None = None  # the suite's time, when not from started to now
         self.cases: list[_Case] = []
         self.open: dict[str, _Case] = {}
         self.counts = {"passed": 0, "failure": 0, "skipped": 0, "error": 0}
@@ -198,8 +256,28 @@ class JUnitXml:
         text = _text(report.longrepr)
         self._add(case, kind, f'<{kind} message="collection {what}">{text}</{kind}>')
 
+    @classmethod
+    def joined(cls, parts: Sequence[Written], order: Mapping[str, int]) -> JUnitXml:
+        """One run's junit.xml of the parts' test cases (each case's ``order`` by its
+        case_key; KeyError for a case not in it): their counts added up, their times too,
+        started when the first part started."""
+        joined = cls()
+        joined.started = min(p.started for p in parts)
+        joined.seconds = sum(p.seconds for p in parts)
+        written = [case for p in parts for case in p.cases]
+        written.sort(key=lambda case: order[case[0]])
+        joined.cases = [_Case("", written=xml) for _, xml in written]
+        c = joined.counts
+        c["error"] = sum(p.errors for p in parts)
+        c["failure"] = sum(p.failures for p in parts)
+        c["skipped"] = sum(p.skipped for p in parts)
+        c["passed"] = sum(p.tests for p in parts) - c["error"] - c["failure"] - c["skipped"]
+        return joined
+
     def document(self) -> str:
-        seconds = (datetime.now().astimezone() - self.started).total_seconds()
+        seconds = self.seconds
+        if seconds is None:
+            seconds = (datetime.now().astimezone() - self.started).total_seconds()
         c = self.counts
         tests = c["passed"] + c["failure"] + c["skipped"] + c["error"] - self.double_failures
         suite = (

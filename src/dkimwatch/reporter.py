@@ -18,7 +18,7 @@ import os
 import platform
 import re
 import shutil
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -72,7 +72,7 @@ PARTIAL_DIR = "partial"  # a partial run's outputs, inside the reports folder
 ANSWERS_FILE = "answers.json"  # a --shard run's DNS answers, as --record writes them
 BADGES_DIR = "badges"  # a run of many tenants: one badge per tenant, badges/<tenant>.svg
 _OLD_PARTIAL = ".partial-old-"
-_STAGING = ".staging-"
+STAGING = ".staging-"
 
 
 # --- a test's verdict on its report ---------------------------------------------------------
@@ -134,7 +134,7 @@ def final_outcome(report: pytest.TestReport) -> str | None:
 
 
 @dataclasses.dataclass
-class _History:
+class InventoryHistory:
     """One inventory's history in this run: a run of many tenants keeps one per inventory,
     each compared with and recording only its own results."""
 
@@ -157,6 +157,14 @@ class _History:
         names = {d.name for d in self.inventory.domains}
         return [r for r in rows if r.get("domain") in names]
 
+    def to_json(self) -> dict[str, Any]:
+        """Its part of results.json's ``changes``."""
+        return {
+            "inventory": self.identity.to_json(),
+            "history": self.folder,
+            "recorded": f"{self.folder}/{self.recorded}" if self.recorded else None,
+        }
+
 
 def badge_file(tenant: str) -> str:
     """The tenant's badge, relative to the reports folder (any name is a safe file name)."""
@@ -177,7 +185,7 @@ class Reporter:
         self.staged_html = False  # report.html is ours to publish (no --html of the user's)
         self.junit: JUnitXml | None = None  # writes junit.xml in place of pytest's writer
         self.changes: history.Changes | None = None  # of all the run's inventories
-        self.histories: list[_History] | None = None  # one per inventory (_histories())
+        self.histories: list[InventoryHistory] | None = None  # one per inventory (_histories())
         self.deselected = 0
         self.not_recorded = ""  # why it adds none
         # Set at session finish: None for a complete run, else what ran of what (partial()).
@@ -190,8 +198,8 @@ class Reporter:
         opt = self.config.option
         reports = self.run.reports
         reports.mkdir(parents=True, exist_ok=True)
-        _remove_stale_staging(reports)
-        self.staging = reports / f"{_STAGING}{os.getpid()}"
+        remove_stale_staging(reports)
+        self.staging = reports / f"{STAGING}{os.getpid()}"
         shutil.rmtree(self.staging, ignore_errors=True)
         self.staging.mkdir()
         if not getattr(opt, "htmlpath", None):
@@ -248,10 +256,8 @@ class Reporter:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report: Any) -> None:
-        tenant = self.run.inventory.tenant or "no tenant"
-        if self.run.inventories:
-            tenant = f"{len(self.run.inventories)} tenants"
-        report.title = f"dkimwatch: {tenant}, {self.run.now.date().isoformat()}"
+        run = self.run
+        report.title = html_title(run.inventory.tenant, len(run.inventories), iso_instant(run.now))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
@@ -278,40 +284,18 @@ class Reporter:
     ) -> None:
         run = self.run
         questions, sent = run.counts()
-        prefix.append(AUDIT_CSS + EVIDENCE_CSS)
-        prefix.append(answers_from_html(run.answers_from))
-        if self.partial is not None:
-            prefix.append(
-                f'<p class="dkimwatch-partial" style="font-size:120%"><b>'
-                f"{escape(self.partial.text())}</b>: this report covers only "
-                f"these checks; the last complete run's report stays in the reports "
-                f"folder.</p>"
-            )
-        changes = self._changes().to_json()
-        since = {
-            row["nodeid"]: str(row["since"])
-            for key in ("new_failures", "still_failing")
-            for row in changes.get(key) or ()
-            if row.get("since")
-        }
-        results = list(self.results.values())
-        prefix.append(
-            audit_html(results, tenant=self.run.inventory.tenant or "(no tenant)", since=since)
+        head, tail = summary_sections(
+            list(self.results.values()),
+            answers_from=run.answers_from,
+            partial=self.partial,
+            changes=self._changes().to_json(),
+            tenant=run.inventory.tenant or "(no tenant)",
+            now=iso_instant(run.now),
+            resolvers=run.resolvers,
+            queries=(questions, sent),
         )
-        prefix.append(
-            f"<p><b>Evaluated at</b> {escape(iso_instant(run.now))} · <b>resolvers</b> "
-            f"{escape(', '.join(run.resolvers))} · <b>DNS questions</b> "
-            f"{questions} · <b>queries sent</b> {sent} · the run's metadata (versions, "
-            "inventory and its sha256) is at the end of this page.</p>"
-        )
-        prefix.append(changes_html(changes))
-        findings = sum(1 for r in results if r.outcome in FINDINGS)
-        postfix.append(
-            f"<h2>Findings ({findings:,})</h2><p>Each failed check, each check DNS gave no "
-            "answer for, and each waived check that holds, with its evidence and its fix "
-            "(click a row). Passed, skipped and waived checks are counted in the matrices "
-            "above; results.json has every verdict with its evidence.</p>"
-        )
+        prefix.extend(head)
+        postfix.extend(tail)
 
     # --- the outputs ------------------------------------------------------------------
 
@@ -334,26 +318,33 @@ class Reporter:
         else:
             self.not_recorded = self._why_not_recorded(session, exitstatus)
         if not self.not_recorded:
-            self._record(doc)
-        doc["changes"] = {**changes.to_json(), **self._history_json(self._histories()[0])}
-        doc["changes"]["not_recorded"] = self.not_recorded or None
-        if self.run.inventories:  # each inventory's own history and changes
-            doc["changes"].update(inventory=None, history=None, recorded=None)
-            doc["changes"]["inventories"] = [
-                {
-                    **self._history_json(h),
-                    "previous": h.changes.previous if h.changes else None,
-                    "counts": h.changes.counts() if h.changes else None,
-                }
-                for h in self._histories()
-            ]
-        self._write_outputs(self.staging, doc)
+            stage_records(self._histories(), self.staging, run.reports, doc)
+        doc["changes"] = changes_json(
+            self._histories(), changes, self.not_recorded, many=bool(run.inventories)
+        )
+        write_outputs(
+            self.staging,
+            doc,
+            list(self.results.values()),
+            tenants=[tenant_name(inv) for inv in run.inventories],
+            partial=self.partial,
+            junit=self.junit.document() if self.junit is not None else None,
+        )
         self.published = run.reports / PARTIAL_DIR if self.partial else run.reports
 
     def _results_document(self) -> dict[str, Any]:
         """results.json's content, but for ``changes`` (added once the record is made)."""
         run = self.run
         questions, sent = run.counts()
+        fields: dict[str, Any] = {
+            "partial": self.partial.to_json() if self.partial else None,
+            "shard": run.shard,
+        }
+        if run.inventories:
+            fields["inventories"] = [
+                {"tenant": tenant_name(inv), "path": str(inv.path), "sha256": inv.sha256}
+                for inv in run.inventories
+            ]
         doc = results_document(
             version=__version__,
             started=self.started,
@@ -364,56 +355,10 @@ class Reporter:
             queries={"questions": questions, "sent": sent},
             results=list(self.results.values()),
             answers_from=run.answers_from,
+            run_fields=fields,
         )
-        self.rows = doc.pop("results")
-        evidence = doc.pop("evidence")
-        doc["partial"] = self.partial.to_json() if self.partial else None
-        doc["shard"] = run.shard
-        if run.inventories:
-            doc["inventories"] = [
-                {"tenant": tenant_name(inv), "path": str(inv.path), "sha256": inv.sha256}
-                for inv in run.inventories
-            ]
-        doc["results"] = self.rows
-        doc["evidence"] = evidence
+        self.rows = doc["results"]
         return doc
-
-    def _write_outputs(self, staging: Path, doc: dict[str, Any]) -> None:
-        """The run's own outputs, into staging (report.html is pytest-html's to write, and
-        the history record was staged by _record). A new output is one more line here."""
-        tenants = bool(self.run.inventories)
-        atomic_write_text(
-            staging / "failures.csv",
-            failures_csv(self.results.values(), self._fixes(staging), tenants=tenants),
-        )
-        atomic_write_text(staging / "results.json", dumps(doc))
-        atomic_write_text(staging / "badge.svg", badge_svg(doc["domains"], self.partial))
-        if tenants:
-            for inv in self.run.inventories:
-                name = tenant_name(inv)
-                own = [r for r in self.results.values() if r.tenant == name]
-                (staging / BADGES_DIR).mkdir(exist_ok=True)
-                atomic_write_text(
-                    staging / badge_file(name),
-                    badge_svg(domains_summary(domain_states(own)), self.partial),
-                )
-        if self.junit is not None:
-            atomic_write_text(staging / "junit.xml", self.junit.document())
-
-    def _fixes(self, staging: Path) -> dict[str, str]:
-        """Write fixes/ (every format, nsupdate.txt always; each DNS fix already in the zone
-        the judge's SOA walk found); returns, per failed test, the file with its fix in its
-        host's format."""
-        results = sorted(self.results.values(), key=lambda r: r.nodeid)
-        items = fix_items(results)
-        write_fixes(staging / FIXES_DIR, items)
-        by_test: dict[str, str] = {}
-        for r in results:
-            if r.outcome == "failed" and r.verdict.fixes:
-                ctx = next(c for c, _ in fix_items([r]))
-                mine: list[FixItem] = [(ctx, f) for f in r.verdict.fixes]
-                by_test[r.nodeid] = fix_file(r.verdict, mine)
-        return by_test
 
     @pytest.hookimpl(wrapper=True, trylast=True, specname="pytest_sessionfinish")
     def pytest_sessionfinish_html(
@@ -452,7 +397,7 @@ class Reporter:
 
     # --- history: what changed since the last recorded run ---------------------------
 
-    def _histories(self) -> list[_History]:
+    def _histories(self) -> list[InventoryHistory]:
         """Which inventories this run audits, each with its own history (kept apart from
         other inventories'): the run's inventory, or each tenant's in a run of many. Every
         test's inventory inputs are left out with --gate, whose inventory is one domain of
@@ -460,7 +405,7 @@ class Reporter:
         if self.histories is None:
             gate = bool(self.config.option.gate)
             self.histories = [
-                _History(
+                InventoryHistory(
                     inv,
                     dataclasses.replace(
                         history.inventory_identity(inv, self.config.rootpath),
@@ -472,52 +417,16 @@ class Reporter:
             ]
         return self.histories
 
-    def _history_json(self, h: _History) -> dict[str, Any]:
-        return {
-            "inventory": h.identity.to_json(),
-            "history": h.folder,
-            "recorded": f"{h.folder}/{h.recorded}" if h.recorded else None,
-        }
-
     def _changes(self) -> history.Changes:
         """This run against the newest record of each inventory's history (read once, when
-        the results are complete: at session finish); a run of many tenants adds up theirs."""
+        the results are complete: at session finish)."""
         if self.changes is None:
             if self.rows is None:  # an interrupted run: no results.json was made
                 self.rows = [r.to_json() for r in self.results.values()]
-            alone = not self.run.inventories
-            for h in self._histories():
-                h.previous, name = history.load_previous(self.run.reports / h.folder, h.identity)
-                h.changes = history.diff(
-                    h.previous,
-                    h.rows(self.rows, alone=alone),
-                    started=self.started,
-                    previous_name=name,
-                    inputs=h.inputs,
-                )
-            self.changes = _added_up([h.changes for h in self._histories() if h.changes])
+            self.changes = compare(
+                self._histories(), self.run.reports, self.rows, started=self.started
+            )
         return self.changes
-
-    def _record(self, doc: Mapping[str, Any]) -> None:
-        """Stage this run's history record of each inventory: the baseline of the next run."""
-        assert self.staging is not None
-        alone = not self.run.inventories
-        for h in self._histories():
-            h.recorded = history.record_name(
-                self.started, (p.name for p in history.records(self.run.reports / h.folder))
-            )
-            record = history.make_record(
-                h.rows(doc["results"], alone=alone),
-                started=self.started,
-                finished=doc["finished"],
-                now=doc["now"],
-                version=__version__,
-                inventory_sha256=h.inventory.sha256,
-                previous=h.previous,
-                identity=h.identity,
-                inputs=h.inputs,
-            )
-            atomic_write_text(self.staging / h.folder / h.recorded, history.dumps_record(record))
 
     def _why_not_recorded(self, session: pytest.Session, exitstatus: int | pytest.ExitCode) -> str:
         """A history record is the baseline of the next run: only a complete audit of the
@@ -629,6 +538,208 @@ class Reporter:
             return str(path)
 
 
+# --- the outputs from results: a run's, and `dkimwatch merge`'s from its shards' -----------
+
+
+def html_title(tenant: str | None, tenants: int, now: str) -> str:
+    """report.html's title: the tenant (or how many) and the day judged (``now``, ISO)."""
+    name = f"{tenants} tenants" if tenants else tenant or "no tenant"
+    return f"dkimwatch: {name}, {now[:10]}"
+
+
+def summary_sections(
+    results: Sequence[ResultEntry],
+    *,
+    answers_from: Mapping[str, Any],
+    partial: Partial | None,
+    changes: Mapping[str, Any],
+    tenant: str,
+    now: str,
+    resolvers: Sequence[str],
+    queries: tuple[int, int],
+) -> tuple[list[str], list[str]]:
+    """report.html's own sections: (before pytest-html's rows: where the answers came from,
+    the audit summary and matrices, the changes; after: the findings' heading)."""
+    questions, sent = queries
+    prefix = [AUDIT_CSS + EVIDENCE_CSS, answers_from_html(answers_from)]
+    if partial is not None:
+        prefix.append(
+            f'<p class="dkimwatch-partial" style="font-size:120%"><b>'
+            f"{escape(partial.text())}</b>: this report covers only "
+            f"these checks; the last complete run's report stays in the reports "
+            f"folder.</p>"
+        )
+    since = {
+        row["nodeid"]: str(row["since"])
+        for key in ("new_failures", "still_failing")
+        for row in changes.get(key) or ()
+        if row.get("since")
+    }
+    prefix.append(audit_html(results, tenant=tenant, since=since))
+    prefix.append(
+        f"<p><b>Evaluated at</b> {escape(now)} · <b>resolvers</b> "
+        f"{escape(', '.join(resolvers))} · <b>DNS questions</b> "
+        f"{questions} · <b>queries sent</b> {sent} · the run's metadata (versions, "
+        "inventory and its sha256) is at the end of this page.</p>"
+    )
+    prefix.append(changes_html(changes))
+    findings = sum(1 for r in results if r.outcome in FINDINGS)
+    postfix = [
+        f"<h2>Findings ({findings:,})</h2><p>Each failed check, each check DNS gave no "
+        "answer for, and each waived check that holds, with its evidence and its fix "
+        "(click a row). Passed, skipped and waived checks are counted in the matrices "
+        "above; results.json has every verdict with its evidence."
+        "</p>"
+    ]
+    return prefix, postfix
+
+
+def metadata_entries(
+    *,
+    now: str,
+    tenants: Sequence[str],
+    inventory: Mapping[str, str],
+    domains: int,
+    resolvers: Sequence[str],
+    answers_from: Mapping[str, Any],
+    started: str,
+) -> dict[str, str]:
+    """dkimwatch's rows of report.html's Environment table (pytest-metadata's)."""
+    import dns.version
+
+    meta = {
+        "dkimwatch": __version__,
+        "Evaluation instant (now)": now,
+        "Tenant": ", ".join(tenants) or "(none)",
+        "Inventory": str(inventory.get("path")),
+        "Inventory sha256": str(inventory.get("sha256")),
+        "Domains": str(domains),
+        "Resolvers": ", ".join(resolvers),
+        "Answers from": answers_from_text(answers_from),
+        "Python": platform.python_version(),
+        "dnspython": dns.version.version,
+        "pytest": pytest.__version__,
+        "Started": started,
+    }
+    for var in ("GITHUB_RUN_ID", "BUILD_BUILDID", "CI_PIPELINE_ID"):
+        if os.environ.get(var):
+            meta["CI run"] = f"{var}={os.environ[var]}"
+    return meta
+
+
+def compare(
+    histories: Sequence[InventoryHistory],
+    reports: Path,
+    rows: list[dict[str, Any]],
+    *,
+    started: str,
+) -> history.Changes:
+    """The run (``rows``, results.json's results) against the newest record of each
+    inventory's history in ``reports``; a run of many inventories adds up theirs."""
+    alone = len(histories) == 1
+    for h in histories:
+        h.previous, name = history.load_previous(reports / h.folder, h.identity)
+        h.changes = history.diff(
+            h.previous,
+            h.rows(rows, alone=alone),
+            started=started,
+            previous_name=name,
+            inputs=h.inputs,
+        )
+    return _added_up([h.changes for h in histories if h.changes])
+
+
+def stage_records(
+    histories: Sequence[InventoryHistory], staging: Path, reports: Path, doc: Mapping[str, Any]
+) -> None:
+    """Stage the run's history record of each inventory (after compare): the baseline of
+    the next run."""
+    alone = len(histories) == 1
+    for h in histories:
+        h.recorded = history.record_name(
+            doc["started"], (p.name for p in history.records(reports / h.folder))
+        )
+        record = history.make_record(
+            h.rows(doc["results"], alone=alone),
+            started=doc["started"],
+            finished=doc["finished"],
+            now=doc["now"],
+            version=__version__,
+            inventory_sha256=h.inventory.sha256,
+            previous=h.previous,
+            identity=h.identity,
+            inputs=h.inputs,
+        )
+        atomic_write_text(staging / h.folder / h.recorded, history.dumps_record(record))
+
+
+def changes_json(
+    histories: Sequence[InventoryHistory],
+    changes: history.Changes,
+    not_recorded: str,
+    *,
+    many: bool,
+) -> dict[str, Any]:
+    """results.json's ``changes``: the run's, and in a run of many tenants (``many``) each
+    inventory's own history."""
+    out = {**changes.to_json(), **histories[0].to_json()}
+    out["not_recorded"] = not_recorded or None
+    if many:
+        out.update(inventory=None, history=None, recorded=None)
+        out["inventories"] = [
+            {
+                **h.to_json(),
+                "previous": h.changes.previous if h.changes else None,
+                "counts": h.changes.counts() if h.changes else None,
+            }
+            for h in histories
+        ]
+    return out
+
+
+def write_outputs(
+    staging: Path,
+    doc: Mapping[str, Any],
+    results: Sequence[ResultEntry],
+    *,
+    tenants: Sequence[str],
+    partial: Partial | None,
+    junit: str | None,
+) -> None:
+    """The outputs made from the results, into staging: failures.csv, fixes/, results.json,
+    the badge(s) and junit.xml (when it is dkimwatch's to write). report.html is pytest-html's
+    (merge.py renders it for a merge) and the history record is staged by stage_records.
+    A new output is one more line here."""
+    atomic_write_text(
+        staging / "failures.csv",
+        failures_csv(results, write_fix_files(staging, results), tenants=bool(tenants)),
+    )
+    atomic_write_text(staging / "results.json", dumps(doc))
+    atomic_write_text(staging / "badge.svg", badge_svg(doc["domains"], partial))
+    for name in tenants:
+        own = [r for r in results if r.tenant == name]
+        atomic_write_text(
+            staging / badge_file(name), badge_svg(domains_summary(domain_states(own)), partial)
+        )
+    if junit is not None:
+        atomic_write_text(staging / "junit.xml", junit)
+
+
+def write_fix_files(staging: Path, results: Iterable[ResultEntry]) -> dict[str, str]:
+    """Write fixes/ (every format, nsupdate.txt always; each DNS fix already in the zone
+    the judge's SOA walk found); returns, per failed test, the file with its fix in its
+    host's format."""
+    ordered = sorted(results, key=lambda r: r.nodeid)
+    write_fixes(staging / FIXES_DIR, fix_items(ordered))
+    by_test: dict[str, str] = {}
+    for r in ordered:
+        if r.outcome == "failed" and r.verdict.fixes:
+            ctx = next(c for c, _ in fix_items([r]))
+            mine: list[FixItem] = [(ctx, f) for f in r.verdict.fixes]
+            by_test[r.nodeid] = fix_file(r.verdict, mine)
+    return by_test
+
+
 def _added_up(each: list[history.Changes]) -> history.Changes:
     """The changes of a run of many inventories: every inventory's lists, in node id order;
     the previous record of the first inventory that has one (each one's is in
@@ -695,10 +806,10 @@ def partial(
 # --- staging and publishing -----------------------------------------------------------------
 
 
-def _remove_stale_staging(reports: Path) -> None:
+def remove_stale_staging(reports: Path) -> None:
     """Drop staging folders (and replaced partial outputs) of runs that were killed before
     they could finish publishing."""
-    for prefix in (_STAGING, _OLD_PARTIAL):
+    for prefix in (STAGING, _OLD_PARTIAL):
         for folder in reports.glob(f"{prefix}*"):
             pid = folder.name.removeprefix(prefix)
             if pid.isdigit() and not _alive(int(pid)):
@@ -735,28 +846,20 @@ def _metadata(config: pytest.Config, run: Run, started: str) -> None:
         from pytest_metadata.plugin import metadata_key
     except ImportError:  # pragma: no cover
         return
-    import dns.version
-
     meta = config.stash.get(metadata_key, None)
     if meta is None:
         return
-    meta["dkimwatch"] = __version__
-    meta["Evaluation instant (now)"] = iso_instant(run.now)
-    meta["Tenant"] = run.inventory.tenant or "(none)"
-    if run.inventories:
-        meta["Tenant"] = ", ".join(tenant_name(inv) for inv in run.inventories)
-    meta["Inventory"] = str(run.inventory.path)
-    meta["Inventory sha256"] = run.inventory.sha256
-    meta["Domains"] = str(len(run.inventory.domains))
-    meta["Resolvers"] = ", ".join(run.resolvers)
-    meta["Answers from"] = answers_from_text(run.answers_from)
-    meta["Python"] = platform.python_version()
-    meta["dnspython"] = dns.version.version
-    meta["pytest"] = pytest.__version__
-    meta["Started"] = started
-    for var in ("GITHUB_RUN_ID", "BUILD_BUILDID", "CI_PIPELINE_ID"):
-        if os.environ.get(var):
-            meta["CI run"] = f"{var}={os.environ[var]}"
+    meta.update(
+        metadata_entries(
+            now=iso_instant(run.now),
+            tenants=[tenant_name(inv) for inv in run.inventories] or [run.inventory.tenant or ""],
+            inventory={"path": str(run.inventory.path), "sha256": run.inventory.sha256},
+            domains=len(run.inventory.domains),
+            resolvers=run.resolvers,
+            answers_from=run.answers_from,
+            started=started,
+        )
+    )
 
 
 def _is_html_report(plugin: object) -> bool:

@@ -44,7 +44,7 @@ from dkimwatch.options import separate_path_options
 from dkimwatch.registry import SUITE_ORDER, cases, evaluate
 from dkimwatch.report import LIVE_DNS, REPLAY, ZONE_FILES
 from dkimwatch.resolver import Resolver, servers_to_ask
-from dkimwatch.shards import Shard, parse_shard, sharded
+from dkimwatch.shards import Shard, parse_shard, sharded, too_large
 from dkimwatch.zoneserver import ZoneServer
 
 Key = tuple[str, str, str | None]  # (check, domain, selector)
@@ -417,13 +417,10 @@ def configure_controller(config: pytest.Config, *, auto_declined: bool) -> Run:
     if shard is not None:
         estate = len(whole.domains)
         whole, inventories = sharded(shard, whole, inventories)
-        if len(whole.domains) > MAX_DOMAINS:
+        why = too_large(shard, estate, len(whole.domains), MAX_DOMAINS)
+        if why is not None:
             progress.stop()
-            raise usage_error(
-                f"{whole.path}:0: domains: shard {shard} holds {len(whole.domains):,} of the "
-                f"estate's {estate:,} domains, above the limit of {MAX_DOMAINS:,} for one "
-                f"run; use more shards (N of at least {-(-estate // MAX_DOMAINS) + 1})"
-            )
+            raise usage_error(f"{whole.path}:0: domains: {why}")
     inventory = gated(config, whole)
     suite_size = sum(len(cases(d)) for d in whole.domains)
     if len(inventory.domains) >= PROGRESS_DOMAINS:

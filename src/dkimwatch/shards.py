@@ -53,6 +53,17 @@ def sharded(
     return dataclasses.replace(combined(parts, whole.path), sha256=whole.sha256), parts
 
 
+def too_large(shard: Shard, estate: int, part: int, limit: int) -> str | None:
+    """Why the shard's part of an estate is above the one-run limit, naming a shard count
+    that fits; None when it is within it."""
+    if part <= limit:
+        return None
+    return (
+        f"shard {shard} holds {part:,} of the estate's {estate:,} domains, above the limit "
+        f"of {limit:,} for one run; use more shards (N of at least {-(-estate // limit) + 1})"
+    )
+
+
 def _part(shard: Shard, inventory: Inventory) -> Inventory:
     domains = tuple(d for d in inventory.domains if shard.holds(d.name))
     return dataclasses.replace(inventory, domains=domains)
