@@ -5,6 +5,7 @@ real suite (pytester), an inventory and zone files on the embedded DNS server.""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -174,6 +175,21 @@ def test_last_failed_reruns_the_failures_as_a_partial_run(pytester: pytest.Pytes
     doc = load_results(reports / "results.json")
     assert doc["partial"] is None
     assert doc["started"] != whole["started"]
+
+
+def test_the_cache_does_not_keep_every_test_id_ever_run(pytester: pytest.Pytester) -> None:
+    """pytest's cache would add each run's test ids (for --nf) to a list read and rewritten
+    by every later run: an estate's run would slow the next small one. Kept for --nf only."""
+    shipped_config(pytester)
+    tenantkit.write_tenant(pytester.path)
+    stored = pytester.path / "reports" / ".cache" / "v" / "cache" / "nodeids"
+    stored.parent.mkdir(parents=True)
+    stored.write_text(json.dumps([f"tests/test_spf.py::test_spf[d{i}.example]" for i in range(50)]))
+    pytester.runpytest_subprocess()
+    assert json.loads(stored.read_text()) == []
+    assert (stored.parent / "lastfailed").is_file()  # --lf still has its failures
+    pytester.runpytest_subprocess("--nf")
+    assert len(json.loads(stored.read_text())) == SUITE
 
 
 def test_outside_the_project_says_how_to_point_at_the_suite(pytester: pytest.Pytester) -> None:

@@ -199,6 +199,7 @@ class Reporter:
         reports = self.run.reports
         reports.mkdir(parents=True, exist_ok=True)
         remove_stale_staging(reports)
+        _forget_seen_tests(self.config)
         self.staging = reports / f"{STAGING}{os.getpid()}"
         shutil.rmtree(self.staging, ignore_errors=True)
         self.staging.mkdir()
@@ -879,6 +880,20 @@ def _drop_rowless_tests(plugin: object) -> None:
     if isinstance(tests, dict):
         for nodeid in [n for n, rows in tests.items() if not rows]:
             del tests[nodeid]
+
+
+def _forget_seen_tests(config: pytest.Config) -> None:
+    """pytest's cache (kept for --lf and --ff) also stores every test id it has ever seen,
+    for --nf, adding each run's to the last: an estate's 110,000 ids, never pruned, read
+    and rewritten by every later run, however small. Unless --nf is asked for, its plugin
+    leaves and the stored list is emptied."""
+    if config.cache is None or config.getoption("newfirst", False):
+        return
+    plugin = config.pluginmanager.get_plugin("nfplugin")
+    if plugin is not None:
+        config.pluginmanager.unregister(plugin)
+        if getattr(plugin, "cached_nodeids", None):
+            config.cache.set("cache/nodeids", [])
 
 
 def _drop_quiet_teardowns(config: pytest.Config) -> None:
