@@ -143,6 +143,9 @@ def outside_hint(qname: dns.name.Name, source: Path | None) -> str:
     )
 
 
+SHUTDOWN_POLL_SECONDS = 0.05
+
+
 class _Lookup:
     """Answers one question from the zones; fills the sections of a response."""
 
@@ -373,8 +376,15 @@ class ZoneServer:
     def start(self) -> tuple[str, int]:
         udp, tcp = self._handlers()
         self._servers = self._bind(udp, tcp)
+        # A short poll: stop() waits for each loop to notice its shutdown, a fixed cost of
+        # every run served from zone files at the default half second.
         self._threads = [
-            threading.Thread(target=s.serve_forever, name=f"dkimwatch-dns-{i}", daemon=True)
+            threading.Thread(
+                target=s.serve_forever,
+                kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+                name=f"dkimwatch-dns-{i}",
+                daemon=True,
+            )
             for i, s in enumerate(self._servers)
         ]
         for thread in self._threads:
