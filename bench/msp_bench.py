@@ -593,7 +593,16 @@ def markdown(r: dict[str, Any]) -> list[str]:
             f"{_met(share <= TARGET_MERGE_SHARE)} |",
         ]
     seed = r.get("seed")
-    if seed:
+    side = (seed or {}).get("side_by_side")
+    if seed and side:
+        lines.append(
+            f"| {SEED_DOMAINS} domains no slower than today | {_n(seed['dkimwatch_s'], 2)} s "
+            f"against {_n(side['median_s'], 2)} s for the baseline checkout ({side['repo']}), "
+            f"side by side on the same inventory and DNS (medians of {seed['repeats']}; "
+            f"{seed['tests_per_domain']} tests per domain now) | "
+            f"{_met(seed['dkimwatch_s'] <= side['median_s'])} |"
+        )
+    elif seed:
         base = BASELINE_70
         lines.append(
             f"| {SEED_DOMAINS} domains no slower than today | {_n(seed['dkimwatch_s'], 2)} s "
@@ -743,23 +752,40 @@ def run_shards(
     }
 
 
-def run_seed(co: Checkout, out: Path, repeats: int, dns_mode: str) -> dict[str, Any]:
+def run_seed(
+    co: Checkout, out: Path, repeats: int, dns_mode: str, baseline: Checkout | None = None
+) -> dict[str, Any]:
     """The seed's size (gen_tenant's scale profile, as RESULTS.md's row): one untimed
-    warm-up, then the suite and floor --html interleaved; medians."""
+    warm-up, then the suite and floor --html interleaved (and the baseline checkout's suite,
+    when given, on the same inventory and DNS); medians."""
     seed = scale_tenant(SEED_DOMAINS)
     inventory = seed / "domains.yaml"
     suite: list[float] = []
     floor: list[float] = []
+    before: list[float] = []
     tests = None
     with serving(dns_mode, seed / "zones") as dns:
         audit(co, inventory, out / "seed-reports", out / "seed.warm.log", *dns)
+        if baseline is not None:
+            audit(baseline, inventory, out / "seed-base", out / "seed-base.warm.log", *dns)
         for rep in range(repeats):
             run = audit(co, inventory, out / "seed-reports", out / f"seed.{rep}.log", *dns)
             suite.append(run["wall_s"])
             tests = tests_of(out / "seed-reports" / "results.json")
             floor.append(floor_run(co, inventory, out, "seed-floor")["wall_s"])
+            if baseline is not None:
+                base = audit(
+                    baseline, inventory, out / "seed-base", out / f"seed-base.{rep}.log", *dns
+                )
+                before.append(base["wall_s"])
     d, fl = statistics.median(suite), statistics.median(floor)
+    side = (
+        {"repo": str(baseline.repo), "runs_s": before, "median_s": statistics.median(before)}
+        if baseline is not None
+        else None
+    )
     return {
+        "side_by_side": side,
         "inventory": str(inventory),
         "repeats": repeats,
         "dkimwatch_runs_s": suite,
@@ -806,6 +832,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-growth", action="store_true")
     parser.add_argument("--skip-chromium", action="store_true")
     parser.add_argument("--seed-repeats", type=int, default=5)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout (e.g. of 0.1.0) whose suite runs beside this one at the seed's size",
+    )
     parser.add_argument("--growth", help="sizes of the growth runs, e.g. 1000,2500,5000")
     parser.add_argument("--runner-gb", type=float, default=24.0)
     parser.add_argument("--headroom", type=float, default=0.8, help="share of RAM for a shard")
@@ -883,7 +914,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chromium: {r['chromium'].get('seconds_load')} s", flush=True)
     if not args.skip_seed:
         print(f"{SEED_DOMAINS} domains × {args.seed_repeats}", flush=True)
-        r["seed"] = run_seed(co, out, args.seed_repeats, args.dns)
+        baseline = Checkout.of(args.baseline.resolve()) if args.baseline else None
+        r["seed"] = run_seed(co, out, args.seed_repeats, args.dns, baseline)
         print(f"  {r['seed']['dkimwatch_s']} s, floor --html {r['seed']['floor_html_s']} s")
     if growth:
         growth.append(s)  # the single run is the largest point
