@@ -327,6 +327,7 @@ def results_of(shards: Sequence[ShardRun], whole: Inventory) -> list[ResultEntry
     return suite_order(entries, whole)
 
 
+# Long: every output of a run, in the order the reporter writes them, each from the shards.
 def write_merged(
     shards: Sequence[ShardRun],
     frames: Frames,

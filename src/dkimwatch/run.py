@@ -415,12 +415,7 @@ def configure_controller(config: pytest.Config, *, auto_declined: bool) -> Run:
     whole, inventories = _read_inventory(config, progress)
     shard = shard_of(config)
     if shard is not None:
-        estate = len(whole.domains)
-        whole, inventories = sharded(shard, whole, inventories)
-        why = too_large(shard, estate, len(whole.domains), MAX_DOMAINS)
-        if why is not None:
-            progress.stop()
-            raise usage_error(f"{whole.path}:0: domains: {why}")
+        whole, inventories = _shard_part(shard, whole, inventories, progress)
     inventory = gated(config, whole)
     suite_size = sum(len(cases(d)) for d in whole.domains)
     if len(inventory.domains) >= PROGRESS_DOMAINS:
@@ -466,6 +461,19 @@ def configure_controller(config: pytest.Config, *, auto_declined: bool) -> Run:
             keys = [c.key for k in SUITE_ORDER for c in run.parameters(k)[0]]
             run.submit(keys, want_answers=bool(opt.record or run.shard))
     return run
+
+
+def _shard_part(
+    shard: Shard, whole: Inventory, inventories: tuple[Inventory, ...], progress: Progress
+) -> tuple[Inventory, tuple[Inventory, ...]]:
+    """The shard's part of the estate; a usage error when it is above the one-run limit."""
+    estate = len(whole.domains)
+    whole, inventories = sharded(shard, whole, inventories)
+    why = too_large(shard, estate, len(whole.domains), MAX_DOMAINS)
+    if why is not None:
+        progress.stop()
+        raise usage_error(f"{whole.path}:0: domains: {why}")
+    return whole, inventories
 
 
 def shard_of(config: pytest.Config) -> Shard | None:
