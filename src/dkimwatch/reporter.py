@@ -51,11 +51,11 @@ from dkimwatch.report import (
     domain_states,
     domains_headline,
     domains_summary,
-    dumps,
     evidence_html,
     failures_csv,
     publish,
     results_document,
+    write_json,
 )
 from dkimwatch.resolver import Evidence
 from dkimwatch.run import Key, Run, selects_paths
@@ -714,7 +714,7 @@ def write_outputs(
         staging / "failures.csv",
         failures_csv(results, write_fix_files(staging, results), tenants=bool(tenants)),
     )
-    atomic_write_text(staging / "results.json", dumps(doc))
+    write_json(staging / "results.json", doc)
     atomic_write_text(staging / "badge.svg", badge_svg(doc["domains"], partial))
     for name in tenants:
         own = [r for r in results if r.tenant == name]
