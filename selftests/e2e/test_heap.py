@@ -5,6 +5,7 @@ normally again."""
 from __future__ import annotations
 
 import gc
+import re
 import weakref
 from collections.abc import Iterator
 
@@ -83,3 +84,47 @@ def test_an_in_process_audit_leaves_the_collector_as_it_found_it(
     assert frozen_at_end and frozen_at_end[0] > 0
     assert gc.get_freeze_count() == 0
     assert gc.isenabled()
+
+
+WATCH = """
+import gc
+import weakref
+
+import pytest
+
+phases = []
+
+
+def pytest_runtest_logreport(report):
+    if report.when != "call" and report.passed and not report.sections:
+        phases.append(weakref.ref(report))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish():
+    gc.collect()  # a failed test's traceback and frames make a cycle that holds its reports
+    # The last test's teardown report may still be held by pytest's own call stack.
+    alive = sum(1 for ref in phases[:-1] if ref() is not None)
+    print(f"phase reports: {len(phases)}, alive at the end: {alive}")
+"""
+
+
+def test_a_passing_phase_report_dies_once_every_plugin_has_seen_it(
+    pytester: pytest.Pytester,
+) -> None:
+    """A passing setup or teardown report without captured output is of no further use to
+    pytest's terminal summary or to pytest-html once its test is done: it is not kept until
+    the end (reporter.release_report lets go of pytest-html's ``_reports`` and the terminal
+    reporter's ``stats[""]``; if either internal changes, these reports live on and this
+    test fails). A subprocess: pytester's in-process runs record every hook call."""
+    install_suite(pytester)
+    tenantkit.write_tenant(pytester.path)
+    pytester.makepyfile(dkw_watch=WATCH)
+    result = pytester.runpytest_subprocess("--now", tenantkit.NOW, "-p", "dkw_watch")
+    assert result.ret == 1  # the tenant has failing domains
+    found = re.search(r"phase reports: (\d+), alive at the end: (\d+)", result.stdout.str())
+    assert found is not None
+    assert int(found.group(1)) > 20
+    assert found.group(2) == "0"
+    outcomes = result.parseoutcomes()
+    assert outcomes["passed"] > 0 and outcomes["failed"] > 0  # the counts are still there

@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from html import escape
 from pathlib import Path
@@ -783,21 +783,55 @@ def dumps(doc: Mapping[str, Any]) -> str:
     """results.json: one top-level field per line and one result per line (greppable, and
     diffs line by line). json.dumps(indent=...) runs the pure-Python encoder, slow at
     scale; compact pieces use the C one."""
+    return "".join(dumps_pieces(doc))
+
+
+ROWS_PER_PIECE = 512  # results (or exchanges) per piece of dumps_pieces
+
+
+def dumps_pieces(doc: Mapping[str, Any]) -> Iterator[str]:
+    """dumps(doc) in pieces of a few hundred rows: results.json is written piece by piece
+    (write_json), never held whole. As one string, with its encoded copy and the rows it
+    was joined from, it took several times its own size at the end of a large run."""
 
     def compact(value: object) -> str:
         return json.dumps(value, ensure_ascii=False)
 
-    fields = []
-    for key, value in doc.items():
-        if key == "results" and isinstance(value, list):
-            rows = ",\n  ".join(compact(r) for r in value)
-            fields.append(f'"results": [\n  {rows}\n ]' if value else '"results": []')
-        elif key == "evidence" and isinstance(value, dict):
-            rows = ",\n  ".join(f"{compact(i)}: {compact(e)}" for i, e in value.items())
-            fields.append(f'"evidence": {{\n  {rows}\n }}' if value else '"evidence": {}')
+    def lines(rows: Iterable[str]) -> Iterator[str]:
+        """Rows one per line, each indented, separated by commas."""
+        batch: list[str] = []
+        first = True
+        for row in rows:
+            batch.append(row)
+            if len(batch) == ROWS_PER_PIECE:
+                yield ("" if first else ",") + ",".join(f"\n  {r}" for r in batch)
+                batch, first = [], False
+        if batch:
+            yield ("" if first else ",") + ",".join(f"\n  {r}" for r in batch)
+
+    yield "{"
+    for n, (key, value) in enumerate(doc.items()):
+        yield ",\n " if n else "\n "
+        if key == "results" and isinstance(value, list) and value:
+            yield '"results": ['
+            yield from lines(compact(r) for r in value)
+            yield "\n ]"
+        elif key == "evidence" and isinstance(value, dict) and value:
+            yield '"evidence": {'
+            yield from lines(f"{compact(i)}: {compact(e)}" for i, e in value.items())
+            yield "\n }"
         else:
-            fields.append(f"{compact(key)}: {compact(value)}")
-    return "{\n " + ",\n ".join(fields) + "\n}\n"
+            yield f"{compact(key)}: {compact(value)}"
+    yield "\n}\n"
+
+
+def write_json(path: Path, doc: Mapping[str, Any]) -> None:
+    """results.json written as atomic_write_text would write dumps(doc), piece by piece."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as out:
+        out.writelines(dumps_pieces(doc))
+    os.replace(tmp, path)
 
 
 FAILURES_CSV_HEADER = ("domain", "selector", "check", "result", "message", "remediation", "fix")

@@ -51,11 +51,11 @@ from dkimwatch.report import (
     domain_states,
     domains_headline,
     domains_summary,
-    dumps,
     evidence_html,
     failures_csv,
     publish,
     results_document,
+    write_json,
 )
 from dkimwatch.resolver import Evidence
 from dkimwatch.run import Key, Run, selects_paths
@@ -238,6 +238,15 @@ class Reporter:
                     inventory=str(self.run.inventory_of(domain).path),
                 )
             self.results[report.nodeid] = result
+
+    @pytest.hookimpl(wrapper=True, specname="pytest_runtest_logreport")
+    def pytest_runtest_logreport_release(self, report: pytest.TestReport) -> Generator[None]:
+        """Once every plugin has seen the report, what only held it for nothing lets go
+        (release_report): otherwise each test's three reports live until the end."""
+        try:
+            return (yield)
+        finally:
+            release_report(self.config, report)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if self.junit is not None:
@@ -715,7 +724,7 @@ def write_outputs(
         staging / "failures.csv",
         failures_csv(results, write_fix_files(staging, results), tenants=bool(tenants)),
     )
-    atomic_write_text(staging / "results.json", dumps(doc))
+    write_json(staging / "results.json", doc)
     atomic_write_text(staging / "badge.svg", badge_svg(doc["domains"], partial))
     for name in tenants:
         own = [r for r in results if r.tenant == name]
@@ -894,6 +903,41 @@ def _forget_seen_tests(config: pytest.Config) -> None:
         config.pluginmanager.unregister(plugin)
         if getattr(plugin, "cached_nodeids", None):
             config.cache.set("cache/nodeids", [])
+
+
+def release_report(config: pytest.Config, report: pytest.TestReport) -> None:
+    """Drop the references to a test's report that pytest and pytest-html keep only for
+    what dkimwatch never does, as soon as they are done with it; at 10,000 domains these
+    reports were a large part of a run's memory. Two internals (selftests/e2e/test_heap.py
+    notices if they change):
+
+    - pytest-html keeps every report of every test in ``_reports`` (by node id), to add
+      up a test's phases and its reruns when its teardown comes; once the teardown (not a
+      rerun) is processed, its row is made and the reports are never read again.
+    - pytest's terminal reporter keeps every passing setup and teardown report in
+      ``stats[""]``, read only for their captured sections (see _drop_quiet_teardowns):
+      one without sections goes as soon as it is added."""
+    if report.when == "teardown" and str(report.outcome) != "rerun":
+        for plugin in _html_reports(config):
+            kept = getattr(plugin, "_reports", None)
+            if isinstance(kept, dict):
+                kept.pop(report.nodeid, None)
+    if report.when in ("setup", "teardown") and not report.sections:
+        quiet = getattr(config.pluginmanager.getplugin("terminalreporter"), "stats", {}).get("")
+        if quiet and quiet[-1] is report:
+            quiet.pop()
+
+
+def _html_reports(config: pytest.Config) -> list[object]:
+    """pytest-html's report writers (one, or none), found once per run."""
+    found: list[object] | None = config.stash.get(_HTML_REPORTS, None)
+    if found is None:
+        found = [p for p in config.pluginmanager.get_plugins() if _is_html_report(p)]
+        config.stash[_HTML_REPORTS] = found
+    return found
+
+
+_HTML_REPORTS = pytest.StashKey[list[object]]()
 
 
 def _drop_quiet_teardowns(config: pytest.Config) -> None:
