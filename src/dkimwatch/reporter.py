@@ -896,13 +896,14 @@ def _forget_seen_tests(config: pytest.Config) -> None:
     for --nf, adding each run's to the last: an estate's 110,000 ids, never pruned, read
     and rewritten by every later run, however small. Unless --nf is asked for, its plugin
     leaves and the stored list is emptied."""
-    if config.cache is None or config.getoption("newfirst", False):
+    cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
+    if cache is None or config.getoption("newfirst", False):
         return
     plugin = config.pluginmanager.get_plugin("nfplugin")
     if plugin is not None:
         config.pluginmanager.unregister(plugin)
         if getattr(plugin, "cached_nodeids", None):
-            config.cache.set("cache/nodeids", [])
+            cache.set("cache/nodeids", [])
 
 
 def release_report(config: pytest.Config, report: pytest.TestReport) -> None:
