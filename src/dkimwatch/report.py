@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from html import escape
 from pathlib import Path
@@ -58,6 +58,20 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def atomic_write_pieces(path: Path, pieces: Iterable[str]) -> None:
+    """atomic_write_text of the text ``pieces`` make, written as they come."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            for piece in pieces:
+                out.write(piece)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
 
 
@@ -132,12 +146,15 @@ def results_document(
     results: Sequence[ResultEntry],
     answers_from: Mapping[str, Any] | None = None,
     run_fields: Mapping[str, Any] | None = None,
+    stream: bool = False,
 ) -> dict[str, Any]:
     """results.json's content but for ``changes`` (added once the history record is made):
     the results in node id order, each exchange once in the evidence table. ``run_fields``
-    (partial, shard, inventories, merged_from) go before the results."""
+    (partial, shard, inventories, merged_from) go before the results. ``stream``: the
+    results are an iterator of rows, made as dump_pieces writes them (read only once)."""
     ordered = sorted(results, key=lambda r: r.nodeid)
     evidence_ids = evidence_table(ordered)
+    rows = (r.to_json(evidence_ids) for r in ordered)
     doc: dict[str, Any] = {
         "tool": "dkimwatch",
         "format": RESULTS_FORMAT,
@@ -156,7 +173,7 @@ def results_document(
             "summary": summary(ordered),
             "domains": domains_summary(domain_states(ordered)),
             **(run_fields or {}),
-            "results": [r.to_json(evidence_ids) for r in ordered],
+            "results": rows if stream else list(rows),
             "evidence": {i: e.to_json() for e, i in evidence_ids.items()},
         }
     )
@@ -783,21 +800,36 @@ def dumps(doc: Mapping[str, Any]) -> str:
     """results.json: one top-level field per line and one result per line (greppable, and
     diffs line by line). json.dumps(indent=...) runs the pure-Python encoder, slow at
     scale; compact pieces use the C one."""
+    return "".join(dump_pieces(doc))
+
+
+def dump_pieces(doc: Mapping[str, Any]) -> Iterator[str]:
+    """dumps' text in pieces, a result or an exchange each: written as they come, a large
+    estate's results.json is never one string. ``results`` may be an iterator of rows
+    (results_document(stream=True)); it is consumed."""
 
     def compact(value: object) -> str:
         return json.dumps(value, ensure_ascii=False)
 
-    fields = []
-    for key, value in doc.items():
-        if key == "results" and isinstance(value, list):
-            rows = ",\n  ".join(compact(r) for r in value)
-            fields.append(f'"results": [\n  {rows}\n ]' if value else '"results": []')
+    yield "{\n "
+    for n, (key, value) in enumerate(doc.items()):
+        if n:
+            yield ",\n "
+        if key == "results" and isinstance(value, list | Iterator):
+            yield '"results": ['
+            empty = True
+            for r in value:
+                yield f"{'' if empty else ','}\n  {compact(r)}"
+                empty = False
+            yield "]" if empty else "\n ]"
         elif key == "evidence" and isinstance(value, dict):
-            rows = ",\n  ".join(f"{compact(i)}: {compact(e)}" for i, e in value.items())
-            fields.append(f'"evidence": {{\n  {rows}\n }}' if value else '"evidence": {}')
+            yield '"evidence": {'
+            for i, (eid, e) in enumerate(value.items()):
+                yield f"{',' if i else ''}\n  {compact(eid)}: {compact(e)}"
+            yield "\n }" if value else "}"
         else:
-            fields.append(f"{compact(key)}: {compact(value)}")
-    return "{\n " + ",\n ".join(fields) + "\n}\n"
+            yield f"{compact(key)}: {compact(value)}"
+    yield "\n}\n"
 
 
 FAILURES_CSV_HEADER = ("domain", "selector", "check", "result", "message", "remediation", "fix")

@@ -43,6 +43,7 @@ from dkimwatch.report import (
     ResultEntry,
     answers_from_html,
     answers_from_text,
+    atomic_write_pieces,
     atomic_write_text,
     audit_html,
     badge_svg,
@@ -51,7 +52,7 @@ from dkimwatch.report import (
     domain_states,
     domains_headline,
     domains_summary,
-    dumps,
+    dump_pieces,
     evidence_html,
     failures_csv,
     publish,
@@ -725,7 +726,7 @@ def write_outputs(
         staging / "failures.csv",
         failures_csv(results, write_fix_files(staging, results), tenants=bool(tenants)),
     )
-    atomic_write_text(staging / "results.json", dumps(doc))
+    atomic_write_pieces(staging / "results.json", dump_pieces(doc))
     atomic_write_text(staging / "badge.svg", badge_svg(doc["domains"], partial))
     by_tenant: dict[str | None, list[ResultEntry]] = {name: [] for name in tenants}
     for r in results:
