@@ -13,7 +13,7 @@ import os
 import shutil
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -117,12 +117,14 @@ class ResultEntry:
             evidence.append(found)
         outcome = data["outcome"]
         verdict = Verdict.from_json(
-            {**data, "outcome": "passed" if outcome == "xpassed" else outcome, "evidence": ()}
+            data,
+            outcome="passed" if outcome == "xpassed" else outcome,
+            evidence=tuple(evidence),
         )
         return cls(
             str(data["nodeid"]),
             str(outcome),
-            replace(verdict, evidence=tuple(evidence)),
+            verdict,
             data.get("waiver"),
             data.get("tenant"),
             data.get("inventory"),
@@ -803,14 +805,17 @@ def dumps(doc: Mapping[str, Any]) -> str:
     return "".join(dump_pieces(doc))
 
 
+# json.dumps(value, ensure_ascii=False) makes an encoder per call: a noticeable cost with a
+# call per result of a large estate.
+_COMPACT = json.JSONEncoder(ensure_ascii=False)
+
+
 def dump_pieces(doc: Mapping[str, Any]) -> Iterator[str]:
     """dumps' text in pieces, a result or an exchange each: written as they come, a large
     estate's results.json is never one string. ``results`` may be an iterator of rows
     (results_document(stream=True)); it is consumed."""
 
-    def compact(value: object) -> str:
-        return json.dumps(value, ensure_ascii=False)
-
+    compact = _COMPACT.encode
     yield "{\n "
     for n, (key, value) in enumerate(doc.items()):
         if n:
