@@ -282,10 +282,12 @@ class DomainState:
     unresolved: int
 
 
+_RANK = {check: i for i, check in enumerate(IDS)}
+
+
 def _check_order(r: ResultEntry) -> tuple[int, str]:
-    check = r.verdict.check
-    rank = IDS.index(check) if check in IDS else len(IDS)
-    return rank, r.verdict.selector or ""
+    v = r.verdict
+    return _RANK.get(v.check, len(IDS)), v.selector or ""
 
 
 def domain_states(results: Iterable[ResultEntry]) -> list[DomainState]:
@@ -295,9 +297,10 @@ def domain_states(results: Iterable[ResultEntry]) -> list[DomainState]:
         by_domain.setdefault(r.verdict.domain, []).append(r)
     states = []
     for domain in sorted(by_domain):
-        rows = sorted(by_domain[domain], key=_check_order)
-        failed = [r for r in rows if r.outcome == "failed"]
-        errors = [r for r in rows if r.outcome == "error"]
+        rows = by_domain[domain]
+        # Sorted after the filter: the same order (a stable sort), and most domains pass.
+        failed = sorted((r for r in rows if r.outcome == "failed"), key=_check_order)
+        errors = sorted((r for r in rows if r.outcome == "error"), key=_check_order)
         first: ResultEntry | None
         if failed:
             first = next((r for r in failed if r.verdict.remediation), failed[0])
