@@ -353,6 +353,7 @@ def results_of(shards: Sequence[ShardRun], whole: Inventory) -> list[ResultEntry
     return suite_order(entries, whole)
 
 
+# Long: every output staged in one try, so that any failure removes the staging folder.
 def write_merged(
     shards: Sequence[ShardRun],
     frames: Frames,
