@@ -1,6 +1,6 @@
-"""results.json written piece by piece (report.write_json) is the document dumps() makes:
-one top-level field per line, one result and one exchange per line, whatever the number of
-rows against the size of a piece."""
+"""results.json written piece by piece (report.dump_pieces into atomic_write_pieces) is the
+document: one top-level field per line, one result and one exchange per line, also when the
+results come as an iterator (a streamed run)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dkimwatch.report import ROWS_PER_PIECE, dumps, write_json
+from dkimwatch.report import atomic_write_pieces, dump_pieces, dumps
 
 
 def _doc(rows: int, exchanges: int) -> dict[str, object]:
@@ -29,14 +29,15 @@ def _doc(rows: int, exchanges: int) -> dict[str, object]:
     [
         (0, 0),
         (1, 1),
-        (ROWS_PER_PIECE, ROWS_PER_PIECE - 1),
-        (2 * ROWS_PER_PIECE + 3, ROWS_PER_PIECE + 1),
+        (511, 2),
+        (1027, 513),
     ],
 )
 def test_written_in_pieces_as_dumps_makes_it(tmp_path: Path, rows: int, exchanges: int) -> None:
     doc = _doc(rows, exchanges)
     path = tmp_path / "results.json"
-    write_json(path, doc)
+    streamed = {**doc, "results": iter(list(doc["results"]))}  # type: ignore[call-overload]
+    atomic_write_pieces(path, dump_pieces(streamed))
     text = path.read_text(encoding="utf-8")
     assert text == dumps(doc)
     assert json.loads(text) == doc

@@ -556,13 +556,17 @@ def prune(folder: Path, keep: int = KEEP) -> list[Path]:
     return old
 
 
+# One encoder each (json.dumps with options makes one per call: a cost at a line per test).
+_JSON = json.JSONEncoder(ensure_ascii=False)
+_TIGHT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps_record(record: Mapping[str, Any]) -> str:
     """Compact JSON: one line per test keeps it small and still diffable by eye."""
     head = {k: v for k, v in record.items() if k != "results"}
+    name, entry_text = _JSON.encode, _TIGHT_JSON.encode
     lines = [
-        f"{json.dumps(nodeid, ensure_ascii=False)}:"
-        f"{json.dumps(entry, ensure_ascii=False, separators=(',', ':'))}"
-        for nodeid, entry in record.get("results", {}).items()
+        f"{name(nodeid)}:{entry_text(entry)}" for nodeid, entry in record.get("results", {}).items()
     ]
     fields = [
         f"{json.dumps(k, ensure_ascii=False)}:{json.dumps(v, ensure_ascii=False)}"

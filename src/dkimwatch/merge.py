@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dkimwatch import __version__, history
+from dkimwatch import __version__, heap, history
 from dkimwatch.fixoutput import FIXES_DIR
 from dkimwatch.inventory import (
     Inventory,
@@ -75,6 +75,7 @@ from dkimwatch.reporter import (
     summary_sections,
     write_outputs,
 )
+from dkimwatch.resolver import Evidence
 from dkimwatch.shards import MERGED_ENV, parse_shard
 
 ANSWERS_FORMAT = "dkimwatch-answers/1"
@@ -94,27 +95,31 @@ class ShardRun:
     sha256: str
     inventories: tuple[str, ...]  # the --domains values that reproduce its inventory
     inventory: str  # results.json's inventory.path
-    doc: dict[str, Any]  # results.json, as load_results reads it
+    doc: dict[str, Any]  # results.json as load_results reads it, but for its results
+    results: list[ResultEntry]  # its results, in its results.json's order
 
 
-def read_shard(folder: Path) -> ShardRun:
-    """One shard's results.json; MergeError when it is not a shard's."""
-    results = folder / "results.json"
+def read_shard(folder: Path, exchanges: dict[Evidence, Evidence] | None = None) -> ShardRun:
+    """One shard's results.json; MergeError when it is not a shard's. Its results are read
+    into ResultEntry at once, and the rows they came from dropped: ten shards' rows would
+    weigh more than everything else merge holds. Each exchange is kept once in
+    ``exchanges`` (shards share many: an SPF include tree, Microsoft's zones)."""
+    results_json = folder / "results.json"
     try:
-        doc = load_results(results)
+        doc = load_results(results_json)
     except OSError as exc:
-        raise MergeError(f"{results}: cannot read ({exc.strerror})") from None
+        raise MergeError(f"{results_json}: cannot read ({exc.strerror})") from None
     except ValueError as exc:
-        raise MergeError(f"{results}: {exc}") from None
+        raise MergeError(f"{results_json}: {exc}") from None
     text = doc.get("shard")
     if not isinstance(text, str):
-        raise MergeError(f"{results}: not a shard's results (run with --shard I/N)")
+        raise MergeError(f"{results_json}: not a shard's results (run with --shard I/N)")
     try:
         shard = parse_shard(text)
     except ValueError as exc:
-        raise MergeError(f"{results}: shard: {exc}") from None
+        raise MergeError(f"{results_json}: shard: {exc}") from None
     if doc.get("partial"):
-        raise MergeError(f"{results}: a partial run ({doc['partial'].get('why')})")
+        raise MergeError(f"{results_json}: a partial run ({doc['partial'].get('why')})")
     inventory = doc.get("inventory") or {}
     tenants = doc.get("inventories")
     path = str(inventory.get("path", ""))
@@ -122,6 +127,16 @@ def read_shard(folder: Path) -> ShardRun:
         paths = tuple(str(t.get("path")) for t in tenants)
     else:
         paths = (path,)
+    shared = {} if exchanges is None else exchanges
+    rows = doc.pop("results", None) or ()
+    by_row: dict[int, Evidence] = {}  # ResultEntry.from_json's: by the table entry's id()
+    for row in rows:
+        for e in row.get("evidence") or ():
+            if id(e) not in by_row:
+                exchange = Evidence.from_json(e)
+                by_row[id(e)] = shared.setdefault(exchange, exchange)
+    results = [ResultEntry.from_json(row, by_row) for row in rows]
+    del rows
     return ShardRun(
         folder=folder,
         index=shard.index,
@@ -132,6 +147,7 @@ def read_shard(folder: Path) -> ShardRun:
         inventories=paths,
         inventory=path,
         doc=doc,
+        results=results,
     )
 
 
@@ -220,8 +236,20 @@ def domains_given(extra: Sequence[str]) -> list[str]:
 def merge(folders: Sequence[Path], out: Path, extra: Sequence[str]) -> int:
     """Check the shards, write the single run's outputs into ``out``; the exit status a
     single run's pytest would have (1 when a check failed or DNS could not answer one)."""
+    # What merge builds lives until it ends: the collector's passes over it would be a
+    # third of its time (heap.py), and the interpreter's own at exit would walk it again.
+    heap.freeze_at_exit()
+    heap.hold()
+    try:
+        return _merge(folders, out, extra)
+    finally:
+        heap.release()
+
+
+def _merge(folders: Sequence[Path], out: Path, extra: Sequence[str]) -> int:
     given = domains_given(extra)
-    shards = [read_shard(f) for f in folders]
+    exchanges: dict[Evidence, Evidence] = {}
+    shards = [read_shard(f, exchanges) for f in folders]
     check_together(shards)
     shards.sort(key=lambda s: s.index)
     whole, inventories = read_inventory(shards[0], given)
@@ -307,12 +335,10 @@ def suite_order(entries: Sequence[ResultEntry], whole: Inventory) -> list[Result
 def results_of(shards: Sequence[ShardRun], whole: Inventory) -> list[ResultEntry]:
     """Every shard's results in suite order; MergeError for a test two shards ran, or a
     total that is not the suite's (a shard's results.json cut short)."""
-    exchanges: dict[int, Any] = {}
     entries: list[ResultEntry] = []
     seen: dict[str, Path] = {}
     for s in shards:
-        for row in s.doc.get("results") or ():
-            entry = ResultEntry.from_json(row, exchanges)
+        for entry in s.results:
             if entry.nodeid in seen:
                 raise MergeError(
                     f"{entry.nodeid} in two shards: {seen[entry.nodeid]} and {s.folder}"
@@ -327,7 +353,7 @@ def results_of(shards: Sequence[ShardRun], whole: Inventory) -> list[ResultEntry
     return suite_order(entries, whole)
 
 
-# Long: every output of a run, in the order the reporter writes them, each from the shards.
+# Long: every output staged in one try, so that any failure removes the staging folder.
 def write_merged(
     shards: Sequence[ShardRun],
     frames: Frames,
@@ -359,6 +385,7 @@ def write_merged(
         results=results,
         answers_from=first.get("answers_from"),
         run_fields=fields,
+        stream=True,  # written by write_outputs, row by row
     )
 
     out.mkdir(parents=True, exist_ok=True)
@@ -368,8 +395,10 @@ def write_merged(
     staging.mkdir()
     try:
         histories = _histories(first, whole, inventories)
-        changes = compare(histories, out, doc["results"], started=doc["started"])
-        stage_records(histories, staging, out, doc)
+        rows = history_rows(results)
+        changes = compare(histories, out, rows, started=doc["started"])
+        stage_records(histories, staging, out, {**doc, "results": rows})
+        del rows
         doc["changes"] = changes_json(histories, changes, "", many=bool(inventories))
         order = {case_key(r.nodeid): i for i, r in enumerate(results)}
         try:
@@ -416,6 +445,26 @@ def write_merged(
         history.prune(out / h.folder)
     _say(results, doc, histories, out)
     return 1 if doc["summary"]["failed"] or doc["summary"]["error"] else 0
+
+
+def history_rows(results: Sequence[ResultEntry]) -> list[dict[str, Any]]:
+    """What the history (compare, stage_records) reads of results.json's rows, in node id
+    order: results.json's own rows are written as they are made, never held."""
+    rows = []
+    for r in sorted(results, key=lambda r: r.nodeid):
+        v = r.verdict
+        rows.append(
+            {
+                "nodeid": r.nodeid,
+                "domain": v.domain,
+                "selector": v.selector,
+                "check": v.check,
+                "outcome": r.outcome,
+                "result": v.result,
+                "message": v.message,
+            }
+        )
+    return rows
 
 
 def _histories(

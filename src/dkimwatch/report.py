@@ -13,7 +13,7 @@ import os
 import shutil
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,20 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def atomic_write_pieces(path: Path, pieces: Iterable[str]) -> None:
+    """atomic_write_text of the text ``pieces`` make, written as they come."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            for piece in pieces:
+                out.write(piece)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+
+
 @dataclass(frozen=True, slots=True)
 class ResultEntry:
     """One entry of results.json's results: a test's verdict, the outcome pytest gave the
@@ -103,12 +117,14 @@ class ResultEntry:
             evidence.append(found)
         outcome = data["outcome"]
         verdict = Verdict.from_json(
-            {**data, "outcome": "passed" if outcome == "xpassed" else outcome, "evidence": ()}
+            data,
+            outcome="passed" if outcome == "xpassed" else outcome,
+            evidence=tuple(evidence),
         )
         return cls(
             str(data["nodeid"]),
             str(outcome),
-            replace(verdict, evidence=tuple(evidence)),
+            verdict,
             data.get("waiver"),
             data.get("tenant"),
             data.get("inventory"),
@@ -132,12 +148,15 @@ def results_document(
     results: Sequence[ResultEntry],
     answers_from: Mapping[str, Any] | None = None,
     run_fields: Mapping[str, Any] | None = None,
+    stream: bool = False,
 ) -> dict[str, Any]:
     """results.json's content but for ``changes`` (added once the history record is made):
     the results in node id order, each exchange once in the evidence table. ``run_fields``
-    (partial, shard, inventories, merged_from) go before the results."""
+    (partial, shard, inventories, merged_from) go before the results. ``stream``: the
+    results are an iterator of rows, made as dump_pieces writes them (read only once)."""
     ordered = sorted(results, key=lambda r: r.nodeid)
     evidence_ids = evidence_table(ordered)
+    rows = (r.to_json(evidence_ids) for r in ordered)
     doc: dict[str, Any] = {
         "tool": "dkimwatch",
         "format": RESULTS_FORMAT,
@@ -156,7 +175,7 @@ def results_document(
             "summary": summary(ordered),
             "domains": domains_summary(domain_states(ordered)),
             **(run_fields or {}),
-            "results": [r.to_json(evidence_ids) for r in ordered],
+            "results": rows if stream else list(rows),
             "evidence": {i: e.to_json() for e, i in evidence_ids.items()},
         }
     )
@@ -263,10 +282,12 @@ class DomainState:
     unresolved: int
 
 
+_RANK = {check: i for i, check in enumerate(IDS)}
+
+
 def _check_order(r: ResultEntry) -> tuple[int, str]:
-    check = r.verdict.check
-    rank = IDS.index(check) if check in IDS else len(IDS)
-    return rank, r.verdict.selector or ""
+    v = r.verdict
+    return _RANK.get(v.check, len(IDS)), v.selector or ""
 
 
 def domain_states(results: Iterable[ResultEntry]) -> list[DomainState]:
@@ -276,9 +297,10 @@ def domain_states(results: Iterable[ResultEntry]) -> list[DomainState]:
         by_domain.setdefault(r.verdict.domain, []).append(r)
     states = []
     for domain in sorted(by_domain):
-        rows = sorted(by_domain[domain], key=_check_order)
-        failed = [r for r in rows if r.outcome == "failed"]
-        errors = [r for r in rows if r.outcome == "error"]
+        rows = by_domain[domain]
+        # Sorted after the filter: the same order (a stable sort), and most domains pass.
+        failed = sorted((r for r in rows if r.outcome == "failed"), key=_check_order)
+        errors = sorted((r for r in rows if r.outcome == "error"), key=_check_order)
         first: ResultEntry | None
         if failed:
             first = next((r for r in failed if r.verdict.remediation), failed[0])
@@ -783,55 +805,39 @@ def dumps(doc: Mapping[str, Any]) -> str:
     """results.json: one top-level field per line and one result per line (greppable, and
     diffs line by line). json.dumps(indent=...) runs the pure-Python encoder, slow at
     scale; compact pieces use the C one."""
-    return "".join(dumps_pieces(doc))
+    return "".join(dump_pieces(doc))
 
 
-ROWS_PER_PIECE = 512  # results (or exchanges) per piece of dumps_pieces
+# json.dumps(value, ensure_ascii=False) makes an encoder per call: a noticeable cost with a
+# call per result of a large estate.
+_COMPACT = json.JSONEncoder(ensure_ascii=False)
 
 
-def dumps_pieces(doc: Mapping[str, Any]) -> Iterator[str]:
-    """dumps(doc) in pieces of a few hundred rows: results.json is written piece by piece
-    (write_json), never held whole. As one string, with its encoded copy and the rows it
-    was joined from, it took several times its own size at the end of a large run."""
+def dump_pieces(doc: Mapping[str, Any]) -> Iterator[str]:
+    """dumps' text in pieces, a result or an exchange each: written as they come, a large
+    estate's results.json is never one string. ``results`` may be an iterator of rows
+    (results_document(stream=True)); it is consumed."""
 
-    def compact(value: object) -> str:
-        return json.dumps(value, ensure_ascii=False)
-
-    def lines(rows: Iterable[str]) -> Iterator[str]:
-        """Rows one per line, each indented, separated by commas."""
-        batch: list[str] = []
-        first = True
-        for row in rows:
-            batch.append(row)
-            if len(batch) == ROWS_PER_PIECE:
-                yield ("" if first else ",") + ",".join(f"\n  {r}" for r in batch)
-                batch, first = [], False
-        if batch:
-            yield ("" if first else ",") + ",".join(f"\n  {r}" for r in batch)
-
-    yield "{"
+    compact = _COMPACT.encode
+    yield "{\n "
     for n, (key, value) in enumerate(doc.items()):
-        yield ",\n " if n else "\n "
-        if key == "results" and isinstance(value, list) and value:
+        if n:
+            yield ",\n "
+        if key == "results" and isinstance(value, list | Iterator):
             yield '"results": ['
-            yield from lines(compact(r) for r in value)
-            yield "\n ]"
-        elif key == "evidence" and isinstance(value, dict) and value:
+            empty = True
+            for r in value:
+                yield f"{'' if empty else ','}\n  {compact(r)}"
+                empty = False
+            yield "]" if empty else "\n ]"
+        elif key == "evidence" and isinstance(value, dict):
             yield '"evidence": {'
-            yield from lines(f"{compact(i)}: {compact(e)}" for i, e in value.items())
-            yield "\n }"
+            for i, (eid, e) in enumerate(value.items()):
+                yield f"{',' if i else ''}\n  {compact(eid)}: {compact(e)}"
+            yield "\n }" if value else "}"
         else:
             yield f"{compact(key)}: {compact(value)}"
     yield "\n}\n"
-
-
-def write_json(path: Path, doc: Mapping[str, Any]) -> None:
-    """results.json written as atomic_write_text would write dumps(doc), piece by piece."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        out.writelines(dumps_pieces(doc))
-    os.replace(tmp, path)
 
 
 FAILURES_CSV_HEADER = ("domain", "selector", "check", "result", "message", "remediation", "fix")

@@ -43,6 +43,7 @@ from dkimwatch.report import (
     ResultEntry,
     answers_from_html,
     answers_from_text,
+    atomic_write_pieces,
     atomic_write_text,
     audit_html,
     badge_svg,
@@ -51,11 +52,11 @@ from dkimwatch.report import (
     domain_states,
     domains_headline,
     domains_summary,
+    dump_pieces,
     evidence_html,
     failures_csv,
     publish,
     results_document,
-    write_json,
 )
 from dkimwatch.resolver import Evidence
 from dkimwatch.run import Key, Run, selects_paths
@@ -150,13 +151,6 @@ class InventoryHistory:
         """Its folder, relative to the reports folder."""
         return f"{history.HISTORY_DIR}/{self.identity.slug}"
 
-    def rows(self, rows: list[dict[str, Any]], *, alone: bool) -> list[dict[str, Any]]:
-        """Its results among ``rows`` (all of them when it is the run's only inventory)."""
-        if alone:
-            return rows
-        names = {d.name for d in self.inventory.domains}
-        return [r for r in rows if r.get("domain") in names]
-
     def to_json(self) -> dict[str, Any]:
         """Its part of results.json's ``changes``."""
         return {
@@ -164,6 +158,26 @@ class InventoryHistory:
             "history": self.folder,
             "recorded": f"{self.folder}/{self.recorded}" if self.recorded else None,
         }
+
+
+def inventory_rows(
+    histories: Sequence[InventoryHistory], rows: list[dict[str, Any]]
+) -> list[list[dict[str, Any]]]:
+    """Each inventory's results among ``rows`` (results.json's), in their order: all of
+    them when it is the run's only inventory. One pass over the rows (a run of hundreds of
+    tenants would otherwise scan them once per tenant)."""
+    if len(histories) == 1:
+        return [rows]
+    owners: dict[str, list[int]] = {}
+    for i, h in enumerate(histories):
+        for d in h.inventory.domains:
+            owners.setdefault(d.name, []).append(i)
+    out: list[list[dict[str, Any]]] = [[] for _ in histories]
+    for r in rows:
+        domain = r.get("domain")
+        for i in owners.get(domain, ()) if isinstance(domain, str) else ():
+            out[i].append(r)
+    return out
 
 
 def badge_file(tenant: str) -> str:
@@ -646,12 +660,11 @@ def compare(
 ) -> history.Changes:
     """The run (``rows``, results.json's results) against the newest record of each
     inventory's history in ``reports``; a run of many inventories adds up theirs."""
-    alone = len(histories) == 1
-    for h in histories:
+    for h, own in zip(histories, inventory_rows(histories, rows), strict=True):
         h.previous, name = history.load_previous(reports / h.folder, h.identity)
         h.changes = history.diff(
             h.previous,
-            h.rows(rows, alone=alone),
+            own,
             started=started,
             previous_name=name,
             inputs=h.inputs,
@@ -664,13 +677,12 @@ def stage_records(
 ) -> None:
     """Stage the run's history record of each inventory (after compare): the baseline of
     the next run."""
-    alone = len(histories) == 1
-    for h in histories:
+    for h, own in zip(histories, inventory_rows(histories, doc["results"]), strict=True):
         h.recorded = history.record_name(
             doc["started"], (p.name for p in history.records(reports / h.folder))
         )
         record = history.make_record(
-            h.rows(doc["results"], alone=alone),
+            own,
             started=doc["started"],
             finished=doc["finished"],
             now=doc["now"],
@@ -724,10 +736,13 @@ def write_outputs(
         staging / "failures.csv",
         failures_csv(results, write_fix_files(staging, results), tenants=bool(tenants)),
     )
-    write_json(staging / "results.json", doc)
+    atomic_write_pieces(staging / "results.json", dump_pieces(doc))
     atomic_write_text(staging / "badge.svg", badge_svg(doc["domains"], partial))
+    by_tenant: dict[str | None, list[ResultEntry]] = {name: [] for name in tenants}
+    for r in results:
+        by_tenant.setdefault(r.tenant, []).append(r)
     for name in tenants:
-        own = [r for r in results if r.tenant == name]
+        own = by_tenant[name]
         atomic_write_text(
             staging / badge_file(name), badge_svg(domains_summary(domain_states(own)), partial)
         )

@@ -74,18 +74,30 @@ class Verdict:
         return replace(self, evidence=shared)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Verdict:
-        """The verdict back from to_json() (as the resolving helper process sends it)."""
+    def from_json(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        outcome: Outcome | None = None,
+        evidence: tuple[Evidence, ...] | None = None,
+    ) -> Verdict:
+        """The verdict back from to_json() (as the resolving helper process sends it);
+        ``outcome`` and ``evidence``, when given, in place of the data's (results.json's
+        rows hold the test's outcome and the evidence table's ids)."""
         return cls(
             check=data["check"],
             domain=data["domain"],
             selector=data["selector"],
             result=data["result"],
-            outcome=data["outcome"],
+            outcome=data["outcome"] if outcome is None else outcome,
             message=data["message"],
             warnings=tuple(data["warnings"]),
             fixes=fixes_from_json(data.get("fixes", ())),
-            evidence=tuple(Evidence.from_json(e) for e in data["evidence"]),
+            evidence=(
+                tuple(Evidence.from_json(e) for e in data["evidence"])
+                if evidence is None
+                else evidence
+            ),
             details=data["details"],
         )
 
