@@ -557,11 +557,12 @@ def write_results(
         lines.append("```")
         lines.append("")
     text = "\n".join(lines)
-    # msp_bench.py's section (between its markers) is its own: kept as it is.
+    # From msp_bench.py's section on, the file is not this script's: msp_bench.py's figures,
+    # the earlier runs' tables and the hand-written sections after them are kept as they are.
     old = path.read_text() if path.exists() else ""
-    if MSP_BEGIN in old and MSP_END in old:
-        kept = old.split(MSP_BEGIN, 1)[1].split(MSP_END, 1)[0]
-        text = text.rstrip("\n") + f"\n\n{MSP_BEGIN}{kept}{MSP_END}\n"
+    if MSP_BEGIN in old:
+        kept = old.split(MSP_BEGIN, 1)[1]
+        text = text.rstrip("\n") + f"\n\n{MSP_BEGIN}{kept}"
     path.write_text(text)
     raw = CACHE / "results-raw.json"
     raw.write_text(
