@@ -208,10 +208,10 @@ _MERGE = _TAG + "merge"
 # the pure-Python parser, which raises RecursionError instead.
 _C_MAX_DEPTH = 10_000
 
-# What one run can take on a 2-core, 24 GB machine: 10,000 domains peaked at 1.9 GB
-# (bench/RESULTS.md), growing with the domain count. The file size is checked before
-# parsing, so a huge file is refused at once rather than after minutes of YAML; a
-# 50,000-domain inventory in the long form is ~17 MB.
+# What one run can take on a 2-core, 24 GB machine (memory and time grow with the domain
+# count: bench/RESULTS.md). The file size is checked before parsing, so a huge file is
+# refused at once rather than after minutes of YAML; the size limit leaves room for a
+# 50,000-domain inventory in the long form.
 MAX_DOMAINS = 50_000
 MAX_INVENTORY_BYTES = 20_000_000
 SPLIT_HINT = (
