@@ -44,7 +44,6 @@ import math
 import os
 import platform
 import random
-import resource
 import shlex
 import shutil
 import statistics
@@ -62,7 +61,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import gen_tenant  # noqa: E402
-from run_bench import MSP_BEGIN, MSP_END, NOW, BenchTestbed, TreeSampler, chromium  # noqa: E402
+from run_bench import MSP_BEGIN, MSP_END, NOW, BenchTestbed, chromium, sampled  # noqa: E402
 from run_bench import tenant as scale_tenant  # noqa: E402
 
 CACHE = BENCH / ".cache" / "msp"
@@ -182,25 +181,15 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict[st
     """Run ``argv`` once: wall and CPU time (user+sys of the waited-for tree), peak RSS of
     the process tree, exit status, and the load average it started under."""
     load = os.getloadavg()[0]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
     with log.open("w") as out:
         out.write(shlex.join(argv) + "\n")
         out.flush()
-        proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **env}, stdout=out, stderr=out)
-        sampler = TreeSampler(proc.pid)
-        sampler.start()
-        code = proc.wait()
-    wall = time.perf_counter() - start
-    sampler.done.set()
-    sampler.join()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        code, wall, cpu, peak_kb = sampled(argv, cwd, env, out)
     lines = log.read_text(errors="replace").strip().splitlines()
     return {
         "wall_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
-        "peak_rss_mb": round(sampler.peak / 1024),
+        "peak_rss_mb": round(peak_kb / 1024),
         "exit": code,
         "load_before": round(load, 2),
         "last_line": lines[-1][:200] if lines else "",

@@ -50,7 +50,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -162,6 +162,25 @@ class TreeSampler(threading.Thread):
             self.done.wait(0.05)
 
 
+def sampled(
+    argv: Sequence[str], cwd: Path, env: dict[str, str], out: IO[str]
+) -> tuple[int, float, float, int]:
+    """Run ``argv`` to its end, output to ``out``: exit status, wall and CPU seconds
+    (user+sys of the waited-for tree), and the process tree's peak RSS in kB."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.Popen(list(argv), cwd=cwd, env={**os.environ, **env}, stdout=out, stderr=out)
+    sampler = TreeSampler(proc.pid)
+    sampler.start()
+    code = proc.wait()
+    wall = time.perf_counter() - start
+    sampler.done.set()
+    sampler.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return code, wall, cpu, sampler.peak
+
+
 def unbound_queries(bed: Testbed) -> int:
     for line in bed.unbound_control("stats_noreset").splitlines():
         if line.startswith("total.num.queries="):
@@ -181,20 +200,8 @@ def measure(
     log: Path,
 ) -> Run:
     before_q = unbound_queries(bed)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
     with log.open("w") as out:
-        proc = subprocess.Popen(
-            list(argv), cwd=REPO, env={**os.environ, **(env or {})}, stdout=out, stderr=out
-        )
-        sampler = TreeSampler(proc.pid)
-        sampler.start()
-        code = proc.wait()
-    wall = time.perf_counter() - start
-    sampler.done.set()
-    sampler.join()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        code, wall, cpu, peak_kb = sampled(argv, REPO, env or {}, out)
     own = None
     if results is not None and results.exists():
         own = int(json.loads(results.read_text()).get("queries", {}).get("sent", 0))
@@ -204,7 +211,7 @@ def measure(
         size=size,
         wall=round(wall, 2),
         cpu=round(cpu, 2),
-        rss_kb=sampler.peak,
+        rss_kb=peak_kb,
         queries_unbound=unbound_queries(bed) - before_q,
         queries_own=own,
         report_bytes=report.stat().st_size if report is not None and report.exists() else None,

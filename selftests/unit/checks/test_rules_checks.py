@@ -35,12 +35,10 @@ from dkimwatch.fixes import RecordFix
 from dkimwatch.inventory import Domain, Policy, Rotation
 from dkimwatch.resolver import Resolver
 from dkimwatch.zoneserver import ZoneServer
+from selftests.checkkit import DOMAIN, NOW, TENANT
 from selftests.tenantkit import key_record
 from selftests.zonekit import Switchboard, zones_from_text
 
-NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
-DOMAIN = "example.com"
-TENANT = "contoso"
 ROTATED = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)  # before NOW
 UPCOMING = datetime(2027, 1, 10, 10, 0, tzinfo=UTC)  # after NOW
 
