@@ -391,14 +391,12 @@ class Reporter:
         """pytest-html wrote report.html into staging (its sessionfinish runs inside this
         wrapper) and would print that staging path, gone once published: it leaves, and
         pytest_terminal_summary names the published file."""
-        for plugin in self.config.pluginmanager.get_plugins():
-            if _is_html_report(plugin):
-                _drop_rowless_tests(plugin)
+        for plugin in _html_reports(self.config):
+            _drop_rowless_tests(plugin)
         result = yield
         if self.staged_html:
-            for plugin in self.config.pluginmanager.get_plugins():
-                if _is_html_report(plugin):
-                    self.config.pluginmanager.unregister(plugin)
+            for plugin in _html_reports(self.config):
+                self.config.pluginmanager.unregister(plugin)
         return result
 
     @pytest.hookimpl(trylast=True)
