@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from dkimwatch.cli import main
+from dkimwatch.report import load_results
 from dkimwatch.zoneserver import ZoneServer
 from selftests import tenantkit
 from selftests.suitekit import install_suite, run
@@ -233,3 +234,43 @@ def test_the_command_line_overrides_every_inventory(two_zone_sets: pytest.Pytest
     assert rows[(OTHER, "spf", None)]["outcome"] == "failed"  # contoso's include tree
     assert rows[(OTHER, "dkim_target", "selector1")]["outcome"] == "error"  # REFUSED
     assert "resolvers of" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("replayed", [False, True], ids=["from-files", "replayed"])
+def test_merge_of_shards_keeps_each_inventorys_resolvers(
+    two_zone_sets: pytest.Pytester, capfd: pytest.CaptureFixture[str], replayed: bool
+) -> None:
+    """Shards of a run whose inventories ask different servers merge into the single run's
+    verdicts; merge's replay (a shard without report.html) gives each domain its own
+    inventory's recorded answers."""
+    pytester = two_zone_sets
+
+    def audit(reports: str, *args: str) -> pytest.RunResult:
+        return pytester.runpytest_subprocess(
+            "--now", tenantkit.NOW, f"--reports={reports}", "--domains=tenants", *args
+        )
+
+    assert audit("whole").ret == pytest.ExitCode.TESTS_FAILED
+    for i in (1, 2):
+        assert audit(f"shard{i}", f"--shard={i}/2").ret in (0, 1)
+    if replayed:
+        (pytester.path / "shard2" / "report.html").unlink()
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.chdir(pytester.path)
+    try:
+        code = main(["merge", "shard1", "shard2", "-o", "merged"])
+    finally:
+        monkeypatch.undo()
+    out, err = capfd.readouterr()
+    assert code == pytest.ExitCode.TESTS_FAILED, (out, err)
+    assert ("replayed run of the whole estate" in err) is replayed, err
+    whole = load_results(pytester.path / "whole" / "results.json")
+    merged = load_results(pytester.path / "merged" / "results.json")
+
+    def verdicts(doc: dict[str, Any]) -> dict[str, tuple[str, str]]:
+        return {r["nodeid"]: (r["outcome"], r["message"]) for r in doc["results"]}
+
+    assert verdicts(merged) == verdicts(whole)
+    spf = by_key(merged)[(OTHER, "spf", None)]
+    assert spf["outcome"] == "passed"
+    assert servers_asked(spf, SPF_INCLUDE) <= set(merged["inventories"][1]["resolvers"])
