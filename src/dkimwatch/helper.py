@@ -2,7 +2,7 @@
 
 At scale the work is CPU: dnspython spends some on every query, the checks some more,
 and pytest's own per-test machinery more again. The controller therefore starts one helper
-process (before collection, so its imports overlap it) that owns the run's resolver: it
+process (before collection, so its imports overlap it) that owns the run's resolvers: it
 resolves and judges the selected cases with bounded concurrency, in the order the tests
 run, and streams each verdict, with its evidence HTML already made, back through a
 pipe. A test waits only for its own verdict; pytest runs on one core, DNS on the other.

@@ -1,10 +1,10 @@
-"""One audit run: its inventory, instant and resolver, its cases, and where verdicts come from.
+"""One audit run: its inventory, instant and resolvers, its cases, and where verdicts come from.
 
 The controller (the only process without xdist, or xdist's controller) loads the
-inventory, starts the embedded DNS server when zone files are given, and has every verdict
-resolved and judged once: by the helper process while the tests run (one process), or up
-front for xdist, whose workers get the answers in a file named in ``workerinput`` and
-judge them offline.
+inventory (or each tenant's), starts an embedded DNS server for each directory of zone
+files, and has every verdict resolved and judged once: by the helper process while the
+tests run (one process), or up front for xdist, whose workers get the answers in a file
+named in ``workerinput`` and judge them offline.
 """
 
 from __future__ import annotations
