@@ -30,7 +30,7 @@ def test_replay_gives_the_recorded_verdicts_without_dns(pytester: pytest.Pyteste
     record = pytester.path / "answers.json"
     pytester.runpytest_subprocess("--now", tenantkit.NOW, f"--record={record}", "-n", "2")
     recorded = load_results(pytester.path / "reports" / "results.json")
-    assert json.loads(record.read_text())["format"] == "dkimwatch-answers/1"
+    assert json.loads(record.read_text())["format"] == "dkimwatch-answers/2"
 
     # No zone files any more, and the inventory points at a dead resolver: only the
     # recording can answer.

@@ -14,7 +14,7 @@ import pytest
 
 from selftests import tenantkit
 from selftests.suitekit import install_suite, run
-from selftests.tenantkit import FABRIKAM, FABRIKAM_SPF, OTHER, dns_block, write_tenants
+from selftests.tenantkit import FABRIKAM, FABRIKAM_SPF, OTHER, write_tenants
 
 pytest_plugins = ["pytester"]
 
@@ -145,16 +145,6 @@ def test_a_domain_in_two_inventories_is_an_error(estate: pytest.Pytester) -> Non
     assert "fabrikam.yaml:" in lines[0] and "contoso.yaml" in lines[0]
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
     assert not (estate.path / "reports" / "results.json").exists()
-
-
-def test_different_dns_settings_are_an_error(pytester: pytest.Pytester) -> None:
-    install_suite(pytester)
-    write_tenants(pytester.path, fabrikam_dns=dns_block().replace("timeout: 2.0", "timeout: 5"))
-    result = pytester.runpytest_subprocess("--domains=tenants", "--now", tenantkit.NOW)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    lines = [line for line in result.stderr.lines if line.strip()]
-    assert len(lines) == 1, lines
-    assert "fabrikam.yaml:0: dns:" in lines[0] and "run them separately" in lines[0]
 
 
 def test_an_empty_directory_is_an_error(pytester: pytest.Pytester) -> None:

@@ -22,7 +22,7 @@ SPF = "v=spf1 include:spf.protection.outlook.com -all"
 
 def _work(address: str, jobs: tuple[Job, ...], *, timeout: float = 2.0, **kw: bool) -> Work:
     return Work(
-        client=ClientSpec((address,), timeout, 1),
+        clients=(ClientSpec((address,), timeout, 1),),
         policy=Policy(),
         tenant="contoso",
         now=NOW,
@@ -71,7 +71,7 @@ def test_helper_judges_like_the_controller_would_and_counts_its_queries() -> Non
     # Asked once: a.example TXT serves spf and dmarc's organisational lookups alike.
     assert helper.questions == len(resolver.answers())
     assert helper.sent == resolver.queries_sent()
-    assert helper.answers is not None and set(helper.answers) == set(resolver.answers())
+    assert helper.answers is not None and set(helper.answers[0]) == set(resolver.answers())
 
 
 def test_a_check_that_raises_fails_its_test_only() -> None:

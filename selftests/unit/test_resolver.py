@@ -11,7 +11,15 @@ import dns.rcode
 import dns.rrset
 import pytest
 
-from dkimwatch.resolver import Answer, DnsClient, Resolver, Status
+from dkimwatch.resolver import (
+    Answer,
+    DnsClient,
+    RecordedView,
+    Resolver,
+    Status,
+    dump_record,
+    load_record,
+)
 from selftests.scripted_dns import (
     ScriptedServer,
     free_udp_port,
@@ -187,8 +195,9 @@ def test_dump_and_replay_offline(server: ScriptedServer, tmp_path: Path) -> None
     for name in ("ok.example", "nx.example", "servfail.example", "chain.example"):
         live.lookup(name, "TXT")
     path = tmp_path / "answers.json"
-    live.dump(path, {"now": "2026-11-22T09:00:00Z"})
-    offline, meta = Resolver.load(path)
+    dump_record(path, [RecordedView(["x"], live.answers())], {"now": "2026-11-22T09:00:00Z"})
+    views, meta = load_record(path)
+    offline = Resolver(None, views[0].answers)
     assert meta["now"] == "2026-11-22T09:00:00Z"
     for name in ("ok.example", "nx.example", "servfail.example", "chain.example"):
         assert offline.lookup(name, "TXT") == live.lookup(name, "TXT")

@@ -2,14 +2,15 @@
 
 At scale the work is CPU: dnspython spends some on every query, the checks some more,
 and pytest's own per-test machinery more again. The controller therefore starts one helper
-process (before collection, so its imports overlap it) that owns the run's resolver: it
+process (before collection, so its imports overlap it) that owns the run's resolvers: it
 resolves and judges the selected cases with bounded concurrency, in the order the tests
 run, and streams each verdict, with its evidence HTML already made, back through a
 pipe. A test waits only for its own verdict; pytest runs on one core, DNS on the other.
 
-Every (name, type) is still asked once per run: there is one resolver, in the helper. At
-the end the helper reports how many questions it asked and queries it sent (and, for
-``--record``, every answer).
+Every (name, type) is still asked once per run and set of resolvers: the resolvers live
+in the helper, one per set (a run of many inventories with different ``dns:`` settings has
+several; each job asks its inventory's). At the end the helper reports how many questions
+it asked and queries it sent (and, for ``--record``, every answer, per set).
 
 Protocol (pickles over the helper's stdin/stdout): the controller sends one ``Work``;
 the helper answers with lists of messages (what it has ready at the time): per job a
@@ -40,7 +41,15 @@ from dkimwatch.fixoutput import fix_html, locate_verdict
 from dkimwatch.model import Domain, Policy
 from dkimwatch.registry import evaluate
 from dkimwatch.report import evidence_html
-from dkimwatch.resolver import Answer, AuthoritativeClient, DnsClient, Evidence, Resolver
+from dkimwatch.resolver import (
+    Answer,
+    AuthoritativeClient,
+    DnsClient,
+    Evidence,
+    RecordedView,
+    Resolver,
+    load_record,
+)
 
 CONCURRENCY = 32  # questions in flight; what matters on real networks (latency, not CPU)
 BATCH = 256  # verdicts per message at most: fewer wake-ups for the controller's reader
@@ -88,10 +97,15 @@ class ClientSpec:
     authoritative: bool = False
     authoritative_port: int = 53
     replay: str | None = None  # answer from this recording instead (--replay): no DNS
+    replay_view: int = 0  # which of the recording's sets of resolvers
 
-    def resolver(self) -> Resolver:
+    def resolver(self, loaded: dict[str, list[RecordedView]] | None = None) -> Resolver:
+        """The resolver; ``loaded``: recordings already read, by path (read once each)."""
         if self.replay is not None:
-            return Resolver.load(Path(self.replay))[0]
+            loaded = {} if loaded is None else loaded
+            if self.replay not in loaded:
+                loaded[self.replay] = load_record(Path(self.replay))[0]
+            return Resolver(None, loaded[self.replay][self.replay_view].answers)
         client = DnsClient(
             self.nameservers, self.timeout, self.attempts, consistency=self.consistency
         )
@@ -104,7 +118,7 @@ class ClientSpec:
 
 @dataclass(frozen=True)
 class Work:
-    client: ClientSpec
+    clients: tuple[ClientSpec, ...]  # one per set of resolvers of the run
     policy: Policy
     tenant: str | None
     now: datetime
@@ -113,6 +127,8 @@ class Work:
     # A run of many inventories: each one's (policy, tenant), by Job.scope; empty: policy
     # and tenant above judge every job.
     scopes: tuple[tuple[Policy, str | None], ...] = ()
+    # Which of ``clients`` each scope asks, by Job.scope; empty: clients[0] for every job.
+    views: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +149,12 @@ class JobFailed:
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    """The helper's last message: the run's DNS counts, and for ``--record`` every answer."""
+    """The helper's last message: the run's DNS counts, and for ``--record`` every answer
+    (per client of Work.clients)."""
 
     questions: int
     sent: int
-    answers: dict[str, Answer] | None
+    answers: list[dict[str, Answer]] | None
 
 
 Message = VerdictReady | JobFailed | Finished
@@ -171,7 +188,7 @@ class Helper:
         self._reader: threading.Thread | None = None
         self.questions = 0
         self.sent = 0
-        self.answers: dict[str, Answer] | None = None
+        self.answers: list[dict[str, Answer]] | None = None
 
     def submit(self, work: Work) -> None:
         stdin = self._proc.stdin
@@ -266,11 +283,17 @@ class Helper:
 
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     work: Work = pickle.load(stdin)
-    resolver = work.client.resolver()
-    ctx = Context(resolver=resolver, policy=work.policy, tenant=work.tenant, now=work.now)
+    loaded: dict[str, list[RecordedView]] = {}
+    resolvers = [client.resolver(loaded) for client in work.clients]
+    ctx = Context(resolver=resolvers[0], policy=work.policy, tenant=work.tenant, now=work.now)
     contexts = [
-        Context(resolver=resolver, policy=policy, tenant=tenant, now=work.now)
-        for policy, tenant in work.scopes
+        Context(
+            resolver=resolvers[work.views[scope] if work.views else 0],
+            policy=policy,
+            tenant=tenant,
+            now=work.now,
+        )
+        for scope, (policy, tenant) in enumerate(work.scopes)
     ] or [ctx]
     # Workers take the jobs in order as they come free and this thread sends what they
     # finish, from the first verdict on: the tests wait for the early jobs first.
@@ -310,8 +333,12 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         worker.start()
 
     _send_as_ready(finished, len(workers), stdout)
-    answers = resolver.answers()
-    last = Finished(len(answers), resolver.queries_sent(), answers if work.want_answers else None)
+    answers = [resolver.answers() for resolver in resolvers]
+    last = Finished(
+        sum(len(each) for each in answers),
+        sum(resolver.queries_sent() for resolver in resolvers),
+        answers if work.want_answers else None,
+    )
     _send([last], stdout)
 
 

@@ -943,9 +943,10 @@ def inventory_files(given: Sequence[Path]) -> list[Path]:
 
 def load_inventories(given: Sequence[Path], *, limit: int | None = MAX_DOMAINS) -> list[Inventory]:
     """Every inventory of ``given`` (files and directories), read and checked to belong in
-    one run: each domain in one inventory only, each tenant named once, and one set of DNS
-    settings (a run asks one set of resolvers). At most ``limit`` domains in all (None: a
-    shard's run, which counts its own part instead). Raises InventoryError (one line)."""
+    one run: each domain in one inventory only, each tenant named once (each keeps its own
+    DNS settings: its domains are asked through its own resolvers). At most ``limit``
+    domains in all (None: a shard's run, which counts its own part instead). Raises
+    InventoryError (one line)."""
     files = inventory_files(given)
     seen_files: dict[Path, Path] = {}
     inventories: list[Inventory] = []
@@ -957,7 +958,6 @@ def load_inventories(given: Sequence[Path], *, limit: int | None = MAX_DOMAINS) 
         inventories.append(load_inventory(path))
     owner: dict[str, Inventory] = {}
     tenants: dict[str, Inventory] = {}
-    first = inventories[0]
     for inv in inventories:
         label = tenant_name(inv)
         if label in tenants:
@@ -966,12 +966,6 @@ def load_inventories(given: Sequence[Path], *, limit: int | None = MAX_DOMAINS) 
                 "one inventory per tenant (merge them, or set a distinct 'tenant:')"
             )
         tenants[label] = inv
-        if _dns_key(inv) != _dns_key(first):
-            raise InventoryError(
-                f"{inv.path}:0: dns: its settings differ from those of {first.path}; "
-                "inventories audited in one run share one set of resolvers: run them "
-                "separately, or give them the same dns settings"
-            )
         for d in inv.domains:
             other = owner.get(d.name)
             if other is not None:
@@ -988,7 +982,9 @@ def load_inventories(given: Sequence[Path], *, limit: int | None = MAX_DOMAINS) 
     return inventories
 
 
-def _dns_key(inventory: Inventory) -> tuple[object, ...]:
+def dns_key(inventory: Inventory) -> tuple[object, ...]:
+    """What makes two inventories' DNS settings the same: they then share one resolver
+    (and its answers) in a run."""
     dns = inventory.dns
     zones = dns.zones.resolve() if dns.zones is not None else None
     return (dns.nameservers, zones, dns.timeout, dns.attempts)
@@ -996,9 +992,9 @@ def _dns_key(inventory: Inventory) -> tuple[object, ...]:
 
 def combined(inventories: Sequence[Inventory], path: Path) -> Inventory:
     """One inventory standing for all of ``inventories`` in a run of many: every domain and
-    waiver (a domain is in one of them only), the shared DNS settings, and a digest of all
-    their digests. Policy and tenant stay each inventory's own (the run judges each domain
-    with its own inventory's)."""
+    waiver (a domain is in one of them only), the first one's DNS settings, and a digest of
+    all their digests. Policy, tenant and DNS settings stay each inventory's own (the run
+    judges each domain with its own inventory's, and asks its own resolvers)."""
     first = inventories[0]
     digest = hashlib.sha256(
         "\n".join(f"{inv.path}\0{inv.sha256}" for inv in inventories).encode()

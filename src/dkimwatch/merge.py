@@ -75,10 +75,8 @@ from dkimwatch.reporter import (
     summary_sections,
     write_outputs,
 )
-from dkimwatch.resolver import Evidence
+from dkimwatch.resolver import ANSWERS_FORMAT, Evidence, record_views
 from dkimwatch.shards import MERGED_ENV, parse_shard
-
-ANSWERS_FORMAT = "dkimwatch-answers/1"
 
 
 class MergeError(ValueError):
@@ -371,8 +369,9 @@ def write_merged(
         k: sum(int((d.get("queries") or {}).get(k, 0)) for d in docs) for k in ("questions", "sent")
     }
     fields: dict[str, Any] = {"partial": None, "shard": None}
+    each = merged_inventories(docs) if inventories else None
     if inventories:
-        fields["inventories"] = first.get("inventories")
+        fields["inventories"] = each
     fields["merged_from"] = [str(s.folder) for s in shards]
     doc = results_document(
         version=__version__,
@@ -414,7 +413,7 @@ def write_merged(
             changes=doc["changes"],
             tenant=whole.tenant or "(no tenant)",
             now=doc["now"],
-            resolvers=resolvers,
+            resolvers=resolver_lines(resolvers, each),
             queries=(queries["questions"], queries["sent"]),
         )
         environment = {
@@ -424,7 +423,7 @@ def write_merged(
                 tenants=tenants or [whole.tenant or ""],
                 inventory=doc["inventory"],
                 domains=len(whole.domains),
-                resolvers=resolvers,
+                resolvers=resolver_lines(resolvers, each),
                 answers_from=doc.get("answers_from") or {},
                 started=doc["started"],
             ),
@@ -445,6 +444,38 @@ def write_merged(
         history.prune(out / h.folder)
     _say(results, doc, histories, out)
     return 1 if doc["summary"]["failed"] or doc["summary"]["error"] else 0
+
+
+def merged_inventories(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """The first shard's ``inventories`` entries, each with the resolvers every shard's
+    domains of that inventory asked (each shard starts its own embedded servers)."""
+    first = docs[0].get("inventories")
+    if not isinstance(first, list):
+        return None
+    out = []
+    for index, entry in enumerate(first):
+        entry = dict(entry)
+        asked: list[str] = []
+        for d in docs:
+            theirs = d.get("inventories") or []
+            if index < len(theirs) and isinstance(theirs[index], dict):
+                asked.extend(str(r) for r in theirs[index].get("resolvers") or ())
+        if "resolvers" in entry:
+            entry["resolvers"] = list(dict.fromkeys(asked))
+        out.append(entry)
+    return out
+
+
+def resolver_lines(resolvers: Sequence[str], each: Sequence[dict[str, Any]] | None) -> list[str]:
+    """The resolvers as report.html shows them: one line per inventory when their
+    resolvers differ (as in reporter's run), else one line."""
+    asked = [tuple(e.get("resolvers") or ()) for e in each or ()]
+    if len(set(asked)) <= 1:
+        return [", ".join(resolvers)]
+    return [
+        f"{e.get('tenant')} ({e.get('path')}): {', '.join(servers)}"
+        for e, servers in zip(each or (), asked, strict=True)
+    ]
 
 
 def history_rows(results: Sequence[ResultEntry]) -> list[dict[str, Any]]:
@@ -591,9 +622,11 @@ def _answers(shard: ShardRun) -> dict[str, Any]:
         raise MergeError(f"{path}: cannot read ({exc.strerror})") from None
     except ValueError as exc:
         raise MergeError(f"{path}: not JSON ({exc})") from None
-    if not isinstance(answers, dict) or answers.get("format") != ANSWERS_FORMAT:
-        raise MergeError(f"{path}: not a dkimwatch answers file")
-    return answers
+    try:
+        views = record_views(answers if isinstance(answers, dict) else {})
+    except ValueError:
+        raise MergeError(f"{path}: not a dkimwatch answers file") from None
+    return {"meta": answers.get("meta") or {}, "views": views}
 
 
 def union(
@@ -601,24 +634,49 @@ def union(
 ) -> tuple[dict[str, Any], int]:
     """One answers record of every shard's answers (in shard order), and how many questions
     two shards got different answers to (the lowest shard's is kept: shards ask shared
-    names, such as an SPF include, each at its own time)."""
-    joined: dict[str, Any] = {}
+    names, such as an SPF include, each at its own time). Each set of resolvers keeps its
+    own answers: the shards' sets that serve the same tenants are one (every shard groups
+    the estate's inventories by the same dns: settings)."""
+    joined: list[dict[str, Any]] = []
     differing = 0
     resolvers: list[str] = []
     for each in answers:
         meta = each.get("meta") or {}
         resolvers.extend(str(r) for r in meta.get("resolvers") or ())
-        for key, answer in (each.get("answers") or {}).items():
-            kept = joined.setdefault(key, answer)
-            if kept is not answer and _gist(kept) != _gist(answer):
-                differing += 1
+        for view in each["views"]:
+            tenants = set(view.get("tenants") or ())
+            into = next(
+                (
+                    j
+                    for j in joined
+                    if not tenants or not j["tenants"] or tenants & set(j["tenants"])
+                ),
+                None,
+            )
+            if into is None:
+                into = {
+                    "resolvers": [],
+                    "tenants": [],
+                    "answers_from": view.get("answers_from"),
+                    "answers": {},
+                }
+                joined.append(into)
+            into["resolvers"] = list(
+                dict.fromkeys([*into["resolvers"], *(view.get("resolvers") or ())])
+            )
+            into["tenants"] = list(dict.fromkeys([*into["tenants"], *tenants]))
+            kept_answers = into["answers"]
+            for key, answer in (view.get("answers") or {}).items():
+                kept = kept_answers.setdefault(key, answer)
+                if kept is not answer and _gist(kept) != _gist(answer):
+                    differing += 1
     meta = {
         **dict(answers[0].get("meta") or {}),
         "resolvers": list(dict.fromkeys(resolvers)),
         "shard": None,
         "merged_from": [str(s.folder) for s in shards],
     }
-    return {"format": ANSWERS_FORMAT, "meta": meta, "answers": joined}, differing
+    return {"format": ANSWERS_FORMAT, "meta": meta, "views": joined}, differing
 
 
 def _gist(answer: Any) -> Any:

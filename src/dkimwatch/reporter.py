@@ -59,7 +59,7 @@ from dkimwatch.report import (
     results_document,
 )
 from dkimwatch.resolver import Evidence
-from dkimwatch.run import Key, Run, selects_paths
+from dkimwatch.run import Key, Run, View, selects_paths
 from dkimwatch.shards import MERGED_ENV
 
 try:
@@ -274,6 +274,12 @@ class Reporter:
         lines = [f"dkimwatch: {run.spreading_declined}"] if run.spreading_declined else []
         if run.answers_from.get("kind") != LIVE_DNS:
             lines.append(f"dkimwatch: answers from {answers_from_text(run.answers_from)}")
+        if run.differing_views():  # each inventory asks its own resolvers: whose are whose
+            lines.extend(f"dkimwatch: resolvers of {line}" for line in run.resolvers_by_inventory())
+            lines.extend(
+                f"dkimwatch: answers for {tenant} from {answers_from_text(answers_from)}"
+                for tenant, answers_from in run.answers_from_by_inventory()
+            )
         return lines
 
     # --- pytest-html ------------------------------------------------------------------
@@ -315,7 +321,7 @@ class Reporter:
             changes=self._changes().to_json(),
             tenant=run.inventory.tenant or "(no tenant)",
             now=iso_instant(run.now),
-            resolvers=run.resolvers,
+            resolvers=run.resolvers_by_inventory(),
             queries=(questions, sent),
         )
         prefix.extend(head)
@@ -331,9 +337,9 @@ class Reporter:
             self.not_recorded = self._why_not_recorded(session, exitstatus)
             return  # an interrupted run publishes nothing: the previous reports stay
         if self.config.option.record:
-            run.resolver.dump(Path(self.config.option.record), run.record_meta())
+            run.record(Path(self.config.option.record))
         if run.shard is not None:  # what `dkimwatch merge` replays, published with the rest
-            run.resolver.dump(self.staging / ANSWERS_FILE, run.record_meta())
+            run.record(self.staging / ANSWERS_FILE)
         self.partial = partial(self.config, session, exitstatus, len(self.results), run.suite_size)
         doc = self._results_document()
         changes = self._changes()
@@ -366,8 +372,8 @@ class Reporter:
         }
         if run.inventories:
             fields["inventories"] = [
-                {"tenant": tenant_name(inv), "path": str(inv.path), "sha256": inv.sha256}
-                for inv in run.inventories
+                inventory_entry(inv, run.view_of_inventory(i), run.answers_from)
+                for i, inv in enumerate(run.inventories)
             ]
         doc = results_document(
             version=__version__,
@@ -563,6 +569,23 @@ class Reporter:
 # --- the outputs from results: a run's, and `dkimwatch merge`'s from its shards' -----------
 
 
+def inventory_entry(
+    inventory: Inventory, view: View, answers_from: Mapping[str, Any]
+) -> dict[str, Any]:
+    """results.json's entry of one inventory of a run of many: who it is, and the
+    resolvers its domains asked (with where their answers came from, when not from where
+    the run's did)."""
+    entry: dict[str, Any] = {
+        "tenant": tenant_name(inventory),
+        "path": str(inventory.path),
+        "sha256": inventory.sha256,
+        "resolvers": list(view.resolvers),
+    }
+    if view.answers_from != answers_from:
+        entry["answers_from"] = dict(view.answers_from)
+    return entry
+
+
 def html_title(tenant: str | None, tenants: int, now: str) -> str:
     """report.html's title: the tenant (or how many) and the day judged (``now``, ISO)."""
     name = f"{tenants} tenants" if tenants else tenant or "no tenant"
@@ -600,7 +623,7 @@ def summary_sections(
     prefix.append(audit_html(results, tenant=tenant, since=since))
     prefix.append(
         f"<p><b>Evaluated at</b> {escape(now)} · <b>resolvers</b> "
-        f"{escape(', '.join(resolvers))} · <b>DNS questions</b> "
+        f"{escape('; '.join(resolvers))} · <b>DNS questions</b> "
         f"{questions} · <b>queries sent</b> {sent} · the run's metadata (versions, "
         "inventory and its sha256) is at the end of this page.</p>"
     )
@@ -625,8 +648,12 @@ def metadata_entries(
     resolvers: Sequence[str],
     answers_from: Mapping[str, Any],
     started: str,
+    answers_from_each: Sequence[tuple[str, Mapping[str, Any]]] = (),
 ) -> dict[str, str]:
-    """dkimwatch's rows of report.html's Environment table (pytest-metadata's)."""
+    """dkimwatch's rows of report.html's Environment table (pytest-metadata's).
+    ``resolvers``: one line per inventory when their resolvers differ, else one line;
+    ``answers_from_each``: (tenant, answers_from) of the inventories whose answers came
+    from elsewhere than ``answers_from``."""
     import dns.version
 
     meta = {
@@ -636,8 +663,11 @@ def metadata_entries(
         "Inventory": str(inventory.get("path")),
         "Inventory sha256": str(inventory.get("sha256")),
         "Domains": str(domains),
-        "Resolvers": ", ".join(resolvers),
-        "Answers from": answers_from_text(answers_from),
+        "Resolvers": "; ".join(resolvers),
+        "Answers from": "; ".join(
+            [answers_from_text(answers_from)]
+            + [f"{tenant}: {answers_from_text(each)}" for tenant, each in answers_from_each]
+        ),
         "Python": platform.python_version(),
         "dnspython": dns.version.version,
         "pytest": pytest.__version__,
@@ -878,9 +908,10 @@ def _metadata(config: pytest.Config, run: Run, started: str) -> None:
             tenants=[tenant_name(inv) for inv in run.inventories] or [run.inventory.tenant or ""],
             inventory={"path": str(run.inventory.path), "sha256": run.inventory.sha256},
             domains=len(run.inventory.domains),
-            resolvers=run.resolvers,
+            resolvers=run.resolvers_by_inventory(),
             answers_from=run.answers_from,
             started=started,
+            answers_from_each=run.answers_from_by_inventory(),
         )
     )
 

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -582,23 +582,81 @@ class Resolver:
     def queries_sent(self) -> int:
         return self.client.sent if self.client else self.sent_elsewhere
 
-    def dump(self, path: Path, meta: Mapping[str, Any] | None = None) -> None:
-        data = {
-            "format": "dkimwatch-answers/1",
-            "meta": dict(meta or {}),
-            "answers": {k: a.to_json() for k, a in sorted(self.answers().items())},
-        }
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(data, ensure_ascii=True))
-        tmp.replace(path)
 
-    @classmethod
-    def load(cls, path: Path, client: DnsClient | None = None) -> tuple[Resolver, dict[str, Any]]:
-        data = json.loads(path.read_text())
-        if data.get("format") != "dkimwatch-answers/1":
-            raise ValueError(f"{path} is not a dkimwatch answers file")
-        answers = {k: Answer.from_json(v) for k, v in data["answers"].items()}
-        return cls(client, answers), dict(data.get("meta", {}))
+ANSWERS_FORMAT = "dkimwatch-answers/2"
+OLD_ANSWERS_FORMAT = "dkimwatch-answers/1"  # one set of resolvers: read as one view
+
+
+@dataclass
+class RecordedView:
+    """The answers one set of resolvers gave in a run (a record holds one per set): whom
+    they came from, and the tenants whose domains asked them (empty: every domain)."""
+
+    resolvers: list[str]
+    answers: dict[str, Answer]
+    tenants: list[str] = field(default_factory=list)
+    answers_from: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "resolvers": list(self.resolvers),
+            "tenants": list(self.tenants),
+            "answers_from": dict(self.answers_from),
+            "answers": {k: a.to_json() for k, a in sorted(self.answers.items())},
+        }
+
+
+def dump_record(
+    path: Path, views: Sequence[RecordedView], meta: Mapping[str, Any] | None = None
+) -> None:
+    """Write a record of the run's answers (--record, xdist's answers file, a shard's)."""
+    data = {
+        "format": ANSWERS_FORMAT,
+        "meta": dict(meta or {}),
+        "views": [view.to_json() for view in views],
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=True))
+    tmp.replace(path)
+
+
+def record_views(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The views of a parsed record as JSON (one for a record of format 1); ValueError
+    for anything else."""
+    form = data.get("format")
+    if form == OLD_ANSWERS_FORMAT:
+        meta = data.get("meta") or {}
+        return [
+            {
+                "resolvers": list(meta.get("resolvers") or ()),
+                "tenants": [],
+                "answers_from": dict(meta.get("answers_from") or {}),
+                "answers": data["answers"],
+            }
+        ]
+    if form != ANSWERS_FORMAT or not isinstance(data.get("views"), list) or not data["views"]:
+        raise ValueError("not a dkimwatch answers file")
+    return list(data["views"])
+
+
+def load_record(path: Path) -> tuple[list[RecordedView], dict[str, Any]]:
+    """The views and meta of a record written by dump_record (or of format 1)."""
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a dkimwatch answers file")
+    try:
+        views = record_views(data)
+    except ValueError:
+        raise ValueError(f"{path} is not a dkimwatch answers file") from None
+    return [
+        RecordedView(
+            resolvers=[str(r) for r in view.get("resolvers") or ()],
+            answers={k: Answer.from_json(v) for k, v in view["answers"].items()},
+            tenants=[str(t) for t in view.get("tenants") or ()],
+            answers_from=dict(view.get("answers_from") or {}),
+        )
+        for view in views
+    ], dict(data.get("meta", {}))
 
 
 def resolve_servers(names: Iterable[str]) -> list[str]:

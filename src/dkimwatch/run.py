@@ -1,10 +1,10 @@
-"""One audit run: its inventory, instant and resolver, its cases, and where verdicts come from.
+"""One audit run: its inventory, instant and resolvers, its cases, and where verdicts come from.
 
 The controller (the only process without xdist, or xdist's controller) loads the
-inventory, starts the embedded DNS server when zone files are given, and has every verdict
-resolved and judged once: by the helper process while the tests run (one process), or up
-front for xdist, whose workers get the answers in a file named in ``workerinput`` and
-judge them offline.
+inventory (or each tenant's), starts an embedded DNS server for each directory of zone
+files, and has every verdict resolved and judged once: by the helper process while the
+tests run (one process), or up front for xdist, whose workers get the answers in a file
+named in ``workerinput`` and judge them offline.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from dkimwatch.inventory import (
     Inventory,
     InventoryError,
     combined,
+    dns_key,
     load_inventories,
     load_inventory,
     tenant_name,
@@ -43,7 +44,7 @@ from dkimwatch.model import Policy
 from dkimwatch.options import separate_path_options
 from dkimwatch.registry import SUITE_ORDER, cases, evaluate
 from dkimwatch.report import LIVE_DNS, REPLAY, ZONE_FILES
-from dkimwatch.resolver import Resolver, servers_to_ask
+from dkimwatch.resolver import RecordedView, Resolver, dump_record, load_record, servers_to_ask
 from dkimwatch.shards import Shard, parse_shard, sharded, too_large
 from dkimwatch.zoneserver import ZoneServer
 
@@ -66,20 +67,42 @@ def usage_error(message: str) -> pytest.UsageError:
 
 
 @dataclass
+class View:
+    """One set of resolvers of a run, and the answers it gave. A run has one, but for a
+    run of many inventories whose ``dns:`` settings differ (and no --nameserver or --zones):
+    one per distinct setting, each asked by the domains of its inventories only."""
+
+    resolvers: list[str]  # whom it asks, as shown
+    answers_from: dict[str, Any]  # results.json's answers_from of its domains
+    resolver: Resolver = field(default_factory=lambda: Resolver(None))
+    spec: ClientSpec | None = None  # how the helper builds its resolver
+    server: ZoneServer | None = None  # the embedded server of its zone files
+    tenants: list[str] = field(default_factory=list)  # of the inventories asking it
+    wait: float = 0.0  # the longest one question can take (timeout × attempts)
+
+    def recorded(self) -> RecordedView:
+        return RecordedView(
+            self.resolvers, self.resolver.answers(), self.tenants, self.answers_from
+        )
+
+
+@dataclass
 class Run:
     """What every process of a run knows; the controller also owns the helper, the
-    embedded DNS server and the files it hands to xdist workers."""
+    embedded DNS servers and the files it hands to xdist workers."""
 
     inventory: Inventory
     now: datetime
-    resolver: Resolver
-    resolvers: list[str]
+    # Every set of resolvers of the run; view_of[scope] is the one a scope's domains ask
+    # (empty: views[0] for every domain).
+    views: list[View]
+    resolvers: list[str]  # every server asked (results.json's resolvers)
     reports: Path
     # Tests the whole suite has for the inventory (before --gate narrows it): a run that
     # reports fewer is partial.
     suite_size: int = 0
     progress: Progress | None = None  # a large run's lines until its first test
-    server: ZoneServer | None = None
+    view_of: tuple[int, ...] = ()
     answers_file: Path | None = None
     inventory_file: Path | None = None
     spreading_declined: str | None = None  # why -n auto was not followed
@@ -90,7 +113,6 @@ class Run:
     # One process: the helper that resolves and judges while the tests run, and the index
     # of each (check, domain, selector) in the work it was given.
     helper: Helper | None = None
-    client_spec: ClientSpec | None = None
     helper_jobs: dict[Key, int] = field(default_factory=dict)
     # Verdicts as the reports want them, obtained once per key.
     verdicts: dict[Key, Judged] = field(default_factory=dict)
@@ -136,11 +158,22 @@ class Run:
         """Each inventory's (policy, tenant), by scope; empty in a run of one."""
         return tuple((inv.policy, inv.tenant) for inv in self.inventories)
 
+    def view(self, name: str) -> View:
+        """The set of resolvers the domain ``name`` is asked through: its inventory's."""
+        if not self.view_of:
+            return self.views[0]
+        return self.views[self.view_of[self.scope(name)]]
+
+    def view_of_inventory(self, index: int) -> View:
+        """The set of resolvers of ``inventories[index]``."""
+        return self.views[self.view_of[index] if self.view_of else 0]
+
     def context(self, name: str | None = None) -> Context:
-        """The judging context of the domain ``name``: its own inventory's policy and tenant."""
+        """The judging context of the domain ``name``: its own inventory's policy, tenant
+        and resolvers."""
         inventory = self.inventory if name is None else self.inventory_of(name)
         return Context(
-            resolver=self.resolver,
+            resolver=self.views[0].resolver if name is None else self.view(name).resolver,
             policy=inventory.policy,
             tenant=inventory.tenant,
             now=self.now,
@@ -193,7 +226,38 @@ class Run:
         """(DNS questions asked, queries sent) in this run."""
         if self.dns_counts is not None:
             return self.dns_counts
-        return len(self.resolver.answers()), self.resolver.queries_sent()
+        return (
+            sum(len(v.resolver.answers()) for v in self.views),
+            sum(v.resolver.queries_sent() for v in self.views),
+        )
+
+    def record(self, path: Path) -> None:
+        """Save every answer of the run, per set of resolvers (--record, a shard's, the
+        xdist hand-off)."""
+        dump_record(path, [view.recorded() for view in self.views], self.record_meta())
+
+    def differing_views(self) -> bool:
+        """Whether the run's inventories ask different resolvers (their lines then name
+        each inventory's)."""
+        return len(self.views) > 1
+
+    def resolvers_by_inventory(self) -> list[str]:
+        """The resolvers, one line per inventory when they differ (else one line)."""
+        if not self.differing_views():
+            return [", ".join(self.resolvers)]
+        return [
+            f"{tenant_name(inv)} ({inv.path}): {', '.join(self.view_of_inventory(i).resolvers)}"
+            for i, inv in enumerate(self.inventories)
+        ]
+
+    def answers_from_by_inventory(self) -> list[tuple[str, dict[str, Any]]]:
+        """(tenant, answers_from) of each inventory whose answers come from elsewhere
+        than the run's (``answers_from``)."""
+        return [
+            (tenant_name(inv), view.answers_from)
+            for i, inv in enumerate(self.inventories)
+            if (view := self.view_of_inventory(i)).answers_from != self.answers_from
+        ]
 
     def record_meta(self) -> dict[str, Any]:
         """What a saved record of the answers (--record, xdist's answers file) says of them."""
@@ -211,17 +275,22 @@ class Run:
 
     def submit(self, keys: list[Key], *, want_answers: bool) -> None:
         """Hand the helper these verdicts to compute, in this order."""
-        assert self.helper is not None and self.client_spec is not None
+        assert self.helper is not None
         self.helper_jobs = {key: index for index, key in enumerate(keys)}
+        specs = []
+        for view in self.views:
+            assert view.spec is not None
+            specs.append(view.spec)
         self.helper.submit(
             Work(
-                client=self.client_spec,
+                clients=tuple(specs),
                 policy=self.inventory.policy,
                 tenant=self.inventory.tenant,
                 now=self.now,
                 jobs=tuple(self.job(key) for key in keys),
                 want_answers=want_answers,
                 scopes=self.scopes(),
+                views=self.view_of,
             )
         )
 
@@ -231,11 +300,11 @@ class Run:
         helper, self.helper = self.helper, None
         if helper is None:
             return
-        dns = self.inventory.dns
-        if helper.finish(timeout=dns.timeout * dns.attempts + 5):
+        if helper.finish(timeout=max(view.wait for view in self.views) + 5):
             self.dns_counts = (helper.questions, helper.sent)
             if helper.answers is not None:
-                self.resolver = Resolver(None, helper.answers)
+                for view, answers in zip(self.views, helper.answers, strict=True):
+                    view.resolver = Resolver(None, answers)
 
     # --- the xdist hand-off --------------------------------------------------------------
 
@@ -248,7 +317,7 @@ class Run:
         self._resolve([(c, d, s) for d in self.inventory.domains for c, s in cases(d)])
         assert self.tmpdir is not None
         self.answers_file = self.tmpdir / "answers.json"
-        self.resolver.dump(self.answers_file, self.record_meta())
+        self.record(self.answers_file)
         # Workers get the parsed inventory: parsing YAML again in each costs as much as here.
         inventory_file = self.tmpdir / "inventory.pickle"
         inventory_file.write_bytes(
@@ -285,6 +354,8 @@ class Run:
             "dkimwatch_answers": str(self.answers_file),
             "dkimwatch_now": iso_instant(self.now),
             "dkimwatch_resolvers": list(self.resolvers),
+            "dkimwatch_views": list(self.view_of),
+            "dkimwatch_answers_from": self.answers_from,
             "dkimwatch_reports": str(self.reports),
         }
 
@@ -294,10 +365,16 @@ class Run:
             self.progress.stop()
         if self.helper is not None:
             self.helper.stop()
-        if self.server is not None:
-            self.server.stop()
+        self.close_servers()
         if self.tmpdir is not None:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def close_servers(self) -> None:
+        """Every embedded DNS server of the run stops."""
+        for view in self.views:
+            if view.server is not None:
+                view.server.stop()
+                view.server = None
 
 
 @dataclass(frozen=True)
@@ -394,12 +471,17 @@ def configure_worker(config: pytest.Config, workerinput: dict[str, Any]) -> Run:
         inventory = gated(config, whole)
     else:
         inventory = gated(config, load_inventory(workerinput["dkimwatch_inventory"]))
-    resolver, _meta = Resolver.load(Path(workerinput["dkimwatch_answers"]))
+    recorded, _meta = load_record(Path(workerinput["dkimwatch_answers"]))
     return Run(
         inventory=inventory,
         now=parse_instant(workerinput["dkimwatch_now"]),
-        resolver=resolver,
+        views=[
+            View(r.resolvers, r.answers_from, Resolver(None, r.answers), tenants=r.tenants)
+            for r in recorded
+        ],
+        view_of=tuple(workerinput.get("dkimwatch_views") or ()),
         resolvers=list(workerinput["dkimwatch_resolvers"]),
+        answers_from=dict(workerinput.get("dkimwatch_answers_from") or {}),
         reports=Path(workerinput["dkimwatch_reports"]),
         inventories=inventories,
     )
@@ -438,7 +520,7 @@ def configure_controller(config: pytest.Config, *, auto_declined: bool) -> Run:
     run = Run(
         inventory=inventory,
         now=now,
-        resolver=Resolver(None),
+        views=[],
         resolvers=[],
         reports=reports,
         tmpdir=Path(tempfile.mkdtemp(prefix="dkimwatch-")),
@@ -519,50 +601,128 @@ def _read_inventory(
 
 
 def _answers_from_record(run: Run, config: pytest.Config) -> None:
-    """--replay: the answers of a saved record, and its instant unless --now says another."""
+    """--replay: the answers of a saved record, and its instant unless --now says another.
+    Each domain gets the answers its own inventory's resolvers gave (a record holds them
+    per set of resolvers, with the tenants that asked each)."""
     opt = config.option
     try:
-        run.resolver, meta = Resolver.load(Path(opt.replay))
-    except (OSError, ValueError, KeyError) as exc:
+        recorded, meta = load_record(Path(opt.replay))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise usage_error(
             f"--replay: {opt.replay}: not a readable dkimwatch record ({exc})"
         ) from None
     run.resolvers = [f"replay:{opt.replay}", *meta.get("resolvers", [])]
     if not opt.now and meta.get("now"):
         run.now = parse_instant(str(meta["now"]))
-    run.client_spec = ClientSpec((), 0.0, 0, replay=str(opt.replay))
-    run.answers_from = {"kind": REPLAY, "detail": str(opt.replay)}
-    if isinstance(meta.get("answers_from"), dict):
-        run.answers_from["recorded_from"] = meta["answers_from"]
+    run.answers_from = _replayed(str(opt.replay), meta.get("answers_from"))
+    for index, each in enumerate(recorded):
+        run.views.append(
+            View(
+                [f"replay:{opt.replay}", *each.resolvers],
+                _replayed(str(opt.replay), each.answers_from or meta.get("answers_from")),
+                spec=ClientSpec((), 0.0, 0, replay=str(opt.replay), replay_view=index),
+                tenants=each.tenants,
+            )
+        )
+    if len(recorded) > 1:
+        asked_by = {t: i for i, each in enumerate(recorded) for t in each.tenants}
+        views = []
+        for inv in run.inventories or (run.inventory,):
+            view_index = asked_by.get(tenant_name(inv))
+            if view_index is None:
+                raise usage_error(
+                    f"--replay: {opt.replay}: no answers recorded for tenant "
+                    f"{tenant_name(inv)!r} ({inv.path}); record a run of its inventory"
+                )
+            views.append(view_index)
+        run.view_of = tuple(views)
+    for view in run.views:
+        assert view.spec is not None
+        view.resolver = view.spec.resolver({str(opt.replay): recorded})
+
+
+def _replayed(path: str, recorded_from: object) -> dict[str, Any]:
+    answers_from: dict[str, Any] = {"kind": REPLAY, "detail": path}
+    if isinstance(recorded_from, dict):
+        answers_from["recorded_from"] = recorded_from
+    return answers_from
 
 
 def _answers_from_dns(run: Run, config: pytest.Config) -> None:
-    """The resolvers to ask (or the embedded server for --zones), and how."""
+    """The resolvers to ask (or the embedded servers for zone files), and how: one set for
+    the run with --nameserver or --zones, else one per distinct dns: setting of its
+    inventories (each inventory's domains ask its own)."""
     opt = config.option
+    inventories = run.inventories or (run.inventory,)
+    zones = Path(opt.zones) if opt.zones else None
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for index, inv in enumerate(inventories):
+        # The command line's servers serve every inventory: one set for the run.
+        key = () if opt.nameserver or zones is not None else dns_key(inv)
+        groups.setdefault(key, []).append(index)
+    view_of = [0] * len(inventories)
     try:
-        run.resolvers, run.server = servers_to_ask(
-            run.inventory, opt.nameserver, Path(opt.zones) if opt.zones else None
-        )
+        for members in groups.values():
+            for index in members:
+                view_of[index] = len(run.views)
+            run.views.append(_view(config, [inventories[i] for i in members], zones))
     except ValueError as exc:
+        run.close_servers()
         raise usage_error(str(exc)) from None
+    if len(run.views) > 1:
+        run.view_of = tuple(view_of)
+    run.resolvers = list(dict.fromkeys(r for view in run.views for r in view.resolvers))
+    run.answers_from = _answers_from_all(run.views)
+
+
+def _view(config: pytest.Config, inventories: list[Inventory], zones: Path | None) -> View:
+    """The set of resolvers ``inventories`` ask (the same dns: settings, or the command
+    line's). Raises ValueError (one line)."""
+    opt = config.option
+    first = inventories[0]
+    servers, server = servers_to_ask(first, opt.nameserver, zones)
+    # The command line's servers serve inventories of any settings: the most patient wins.
+    timeout = max(inv.dns.timeout for inv in inventories)
+    attempts = max(inv.dns.attempts for inv in inventories)
     # With --authoritative the recursive servers only find the NS; the answers come
     # from the zones' own servers.
     spec = ClientSpec(
-        tuple(run.resolvers),
-        run.inventory.dns.timeout,
-        run.inventory.dns.attempts,
+        tuple(servers),
+        timeout,
+        attempts,
         consistency=opt.consistency,
         authoritative=opt.authoritative,
         authoritative_port=opt.authoritative_port,
     )
     if opt.authoritative:
-        run.resolvers = [f"authoritative (NS via {', '.join(run.resolvers)})"]
-    if run.server is not None:
-        run.answers_from = {"kind": ZONE_FILES, "detail": str(run.server.source)}
+        servers = [f"authoritative (NS via {', '.join(servers)})"]
+    if server is not None:
+        answers_from = {"kind": ZONE_FILES, "detail": str(server.source)}
     else:
-        run.answers_from = {"kind": LIVE_DNS, "detail": ", ".join(run.resolvers)}
-    run.client_spec = spec
-    run.resolver = spec.resolver()
+        answers_from = {"kind": LIVE_DNS, "detail": ", ".join(servers)}
+    return View(
+        servers,
+        answers_from,
+        spec.resolver(),
+        spec=spec,
+        server=server,
+        tenants=[tenant_name(inv) for inv in inventories],
+        wait=timeout * attempts,
+    )
+
+
+def _answers_from_all(views: list[View]) -> dict[str, Any]:
+    """results.json's answers_from for the whole run: the views' when they agree; else the
+    least live of them (zone files before live DNS), naming every place of that kind (each
+    inventory's own is in results.json's inventories)."""
+    if all(view.answers_from == views[0].answers_from for view in views):
+        return dict(views[0].answers_from)
+    kinds = [view.answers_from.get("kind") for view in views]
+    kind = ZONE_FILES if ZONE_FILES in kinds else LIVE_DNS
+    details = [
+        str(v.answers_from.get("detail")) for v in views if v.answers_from.get("kind") == kind
+    ]
+    return {"kind": kind, "detail": ", ".join(dict.fromkeys(details))}
 
 
 def _check_rootdir(config: pytest.Config) -> None:
