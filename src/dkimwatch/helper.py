@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import queue
 import signal
 import subprocess
 import sys
@@ -272,34 +271,31 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         Context(resolver=resolver, policy=policy, tenant=tenant, now=work.now)
         for policy, tenant in work.scopes
     ] or [ctx]
-    # Workers take the jobs in order as they come free and this thread sends what they
-    # finish, from the first verdict on: the tests wait for the early jobs first.
+    # Workers take the jobs in order as they come free and send what they finish, from the
+    # first verdict on: the tests wait for the early jobs first.
     pending = iter(enumerate(work.jobs))
     take = threading.Lock()
     stopped = threading.Event()
-    finished: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
+    outbox = _Outbox(stdout, stopped)
 
     def stop_when_asked() -> None:
         stdin.read(1)  # a byte, or the end: the controller stops waiting (-x, Ctrl-C)
         stopped.set()  # jobs not started are dropped
 
     def work_through() -> None:
-        try:
-            while not stopped.is_set():
-                with take:
-                    taken = next(pending, None)
-                if taken is None:
-                    return
-                index, job = taken
-                try:
-                    judged = judge(contexts[job.scope], job)
-                except Exception as exc:
-                    text = "".join(traceback.format_exception(exc)).strip()
-                    finished.put(JobFailed(index, f"the check raised an exception:\n{text}"))
-                else:
-                    finished.put(VerdictReady(index, judged))
-        finally:
-            finished.put(None)
+        while not stopped.is_set():
+            with take:
+                taken = next(pending, None)
+            if taken is None:
+                return
+            index, job = taken
+            try:
+                judged = judge(contexts[job.scope], job)
+            except Exception as exc:
+                text = "".join(traceback.format_exception(exc)).strip()
+                outbox.put(JobFailed(index, f"the check raised an exception:\n{text}"))
+            else:
+                outbox.put(VerdictReady(index, judged))
 
     threading.Thread(target=stop_when_asked, daemon=True).start()
     workers = [
@@ -308,8 +304,11 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     ]
     for worker in workers:
         worker.start()
-
-    _send_as_ready(finished, len(workers), stdout)
+    for worker in workers:
+        worker.join()
+    outbox.flush()
+    if outbox.broken is not None:
+        raise outbox.broken  # the controller went away
     answers = resolver.answers()
     last = Finished(len(answers), resolver.queries_sent(), answers if work.want_answers else None)
     _send([last], stdout)
@@ -320,25 +319,46 @@ def _send(messages: list[Message], stdout: IO[bytes]) -> None:
     stdout.flush()
 
 
-def _send_as_ready(
-    finished: queue.SimpleQueue[Message | None], running: int, stdout: IO[bytes]
-) -> None:
-    """Send the workers' messages in batches of what is ready, until each of the
-    ``running`` workers has put its None (it is done)."""
-    settler = heap.Settler()  # the resolver's answers live until the end
-    while running:
-        batch = [finished.get()]
-        while len(batch) < BATCH:  # what else is ready goes in the same pickle
+class _Outbox:
+    """The workers' finished messages, sent in batches of what is ready by whichever worker
+    finds nobody sending. A thread of its own that only sends would have to win the
+    interpreter lock from every busy worker each time, and the first verdicts, which the
+    tests wait for, would sit ready for many jobs' time."""
+
+    def __init__(self, stdout: IO[bytes], stopped: threading.Event) -> None:
+        self._stdout = stdout
+        self._stopped = stopped
+        self._ready: list[Message] = []
+        self._ready_lock = threading.Lock()
+        self._sending = threading.Lock()
+        self._settler = heap.Settler()  # the resolver's answers live until the end
+        self.broken: OSError | None = None  # the pipe to the controller failed
+
+    def put(self, message: Message) -> None:
+        with self._ready_lock:
+            self._ready.append(message)
+        self.flush()
+
+    def flush(self) -> None:
+        """Send what is ready, unless another thread is sending: it sends this too (it
+        looks again once done, so nothing is left behind when the last worker ends)."""
+        while self._sending.acquire(blocking=False):
             try:
-                batch.append(finished.get_nowait())
-            except queue.Empty:
-                break
-        ready = [message for message in batch if message is not None]
-        running -= len(batch) - len(ready)
-        if ready:
-            _send(ready, stdout)
-            for _ in ready:
-                settler.tick()
+                with self._ready_lock:
+                    batch, self._ready = self._ready[:BATCH], self._ready[BATCH:]
+                if batch and self.broken is None:
+                    try:
+                        _send(batch, self._stdout)
+                    except OSError as exc:
+                        self.broken = exc
+                        self._stopped.set()  # nobody reads the verdicts any more
+                    for _ in batch:
+                        self._settler.tick()
+            finally:
+                self._sending.release()
+            with self._ready_lock:
+                if not self._ready:
+                    return
 
 
 def main() -> None:
