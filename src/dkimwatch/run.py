@@ -20,13 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from dkimwatch import __version__
 from dkimwatch.checks import Context, selector_name
-from dkimwatch.gate import GateError, gate_domain
 from dkimwatch.helper import CONCURRENCY, ClientSpec, Helper, Job, Judged, Work, judge
 from dkimwatch.instants import iso_instant, parse_instant
 from dkimwatch.inventory import (
@@ -45,7 +44,9 @@ from dkimwatch.registry import SUITE_ORDER, cases, evaluate
 from dkimwatch.report import LIVE_DNS, REPLAY, ZONE_FILES
 from dkimwatch.resolver import Resolver, servers_to_ask
 from dkimwatch.shards import Shard, parse_shard, sharded, too_large
-from dkimwatch.zoneserver import ZoneServer
+
+if TYPE_CHECKING:
+    from dkimwatch.zoneserver import ZoneServer  # started by resolver.servers_to_ask
 
 Key = tuple[str, str, str | None]  # (check, domain, selector)
 
@@ -378,6 +379,8 @@ def gated(config: pytest.Config, inventory: Inventory) -> Inventory:
     name = config.option.gate
     if not name:
         return inventory
+    from dkimwatch.gate import GateError, gate_domain  # only a gate run needs it
+
     try:
         domain = gate_domain(inventory, name)
     except GateError as exc:
