@@ -366,6 +366,11 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(BrokenPipeError, EOFError):  # the controller went away
         _serve(sys.stdin.buffer, sys.stdout.buffer)
+    # Its messages are sent: end here. The interpreter's shutdown would wait for stdin, which
+    # the thread listening for the controller's stop holds, then abort the process; and
+    # nothing of the helper needs shutting down.
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
