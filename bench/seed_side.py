@@ -1,4 +1,4 @@
-"""The seed's size side by side: this checkout and another (0.1.0's, /work/wt/base) auditing
+"""The seed's size side by side: this checkout and others (0.1.0's, /work/wt/base) auditing
 the same 70-domain inventory through the same test bed (NSD behind Unbound), alternating
 (ABAB…), after one untimed warm-up each; wall and CPU (user+sys) medians, and the DNS
 questions each run asked Unbound.
@@ -27,7 +27,13 @@ from run_bench import tenant as scale_tenant  # noqa: E402
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--repo", type=Path, default=BENCH.parent, help="the checkout measured")
-    parser.add_argument("--baseline", type=Path, required=True, help="the checkout beside it")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        action="append",
+        required=True,
+        help="a checkout beside it (again for more; one without .venv runs in this one's)",
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--domains", type=int, default=SEED_DOMAINS)
     parser.add_argument(
@@ -39,7 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seed = scale_tenant(args.domains)
     inventory = seed / "domains.yaml"
-    sides = {"this": Checkout.of(args.repo.resolve()), "base": Checkout.of(args.baseline)}
+    sides = {"this": Checkout.of(args.repo.resolve())}
+    # Labels, not paths, name each side's folders under the temporary directory.
+    sides.update({f"base{i}": Checkout.of(path.resolve()) for i, path in enumerate(args.baseline)})
     if args.pycache is not None:
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
         os.environ["PYTHONPYCACHEPREFIX"] = str(args.pycache.resolve())
