@@ -220,3 +220,34 @@ def test_the_shipped_settings_do_not_rewrite_dkimwatch(pytester: pytest.Pytester
     assert result.ret == pytest.ExitCode.TESTS_FAILED  # the demo tenant has findings
     loaded = (pytester.path / "rewritten.txt").read_text()
     assert loaded == "", f"rewritten by pytest: {loaded.split()}"
+
+
+SPAWN_WATCH = """
+import sys
+
+import dkimwatch.helper
+
+_start = dkimwatch.helper.Helper.__init__
+
+
+def _watched(self):
+    loaded = [name for name in ("dkimwatch.checks", "dkimwatch.run") if name in sys.modules]
+    with open("at_helper_start.txt", "a") as out:
+        out.write(" ".join(loaded) + "\\n")
+    _start(self)
+
+
+dkimwatch.helper.Helper.__init__ = _watched
+"""
+
+
+def test_the_helper_starts_before_the_controller_imports_the_checks(
+    tenant: pytest.Pytester,
+) -> None:
+    """The controller starts the helper before it imports the checks and the run (its
+    own longest wait in a small run), so that the two processes import side by side."""
+    tenant.makepyfile(spawnwatch=SPAWN_WATCH)
+    result, doc = run(tenant, "-p", "spawnwatch")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert len(doc["results"]) == tenantkit.suite_size(tenant.path / "domains.yaml")
+    assert (tenant.path / "at_helper_start.txt").read_text() == "\n"  # one start, nothing yet

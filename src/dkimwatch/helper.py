@@ -31,15 +31,18 @@ import traceback
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from dkimwatch import heap
-from dkimwatch.checks import Context, Verdict
-from dkimwatch.fixoutput import fix_html, locate_verdict
-from dkimwatch.model import Domain, Policy
-from dkimwatch.registry import evaluate
-from dkimwatch.report import evidence_html
-from dkimwatch.resolver import Answer, AuthoritativeClient, DnsClient, Evidence, Resolver
+
+# What judges and resolves is imported where it is used: the controller starts the helper
+# (Helper) before it imports the rest of dkimwatch, so that the two start side by side.
+if TYPE_CHECKING:
+    import pytest
+
+    from dkimwatch.checks import Context, Verdict
+    from dkimwatch.model import Domain, Policy
+    from dkimwatch.resolver import Answer, Evidence, Resolver
 
 CONCURRENCY = 32  # questions in flight; what matters on real networks (latency, not CPU)
 BATCH = 256  # verdicts per message at most: fewer wake-ups for the controller's reader
@@ -67,6 +70,10 @@ class Judged:
 
 def judge(ctx: Context, job: Job) -> Judged:
     """Turn the answers into the job's verdict (asking what the resolver has not)."""
+    from dkimwatch.fixoutput import fix_html, locate_verdict
+    from dkimwatch.registry import evaluate
+    from dkimwatch.report import evidence_html
+
     verdict = locate_verdict(evaluate(ctx, job.check, job.domain, job.selector), ctx.resolver)
     # Only findings (and waived checks) get a row of their own in report.html: an
     # expected verdict's HTML would be made and carried for nothing (attach_verdict makes
@@ -89,6 +96,8 @@ class ClientSpec:
     replay: str | None = None  # answer from this recording instead (--replay): no DNS
 
     def resolver(self) -> Resolver:
+        from dkimwatch.resolver import AuthoritativeClient, DnsClient, Resolver
+
         if self.replay is not None:
             return Resolver.load(Path(self.replay))[0]
         client = DnsClient(
@@ -140,6 +149,12 @@ class Finished:
 
 
 Message = VerdictReady | JobFailed | Finished
+
+
+def wanted(config: pytest.Config) -> bool:
+    """Whether a run has the helper: its tests run (not --collect-only), in this one
+    process (xdist's workers judge from a file of answers instead)."""
+    return getattr(config.option, "dist", "no") == "no" and not config.option.collectonly
 
 
 class HelperError(Exception):
@@ -264,6 +279,8 @@ class Helper:
 
 
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    from dkimwatch.checks import Context
+
     work: Work = pickle.load(stdin)
     resolver = work.client.resolver()
     ctx = Context(resolver=resolver, policy=work.policy, tenant=work.tenant, now=work.now)
@@ -364,6 +381,12 @@ class _Outbox:
 def main() -> None:
     # Ctrl-C reaches the whole process group; the controller decides when the helper ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Everything judging needs, imported while the controller is still starting: the work
+    # comes once it has read the inventory.
+    import dkimwatch.fixoutput
+    import dkimwatch.registry
+    import dkimwatch.report  # noqa: F401
+
     with contextlib.suppress(BrokenPipeError, EOFError):  # the controller went away
         _serve(sys.stdin.buffer, sys.stdout.buffer)
     # Its messages are sent: end here. The interpreter's shutdown would wait for stdin, which

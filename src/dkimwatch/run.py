@@ -408,10 +408,12 @@ def configure_worker(config: pytest.Config, workerinput: dict[str, Any]) -> Run:
     )
 
 
-def configure_controller(config: pytest.Config, *, auto_declined: bool) -> Run:
+def configure_controller(
+    config: pytest.Config, *, auto_declined: bool, helper: Helper | None = None
+) -> Run:
     """The controller's run: the inventory read (and announced when large), the instant,
-    and where the answers come from; the helper started on the whole suite when nothing
-    on the command line selects part of it."""
+    and where the answers come from; the helper (started by the plugin, None when the run
+    has none) given the whole suite when nothing on the command line selects part of it."""
     opt = config.option
     _check_rootdir(config)
     progress = Progress(config)
@@ -455,9 +457,8 @@ def configure_controller(config: pytest.Config, *, auto_declined: bool) -> Run:
         _answers_from_record(run, config)
     else:
         _answers_from_dns(run, config)
-    if getattr(opt, "dist", "no") == "no" and not opt.collectonly:
-        # Started now, so that its imports overlap the collection (see dkimwatch.helper).
-        run.helper = Helper()
+    if helper is not None:  # started before dkimwatch was imported (dkimwatch.plugin)
+        run.helper = helper
         if not selects(config):
             # The whole suite will run: the helper starts on it while pytest collects,
             # in the order of the suite's test files.
