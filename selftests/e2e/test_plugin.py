@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from html import unescape
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from dkimwatch.report import FINDINGS
 from selftests import tenantkit
-from selftests.suitekit import install_suite, outcomes, run
+from selftests.suitekit import REPO, install_suite, outcomes, run
 
 pytest_plugins = ["pytester"]
 
@@ -188,3 +189,65 @@ def test_the_report_data_holds_the_findings_alone(tenant: pytest.Pytester) -> No
     assert findings and {t.removesuffix("::setup") for t in tests} == findings
     assert all(rows for rows in tests.values())
     assert len(tests) < len(doc["results"]) // 2
+
+
+LOADERS = """
+import sys
+
+
+def pytest_unconfigure(config):
+    rewritten = sorted(
+        name
+        for name, module in list(sys.modules.items())
+        if name.split(".")[0] in ("dkimwatch", "conftest")
+        and type(getattr(module, "__loader__", None)).__name__ == "AssertionRewritingHook"
+    )
+    with open("rewritten.txt", "w") as out:
+        out.write("\\n".join(rewritten))
+"""
+
+
+def test_the_shipped_settings_do_not_rewrite_dkimwatch(pytester: pytest.Pytester) -> None:
+    """pyproject.toml's addopts turn pytest's assertion rewriting off for an audit: pytest
+    would otherwise rewrite every module of dkimwatch (a plugin's distribution) on each run,
+    for tests that assert nothing themselves."""
+    shutil.copy(REPO / "conftest.py", pytester.path / "conftest.py")
+    shutil.copytree(REPO / "tests", pytester.path / "tests")
+    shutil.copy(REPO / "pyproject.toml", pytester.path / "pyproject.toml")
+    tenantkit.write_tenant(pytester.path)
+    pytester.makepyfile(loaders=LOADERS)
+    result = pytester.runpytest_subprocess("--now", tenantkit.NOW, "-p", "loaders")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # the demo tenant has findings
+    loaded = (pytester.path / "rewritten.txt").read_text()
+    assert loaded == "", f"rewritten by pytest: {loaded.split()}"
+
+
+SPAWN_WATCH = """
+import sys
+
+import dkimwatch.helper
+
+_start = dkimwatch.helper.Helper.__init__
+
+
+def _watched(self):
+    loaded = [name for name in ("dkimwatch.checks", "dkimwatch.run") if name in sys.modules]
+    with open("at_helper_start.txt", "a") as out:
+        out.write(" ".join(loaded) + "\\n")
+    _start(self)
+
+
+dkimwatch.helper.Helper.__init__ = _watched
+"""
+
+
+def test_the_helper_starts_before_the_controller_imports_the_checks(
+    tenant: pytest.Pytester,
+) -> None:
+    """The controller starts the helper before it imports the checks and the run (its
+    own longest wait in a small run), so that the two processes import side by side."""
+    tenant.makepyfile(spawnwatch=SPAWN_WATCH)
+    result, doc = run(tenant, "-p", "spawnwatch")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert len(doc["results"]) == tenantkit.suite_size(tenant.path / "domains.yaml")
+    assert (tenant.path / "at_helper_start.txt").read_text() == "\n"  # one start, nothing yet

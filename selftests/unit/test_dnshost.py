@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from dkimwatch import dnshost, names
+from dkimwatch.checks.dmarc_discovery import organisational_domain
 from dkimwatch.dnshost import GENERIC, find_zone, recognise
 from selftests.zonekit import Switchboard, zones_from_text
 
@@ -113,3 +115,28 @@ def test_a_zone_without_ns_answer_is_generic(board: Switchboard) -> None:
     assert found.zone == "contoso.com"
     assert found.host is GENERIC
     assert "NS of contoso.com" in found.note
+
+
+def test_the_walk_and_dmarc_share_one_parsed_public_suffix_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The list is parsed once per process, whichever asks first: the fixes' zone walk and
+    # DMARC's organisational domain ask the same question of it.
+    import publicsuffixlist
+
+    parsed: list[object] = []
+
+    class Counted(publicsuffixlist.PublicSuffixList):
+        def __init__(self) -> None:
+            parsed.append(self)
+            super().__init__()
+
+    monkeypatch.setattr(publicsuffixlist, "PublicSuffixList", Counted)
+    names._parsed_psl.cache_clear()
+    try:
+        assert dnshost._floor("selector1._domainkey.mail.contoso.co.uk") == "contoso.co.uk"
+        assert organisational_domain("_dmarc.mail.contoso.co.uk") == "contoso.co.uk"
+        assert dnshost._floor("co.uk") == "co.uk"  # a public suffix is its own floor
+    finally:
+        names._parsed_psl.cache_clear()  # later tests parse the real class again
+    assert len(parsed) == 1

@@ -120,3 +120,19 @@ def test_stopping_early_drops_the_jobs_not_started() -> None:
     # 32 in flight when stopped, each waiting one 1-second timeout; 200 x 1 s otherwise.
     assert asked < 200
     assert helper.sent == asked
+
+
+def test_the_helper_ends_by_itself_once_its_last_message_is_sent() -> None:
+    """No waiting for the controller to close its stdin, no abort at shutdown (the thread
+    listening for a stop held stdin, and the interpreter's shutdown gave up on it)."""
+    behaviours = {"a.example": scripted_dns.records(f'a.example. 300 IN TXT "{SPF}"')}
+    with scripted_dns.ScriptedServer(behaviours) as server:
+        helper = Helper()
+        try:
+            helper.submit(_work(server.address, (Job("spf", _domain("a.example"), None),)))
+            assert helper.get(0).verdict.check == "spf"
+            assert helper._proc.wait(timeout=30) == 0
+            assert helper._stderr_tail() == ""
+            assert helper.finish(timeout=10)  # its counts arrived before it ended
+        finally:
+            helper.stop()

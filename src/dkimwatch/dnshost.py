@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from dkimwatch.names import normalise
+from dkimwatch.names import normalise, registrable_domain
 from dkimwatch.resolver import Evidence, Status
 
 if TYPE_CHECKING:
-    from publicsuffixlist import PublicSuffixList
-
     from dkimwatch.resolver import Resolver
 
 
@@ -98,17 +95,10 @@ class ZoneHost:
         return self.host is not GENERIC
 
 
-@lru_cache(maxsize=1)
-def _psl() -> PublicSuffixList:
-    from publicsuffixlist import PublicSuffixList
-
-    return PublicSuffixList()
-
-
 def _floor(name: str) -> str:
     """The highest name the walk may reach: the registrable domain (never a public suffix
     such as com or co.uk, which is no customer's zone)."""
-    return str(_psl().privatesuffix(name) or name)
+    return registrable_domain(name) or name
 
 
 def find_zone(resolver: Resolver, name: str) -> ZoneHost:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import queue
 import signal
 import subprocess
 import sys
@@ -33,23 +32,18 @@ import traceback
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from dkimwatch import heap
-from dkimwatch.checks import Context, Verdict
-from dkimwatch.fixoutput import fix_html, locate_verdict
-from dkimwatch.model import Domain, Policy
-from dkimwatch.registry import evaluate
-from dkimwatch.report import evidence_html
-from dkimwatch.resolver import (
-    Answer,
-    AuthoritativeClient,
-    DnsClient,
-    Evidence,
-    RecordedView,
-    Resolver,
-    load_record,
-)
+
+# What judges and resolves is imported where it is used: the controller starts the helper
+# (Helper) before it imports the rest of dkimwatch, so that the two start side by side.
+if TYPE_CHECKING:
+    import pytest
+
+    from dkimwatch.checks import Context, Verdict
+    from dkimwatch.model import Domain, Policy
+    from dkimwatch.resolver import Answer, Evidence, RecordedView, Resolver
 
 CONCURRENCY = 32  # questions in flight; what matters on real networks (latency, not CPU)
 BATCH = 256  # verdicts per message at most: fewer wake-ups for the controller's reader
@@ -77,6 +71,10 @@ class Judged:
 
 def judge(ctx: Context, job: Job) -> Judged:
     """Turn the answers into the job's verdict (asking what the resolver has not)."""
+    from dkimwatch.fixoutput import fix_html, locate_verdict
+    from dkimwatch.registry import evaluate
+    from dkimwatch.report import evidence_html
+
     verdict = locate_verdict(evaluate(ctx, job.check, job.domain, job.selector), ctx.resolver)
     # Only findings (and waived checks) get a row of their own in report.html: an
     # expected verdict's HTML would be made and carried for nothing (attach_verdict makes
@@ -101,6 +99,8 @@ class ClientSpec:
 
     def resolver(self, loaded: dict[str, list[RecordedView]] | None = None) -> Resolver:
         """The resolver; ``loaded``: recordings already read, by path (read once each)."""
+        from dkimwatch.resolver import AuthoritativeClient, DnsClient, Resolver, load_record
+
         if self.replay is not None:
             loaded = {} if loaded is None else loaded
             if self.replay not in loaded:
@@ -158,6 +158,12 @@ class Finished:
 
 
 Message = VerdictReady | JobFailed | Finished
+
+
+def wanted(config: pytest.Config) -> bool:
+    """Whether a run has the helper: its tests run (not --collect-only), in this one
+    process (xdist's workers judge from a file of answers instead)."""
+    return getattr(config.option, "dist", "no") == "no" and not config.option.collectonly
 
 
 class HelperError(Exception):
@@ -282,6 +288,8 @@ class Helper:
 
 
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    from dkimwatch.checks import Context
+
     work: Work = pickle.load(stdin)
     loaded: dict[str, list[RecordedView]] = {}
     resolvers = [client.resolver(loaded) for client in work.clients]
@@ -295,34 +303,31 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         )
         for scope, (policy, tenant) in enumerate(work.scopes)
     ] or [ctx]
-    # Workers take the jobs in order as they come free and this thread sends what they
-    # finish, from the first verdict on: the tests wait for the early jobs first.
+    # Workers take the jobs in order as they come free and send what they finish, from the
+    # first verdict on: the tests wait for the early jobs first.
     pending = iter(enumerate(work.jobs))
     take = threading.Lock()
     stopped = threading.Event()
-    finished: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
+    outbox = _Outbox(stdout, stopped)
 
     def stop_when_asked() -> None:
         stdin.read(1)  # a byte, or the end: the controller stops waiting (-x, Ctrl-C)
         stopped.set()  # jobs not started are dropped
 
     def work_through() -> None:
-        try:
-            while not stopped.is_set():
-                with take:
-                    taken = next(pending, None)
-                if taken is None:
-                    return
-                index, job = taken
-                try:
-                    judged = judge(contexts[job.scope], job)
-                except Exception as exc:
-                    text = "".join(traceback.format_exception(exc)).strip()
-                    finished.put(JobFailed(index, f"the check raised an exception:\n{text}"))
-                else:
-                    finished.put(VerdictReady(index, judged))
-        finally:
-            finished.put(None)
+        while not stopped.is_set():
+            with take:
+                taken = next(pending, None)
+            if taken is None:
+                return
+            index, job = taken
+            try:
+                judged = judge(contexts[job.scope], job)
+            except Exception as exc:
+                text = "".join(traceback.format_exception(exc)).strip()
+                outbox.put(JobFailed(index, f"the check raised an exception:\n{text}"))
+            else:
+                outbox.put(VerdictReady(index, judged))
 
     threading.Thread(target=stop_when_asked, daemon=True).start()
     workers = [
@@ -331,8 +336,11 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     ]
     for worker in workers:
         worker.start()
-
-    _send_as_ready(finished, len(workers), stdout)
+    for worker in workers:
+        worker.join()
+    outbox.flush()
+    if outbox.broken is not None:
+        raise outbox.broken  # the controller went away
     answers = [resolver.answers() for resolver in resolvers]
     last = Finished(
         sum(len(each) for each in answers),
@@ -347,32 +355,64 @@ def _send(messages: list[Message], stdout: IO[bytes]) -> None:
     stdout.flush()
 
 
-def _send_as_ready(
-    finished: queue.SimpleQueue[Message | None], running: int, stdout: IO[bytes]
-) -> None:
-    """Send the workers' messages in batches of what is ready, until each of the
-    ``running`` workers has put its None (it is done)."""
-    settler = heap.Settler()  # the resolver's answers live until the end
-    while running:
-        batch = [finished.get()]
-        while len(batch) < BATCH:  # what else is ready goes in the same pickle
+class _Outbox:
+    """The workers' finished messages, sent in batches of what is ready by whichever worker
+    finds nobody sending. A thread of its own that only sends would have to win the
+    interpreter lock from every busy worker each time, and the first verdicts, which the
+    tests wait for, would sit ready for many jobs' time."""
+
+    def __init__(self, stdout: IO[bytes], stopped: threading.Event) -> None:
+        self._stdout = stdout
+        self._stopped = stopped
+        self._ready: list[Message] = []
+        self._ready_lock = threading.Lock()
+        self._sending = threading.Lock()
+        self._settler = heap.Settler()  # the resolver's answers live until the end
+        self.broken: OSError | None = None  # the pipe to the controller failed
+
+    def put(self, message: Message) -> None:
+        with self._ready_lock:
+            self._ready.append(message)
+        self.flush()
+
+    def flush(self) -> None:
+        """Send what is ready, unless another thread is sending: it sends this too (it
+        looks again once done, so nothing is left behind when the last worker ends)."""
+        while self._sending.acquire(blocking=False):
             try:
-                batch.append(finished.get_nowait())
-            except queue.Empty:
-                break
-        ready = [message for message in batch if message is not None]
-        running -= len(batch) - len(ready)
-        if ready:
-            _send(ready, stdout)
-            for _ in ready:
-                settler.tick()
+                with self._ready_lock:
+                    batch, self._ready = self._ready[:BATCH], self._ready[BATCH:]
+                if batch and self.broken is None:
+                    try:
+                        _send(batch, self._stdout)
+                    except OSError as exc:
+                        self.broken = exc
+                        self._stopped.set()  # nobody reads the verdicts any more
+                    for _ in batch:
+                        self._settler.tick()
+            finally:
+                self._sending.release()
+            with self._ready_lock:
+                if not self._ready:
+                    return
 
 
 def main() -> None:
     # Ctrl-C reaches the whole process group; the controller decides when the helper ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Everything judging needs, imported while the controller is still starting: the work
+    # comes once it has read the inventory.
+    import dkimwatch.fixoutput
+    import dkimwatch.registry
+    import dkimwatch.report  # noqa: F401
+
     with contextlib.suppress(BrokenPipeError, EOFError):  # the controller went away
         _serve(sys.stdin.buffer, sys.stdout.buffer)
+    # Its messages are sent: end here. The interpreter's shutdown would wait for stdin, which
+    # the thread listening for the controller's stop holds, then abort the process; and
+    # nothing of the helper needs shutting down.
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

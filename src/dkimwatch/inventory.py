@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
@@ -24,8 +24,6 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from dkimwatch import registry
-from dkimwatch.exo_accepted import AcceptedDomain, export_kind, exported_at, load_accepted
-from dkimwatch.exo_export import ExportError, SigningConfig, load_export
 from dkimwatch.instants import iso_instant, parse_instant
 from dkimwatch.model import (
     DEFAULT_SELECTORS,
@@ -38,6 +36,10 @@ from dkimwatch.model import (
 )
 from dkimwatch.names import infer_tenant, parse_nameserver, tenant_label, to_alabel
 from dkimwatch.standards import POLICIES
+
+if TYPE_CHECKING:
+    from dkimwatch.exo_accepted import AcceptedDomain
+    from dkimwatch.exo_export import SigningConfig
 
 __all__ = [
     "DEFAULT_SELECTORS",
@@ -736,6 +738,10 @@ def _sources(r: _Reader, root: _YamlMap) -> tuple[tuple[Path, ...], list[Domain]
     whether a DKIM export was among them."""
     if root.get("sources") is None:
         return (), [], False
+    # The export readers are imported only for an inventory that names exports.
+    from dkimwatch.exo_accepted import export_kind, load_accepted
+    from dkimwatch.exo_export import ExportError, load_export
+
     line = r.key_line(root, "sources")
     seq = r.sequence(root["sources"], line, "sources")
     paths: list[Path] = []
@@ -825,6 +831,8 @@ def _fresh_enough(
     """An export older than its max_age stops the run: no audit of stale data. Its age is
     from the time written inside (ExportedAt, examples/exo/export.ps1), else from the
     file's modification time."""
+    from dkimwatch.exo_accepted import exported_at
+
     inside = exported_at(data, str(path))
     made = inside or datetime.fromtimestamp(path.stat().st_mtime, UTC)
     age = (datetime.now(UTC) - made).total_seconds()

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 import idna
 
@@ -58,6 +60,27 @@ def to_alabel(name: str, *, service_labels: bool = False) -> str:
     if len(labels) < 2:
         raise ValueError("a mail domain needs at least two labels")
     return out
+
+
+_psl_lock = threading.Lock()
+
+
+def registrable_domain(name: str) -> str | None:
+    """The registrable domain of ``name`` by the Public Suffix List (None for a public
+    suffix itself, or a name under none). One parsed list serves the whole process: DMARC's
+    organisational domain and the fixes' zone walk ask the same question."""
+    # lru_cache alone would let concurrent first calls each parse the list, and checks run
+    # on many threads at once.
+    with _psl_lock:
+        privatesuffix = _parsed_psl()
+    return privatesuffix(name)
+
+
+@lru_cache(maxsize=1)
+def _parsed_psl() -> Callable[[str], str | None]:
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList().privatesuffix
 
 
 def parse_nameserver(text: str) -> str:

@@ -9,34 +9,58 @@ inventory, the instant, the helper process and the xdist hand-off), the reporter
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from dkimwatch import heap
-from dkimwatch.checks import Verdict
-from dkimwatch.helper import HelperError
+from dkimwatch.helper import Helper, HelperError, wanted
 from dkimwatch.outcomes import Skipped, TempError, XFailed, quick_report
-from dkimwatch.registry import GATE_IDS, marker_lines
-from dkimwatch.registry import IDS as CHECK_IDS
-from dkimwatch.reporter import Reporter, attach_verdict, final_outcome
-from dkimwatch.run import Case, Run, configure_controller, configure_worker, usage_error
 
-_RUN = pytest.StashKey[Run]()
+# The rest of dkimwatch is imported once the helper process is started (pytest_configure),
+# so that the two processes' imports overlap: the controller's is most of a small run's wait
+# for its first verdict.
+if TYPE_CHECKING:
+    from dkimwatch.checks import Verdict
+    from dkimwatch.run import Case, Run
+
+_RUN = pytest.StashKey["Run"]()
 _AUTO_DECLINED = pytest.StashKey[bool]()  # -n auto was answered with no workers
 VERDICT_ARG = "verdict"  # the argument of every compliance test
 
 
+def __getattr__(name: str) -> Any:
+    """``Verdict``, which tests/ import from here, comes with the checks (imported late)."""
+    if name == "Verdict":
+        from dkimwatch.checks import Verdict
+
+        return Verdict
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    informing = config.option.help or getattr(config.option, "version", False)
+    workerinput = getattr(config, "workerinput", None)
+    helper = Helper() if not informing and workerinput is None and wanted(config) else None
+    from dkimwatch.registry import marker_lines
+    from dkimwatch.reporter import Reporter
+    from dkimwatch.run import configure_controller, configure_worker
+
     for line in marker_lines():  # the check families: -m dkim, -m spf, -m dmarc
         config.addinivalue_line("markers", line)
-    if config.option.help or getattr(config.option, "version", False):
+    if informing:
         return
-    workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
         config.stash[_RUN] = configure_worker(config, workerinput)
         return
-    run = configure_controller(config, auto_declined=config.stash.get(_AUTO_DECLINED, False))
+    try:
+        run = configure_controller(
+            config, auto_declined=config.stash.get(_AUTO_DECLINED, False), helper=helper
+        )
+    except BaseException:
+        if helper is not None:
+            helper.stop()
+        raise
     reporter = Reporter(config, run)
     reporter.stage()  # outputs are staged, and published only when the run completes
     config.stash[_RUN] = run
@@ -77,6 +101,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     run = metafunc.config.stash.get(_RUN, None)
     if run is None:
         return
+    from dkimwatch.registry import IDS as CHECK_IDS
+    from dkimwatch.run import usage_error
+
     check = check_of(metafunc.function)
     if check not in CHECK_IDS:
         raise usage_error(
@@ -100,6 +127,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.extra_keyword_matches.add(tenant)
     if not config.option.gate:
         return
+    from dkimwatch.registry import GATE_IDS
+
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
@@ -112,6 +141,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _case_of(item: pytest.Item) -> Case | None:
+    from dkimwatch.run import Case
+
     callspec = getattr(item, "callspec", None)
     case = callspec.params.get(VERDICT_ARG) if callspec is not None else None
     return case if isinstance(case, Case) else None
@@ -172,6 +203,8 @@ def pytest_runtest_makereport_attach(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """The verdict goes with the report that decides the test's outcome."""
+    from dkimwatch.reporter import attach_verdict, final_outcome
+
     report = yield
     if call.excinfo is not None and isinstance(call.excinfo.value, TempError):
         report.longrepr = f"temperror: {call.excinfo.value}"

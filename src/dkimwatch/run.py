@@ -20,13 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from dkimwatch import __version__
 from dkimwatch.checks import Context, selector_name
-from dkimwatch.gate import GateError, gate_domain
 from dkimwatch.helper import CONCURRENCY, ClientSpec, Helper, Job, Judged, Work, judge
 from dkimwatch.instants import iso_instant, parse_instant
 from dkimwatch.inventory import (
@@ -46,7 +45,9 @@ from dkimwatch.registry import SUITE_ORDER, cases, evaluate
 from dkimwatch.report import LIVE_DNS, REPLAY, ZONE_FILES
 from dkimwatch.resolver import RecordedView, Resolver, dump_record, load_record, servers_to_ask
 from dkimwatch.shards import Shard, parse_shard, sharded, too_large
-from dkimwatch.zoneserver import ZoneServer
+
+if TYPE_CHECKING:
+    from dkimwatch.zoneserver import ZoneServer  # started by resolver.servers_to_ask
 
 Key = tuple[str, str, str | None]  # (check, domain, selector)
 
@@ -455,6 +456,8 @@ def gated(config: pytest.Config, inventory: Inventory) -> Inventory:
     name = config.option.gate
     if not name:
         return inventory
+    from dkimwatch.gate import GateError, gate_domain  # only a gate run needs it
+
     try:
         domain = gate_domain(inventory, name)
     except GateError as exc:
@@ -487,10 +490,12 @@ def configure_worker(config: pytest.Config, workerinput: dict[str, Any]) -> Run:
     )
 
 
-def configure_controller(config: pytest.Config, *, auto_declined: bool) -> Run:
+def configure_controller(
+    config: pytest.Config, *, auto_declined: bool, helper: Helper | None = None
+) -> Run:
     """The controller's run: the inventory read (and announced when large), the instant,
-    and where the answers come from; the helper started on the whole suite when nothing
-    on the command line selects part of it."""
+    and where the answers come from; the helper (started by the plugin, None when the run
+    has none) given the whole suite when nothing on the command line selects part of it."""
     opt = config.option
     _check_rootdir(config)
     progress = Progress(config)
@@ -534,9 +539,8 @@ def configure_controller(config: pytest.Config, *, auto_declined: bool) -> Run:
         _answers_from_record(run, config)
     else:
         _answers_from_dns(run, config)
-    if getattr(opt, "dist", "no") == "no" and not opt.collectonly:
-        # Started now, so that its imports overlap the collection (see dkimwatch.helper).
-        run.helper = Helper()
+    if helper is not None:  # started before dkimwatch was imported (dkimwatch.plugin)
+        run.helper = helper
         if not selects(config):
             # The whole suite will run: the helper starts on it while pytest collects,
             # in the order of the suite's test files.

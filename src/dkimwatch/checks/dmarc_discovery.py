@@ -3,12 +3,10 @@ record, by the Public Suffix List (RFC 7489) and by the DNS tree walk (RFC 9989)
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from dkimwatch.checks.verdict import Probe
+from dkimwatch.names import registrable_domain
 from dkimwatch.records.dmarc import (
     DmarcRecord,
     is_dmarc_record,
@@ -18,26 +16,10 @@ from dkimwatch.records.dmarc import (
 )
 from dkimwatch.resolver import Answer, Status
 
-_psl_lock = threading.Lock()
-
-
-def _psl() -> Callable[[str], str | None]:
-    # lru_cache alone would let concurrent first calls each parse the list, and checks run
-    # on many threads at once.
-    with _psl_lock:
-        return _parsed_psl()
-
-
-@lru_cache(maxsize=1)
-def _parsed_psl() -> Callable[[str], str | None]:
-    from publicsuffixlist import PublicSuffixList
-
-    return PublicSuffixList().privatesuffix
-
 
 def organisational_domain(name: str) -> str:
     """RFC 7489's Organizational Domain: the registrable domain by the Public Suffix List."""
-    org = _psl()(name)
+    org = registrable_domain(name)
     return (org or name).lower()
 
 
