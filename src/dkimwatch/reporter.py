@@ -180,6 +180,26 @@ def inventory_rows(
     return out
 
 
+def history_rows(results: Sequence[ResultEntry]) -> list[dict[str, Any]]:
+    """What the history (compare, stage_records) reads of results.json's rows, in node id
+    order: results.json's own rows are written as they are made, never held."""
+    rows = []
+    for r in sorted(results, key=lambda r: r.nodeid):
+        v = r.verdict
+        rows.append(
+            {
+                "nodeid": r.nodeid,
+                "domain": v.domain,
+                "selector": v.selector,
+                "check": v.check,
+                "outcome": r.outcome,
+                "result": v.result,
+                "message": v.message,
+            }
+        )
+    return rows
+
+
 def badge_file(tenant: str) -> str:
     """The tenant's badge, relative to the reports folder (any name is a safe file name)."""
     return f"{BADGES_DIR}/{re.sub(r'[^A-Za-z0-9._-]+', '_', tenant).strip('.') or '_'}.svg"
@@ -193,7 +213,8 @@ class Reporter:
         self.run = run
         self.results: dict[str, ResultEntry] = {}  # by node id
         self.evidence: dict[Evidence, Evidence] = {}  # xdist workers' exchanges, each once
-        self.rows: list[dict[str, Any]] | None = None  # the results as results.json has them
+        # What the history reads of the results (history_rows), until it has compared them.
+        self.rows: list[dict[str, Any]] | None = None
         self.started = ""
         self.staging: Path | None = None
         self.staged_html = False  # report.html is ours to publish (no --html of the user's)
@@ -342,7 +363,10 @@ class Reporter:
         else:
             self.not_recorded = self._why_not_recorded(session, exitstatus)
         if not self.not_recorded:
-            stage_records(self._histories(), self.staging, run.reports, doc)
+            stage_records(
+                self._histories(), self.staging, run.reports, {**doc, "results": self.rows}
+            )
+        self.rows = None  # compared and recorded: only results.json's stream is still to come
         doc["changes"] = changes_json(
             self._histories(), changes, self.not_recorded, many=bool(run.inventories)
         )
@@ -380,8 +404,9 @@ class Reporter:
             results=list(self.results.values()),
             answers_from=run.answers_from,
             run_fields=fields,
+            stream=True,  # written by write_outputs, row by row
         )
-        self.rows = doc["results"]
+        self.rows = history_rows(list(self.results.values()))
         return doc
 
     @pytest.hookimpl(wrapper=True, trylast=True, specname="pytest_sessionfinish")
@@ -444,7 +469,7 @@ class Reporter:
         the results are complete: at session finish)."""
         if self.changes is None:
             if self.rows is None:  # an interrupted run: no results.json was made
-                self.rows = [r.to_json() for r in self.results.values()]
+                self.rows = history_rows(list(self.results.values()))
             self.changes = compare(
                 self._histories(), self.run.reports, self.rows, started=self.started
             )
