@@ -32,7 +32,7 @@ import traceback
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from dkimwatch import heap
 from dkimwatch.checks import Context, Verdict
@@ -57,9 +57,13 @@ class Job:
     scope: int = 0  # which of Work.scopes judges it (a run of many inventories)
 
 
-@dataclass(frozen=True, slots=True)
-class Judged:
-    """A verdict with what the reports show beside it: the waiver and the evidence HTML."""
+class Judged(NamedTuple):
+    """A verdict with what the reports show beside it: the waiver and the evidence HTML.
+
+    This and the other messages sent for every job are named tuples, not slotted frozen
+    dataclasses: they unpickle without a Python-level ``__setstate__`` per object, half the
+    controller's cost of reading a verdict (the controller reads 110,000 of them at 10,000
+    domains, holding the GIL)."""
 
     verdict: Verdict
     waiver: str | None
@@ -115,19 +119,17 @@ class Work:
     scopes: tuple[tuple[Policy, str | None], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class VerdictReady:
-    """The helper's message: the verdict of ``Work.jobs[index]``."""
+class VerdictReady(NamedTuple):
+    """The helper's message: the verdict of ``Work.jobs[job]``."""
 
-    index: int
+    job: int
     judged: Judged
 
 
-@dataclass(frozen=True, slots=True)
-class JobFailed:
-    """The helper's message: no verdict for ``Work.jobs[index]`` (the check raised)."""
+class JobFailed(NamedTuple):
+    """The helper's message: no verdict for ``Work.jobs[job]`` (the check raised)."""
 
-    index: int
+    job: int
     why: str
 
 
@@ -198,9 +200,9 @@ class Helper:
                             shared = judged.verdict.sharing(self._evidence)
                             if shared is not judged.verdict:
                                 judged = Judged(shared, judged.waiver, judged.html)
-                            self._judged[message.index] = judged
+                            self._judged[message.job] = judged
                         elif isinstance(message, JobFailed):
-                            self._judged[message.index] = message.why
+                            self._judged[message.job] = message.why
                         else:
                             self.questions, self.sent = message.questions, message.sent
                             self.answers = message.answers
