@@ -1,6 +1,6 @@
 """results.json written piece by piece (report.dump_pieces into atomic_write_pieces) is the
 document: one top-level field per line, one result and one exchange per line, also when the
-results come as an iterator (a streamed run)."""
+results and the evidence table come as iterators (a streamed run)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,11 @@ def _doc(rows: int, exchanges: int) -> dict[str, object]:
 def test_written_in_pieces_as_dumps_makes_it(tmp_path: Path, rows: int, exchanges: int) -> None:
     doc = _doc(rows, exchanges)
     path = tmp_path / "results.json"
-    streamed = {**doc, "results": iter(list(doc["results"]))}  # type: ignore[call-overload]
+    streamed = {
+        **doc,
+        "results": iter(list(doc["results"])),  # type: ignore[call-overload]
+        "evidence": iter(list(doc["evidence"].items())),  # type: ignore[attr-defined]
+    }
     atomic_write_pieces(path, dump_pieces(streamed))
     text = path.read_text(encoding="utf-8")
     assert text == dumps(doc)

@@ -68,6 +68,7 @@ from dkimwatch.reporter import (
     InventoryHistory,
     changes_json,
     compare,
+    history_rows,
     html_title,
     metadata_entries,
     remove_stale_staging,
@@ -476,26 +477,6 @@ def resolver_lines(resolvers: Sequence[str], each: Sequence[dict[str, Any]] | No
         f"{e.get('tenant')} ({e.get('path')}): {', '.join(servers)}"
         for e, servers in zip(each or (), asked, strict=True)
     ]
-
-
-def history_rows(results: Sequence[ResultEntry]) -> list[dict[str, Any]]:
-    """What the history (compare, stage_records) reads of results.json's rows, in node id
-    order: results.json's own rows are written as they are made, never held."""
-    rows = []
-    for r in sorted(results, key=lambda r: r.nodeid):
-        v = r.verdict
-        rows.append(
-            {
-                "nodeid": r.nodeid,
-                "domain": v.domain,
-                "selector": v.selector,
-                "check": v.check,
-                "outcome": r.outcome,
-                "result": v.result,
-                "message": v.message,
-            }
-        )
-    return rows
 
 
 def _histories(

@@ -219,11 +219,11 @@ def pytest_runtest_makereport_attach(
 
 class _Controller:
     """Hooks that only the controlling process runs: the run's helper, the xdist hand-off
-    and the heap (the reporter has its own hooks)."""
+    and the heap at collection and at the end (the reporter has its own hooks, and settles
+    the heap while the tests run)."""
 
     def __init__(self, run: Run) -> None:
         self.run = run
-        self.settler = heap.Settler()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -257,10 +257,6 @@ class _Controller:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput.update(self.run.worker_input())
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when == "teardown":
-            self.settler.tick()
 
     @pytest.hookimpl(tryfirst=True, specname="pytest_unconfigure")
     def pytest_unconfigure_settle(self, config: pytest.Config) -> None:

@@ -153,10 +153,13 @@ def results_document(
     """results.json's content but for ``changes`` (added once the history record is made):
     the results in node id order, each exchange once in the evidence table. ``run_fields``
     (partial, shard, inventories, merged_from) go before the results. ``stream``: the
-    results are an iterator of rows, made as dump_pieces writes them (read only once)."""
+    results are an iterator of rows and the evidence table an iterator of (id, exchange)
+    pairs, made as dump_pieces writes them (read only once): a large estate's rows are
+    never all held at once."""
     ordered = sorted(results, key=lambda r: r.nodeid)
     evidence_ids = evidence_table(ordered)
     rows = (r.to_json(evidence_ids) for r in ordered)
+    exchanges = ((i, e.to_json()) for e, i in evidence_ids.items())
     doc: dict[str, Any] = {
         "tool": "dkimwatch",
         "format": RESULTS_FORMAT,
@@ -176,7 +179,7 @@ def results_document(
             "domains": domains_summary(domain_states(ordered)),
             **(run_fields or {}),
             "results": rows if stream else list(rows),
-            "evidence": {i: e.to_json() for e, i in evidence_ids.items()},
+            "evidence": exchanges if stream else dict(exchanges),
         }
     )
     return doc
@@ -815,8 +818,9 @@ _COMPACT = json.JSONEncoder(ensure_ascii=False)
 
 def dump_pieces(doc: Mapping[str, Any]) -> Iterator[str]:
     """dumps' text in pieces, a result or an exchange each: written as they come, a large
-    estate's results.json is never one string. ``results`` may be an iterator of rows
-    (results_document(stream=True)); it is consumed."""
+    estate's results.json is never one string. ``results`` may be an iterator of rows and
+    ``evidence`` one of (id, exchange) pairs (results_document(stream=True)); they are
+    consumed."""
 
     compact = _COMPACT.encode
     yield "{\n "
@@ -830,11 +834,13 @@ def dump_pieces(doc: Mapping[str, Any]) -> Iterator[str]:
                 yield f"{'' if empty else ','}\n  {compact(r)}"
                 empty = False
             yield "]" if empty else "\n ]"
-        elif key == "evidence" and isinstance(value, dict):
+        elif key == "evidence" and isinstance(value, dict | Iterator):
             yield '"evidence": {'
-            for i, (eid, e) in enumerate(value.items()):
-                yield f"{',' if i else ''}\n  {compact(eid)}: {compact(e)}"
-            yield "\n }" if value else "}"
+            empty = True
+            for eid, e in value.items() if isinstance(value, dict) else value:
+                yield f"{'' if empty else ','}\n  {compact(eid)}: {compact(e)}"
+                empty = False
+            yield "}" if empty else "\n }"
         else:
             yield f"{compact(key)}: {compact(value)}"
     yield "\n}\n"

@@ -18,7 +18,7 @@ import os
 import platform
 import re
 import shutil
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from dkimwatch import __version__, history
+from dkimwatch import __version__, heap, history
 from dkimwatch.checks import Verdict
 from dkimwatch.fixformats import FixItem
 from dkimwatch.fixoutput import FIXES_DIR, fix_file, fix_items, write_fixes
@@ -95,20 +95,28 @@ def attach_verdict(report: pytest.TestReport, judged: Judged, *, worker: bool) -
 
 
 def result_of(
-    report: pytest.TestReport, outcome: str, evidence: dict[Evidence, Evidence] | None = None
+    report: pytest.TestReport,
+    outcome: str,
+    evidence: dict[Evidence, Evidence] | None = None,
+    labels: Callable[[str], tuple[str, str] | None] | None = None,
 ) -> ResultEntry | None:
     """The test's result: the verdict attached to its report, with the test's outcome (an
-    xdist worker's verdict takes its exchanges from ``evidence``: Verdict.sharing)."""
+    xdist worker's verdict takes its exchanges from ``evidence``: Verdict.sharing) and, in a
+    run of many tenants, the (tenant, inventory path) ``labels`` give its domain."""
     attached = getattr(report, REPORT_ATTR, None)
     if isinstance(attached, Judged):
-        return ResultEntry(report.nodeid, outcome, attached.verdict, attached.waiver)
-    if isinstance(attached, str):  # from an xdist worker
-        verdict, waiver = json.loads(attached)
-        shared = Verdict.from_json(verdict)
+        verdict, waiver = attached.verdict, attached.waiver
+    elif isinstance(attached, str):  # from an xdist worker
+        data, waiver = json.loads(attached)
+        verdict = Verdict.from_json(data)
         if evidence is not None:
-            shared = shared.sharing(evidence)
-        return ResultEntry(report.nodeid, outcome, shared, waiver)
-    return None
+            verdict = verdict.sharing(evidence)
+    else:
+        return None
+    found = labels(verdict.domain) if labels is not None else None
+    if found is None:
+        return ResultEntry(report.nodeid, outcome, verdict, waiver)
+    return ResultEntry(report.nodeid, outcome, verdict, waiver, found[0], found[1])
 
 
 def final_outcome(report: pytest.TestReport) -> str | None:
@@ -180,6 +188,26 @@ def inventory_rows(
     return out
 
 
+def history_rows(results: Sequence[ResultEntry]) -> list[dict[str, Any]]:
+    """What the history (compare, stage_records) reads of results.json's rows, in node id
+    order: results.json's own rows are written as they are made, never held."""
+    rows = []
+    for r in sorted(results, key=lambda r: r.nodeid):
+        v = r.verdict
+        rows.append(
+            {
+                "nodeid": r.nodeid,
+                "domain": v.domain,
+                "selector": v.selector,
+                "check": v.check,
+                "outcome": r.outcome,
+                "result": v.result,
+                "message": v.message,
+            }
+        )
+    return rows
+
+
 def badge_file(tenant: str) -> str:
     """The tenant's badge, relative to the reports folder (any name is a safe file name)."""
     return f"{BADGES_DIR}/{re.sub(r'[^A-Za-z0-9._-]+', '_', tenant).strip('.') or '_'}.svg"
@@ -193,7 +221,8 @@ class Reporter:
         self.run = run
         self.results: dict[str, ResultEntry] = {}  # by node id
         self.evidence: dict[Evidence, Evidence] = {}  # xdist workers' exchanges, each once
-        self.rows: list[dict[str, Any]] | None = None  # the results as results.json has them
+        # What the history reads of the results (history_rows), until it has compared them.
+        self.rows: list[dict[str, Any]] | None = None
         self.started = ""
         self.staging: Path | None = None
         self.staged_html = False  # report.html is ours to publish (no --html of the user's)
@@ -205,6 +234,7 @@ class Reporter:
         # Set at session finish: None for a complete run, else what ran of what (partial()).
         self.partial: Partial | None = None
         self.published: Path | None = None  # where this run's outputs go, once written
+        self.settler = heap.Settler()
 
     def stage(self) -> None:
         """Make the staging folder, and point pytest-html (and pytest's junit writer, when
@@ -237,26 +267,22 @@ class Reporter:
             self.junit.started = datetime.now().astimezone()  # as pytest's: the session's
         _metadata(self.config, self.run, self.started)  # pytest-metadata has filled its stash
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        # Every report reaches the controller, whether it came from an xdist worker or not.
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None]:
+        """Every report reaches the controller, whether it came from an xdist worker or not:
+        its result is kept, junit.xml takes it, and once every plugin has seen it, what only
+        held it for nothing lets go (release_report): otherwise each test's three reports
+        live until the end. One wrapper for all three: a hook call per report is a cost
+        with 330,000 reports."""
         if self.junit is not None:
             self.junit.add(report)
         final = final_outcome(report)  # first: most reports decide nothing
-        result = result_of(report, final, self.evidence) if final is not None else None
-        if result is not None:
-            if self.run.inventories:  # a run of many tenants: whose domain it is
-                domain = result.verdict.domain
-                result = dataclasses.replace(
-                    result,
-                    tenant=self.run.tenant_of(domain),
-                    inventory=str(self.run.inventory_of(domain).path),
-                )
-            self.results[report.nodeid] = result
-
-    @pytest.hookimpl(wrapper=True, specname="pytest_runtest_logreport")
-    def pytest_runtest_logreport_release(self, report: pytest.TestReport) -> Generator[None]:
-        """Once every plugin has seen the report, what only held it for nothing lets go
-        (release_report): otherwise each test's three reports live until the end."""
+        if final is not None:
+            result = result_of(report, final, self.evidence, self.run.labels)
+            if result is not None:
+                self.results[report.nodeid] = result
+        if report.when == "teardown":
+            self.settler.tick()  # the heap's part (heap.py): what the tests built lives on
         try:
             return (yield)
         finally:
@@ -292,8 +318,13 @@ class Reporter:
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
         """Only findings get a row (report.FINDINGS): a passed, skipped or waived check is
-        counted in the matrices, and its evidence is in results.json."""
+        counted in the matrices, and its evidence is in results.json. A passing setup or
+        teardown with nothing captured adds nothing to any row (pytest-html shows only
+        failing ones, and of a teardown only its captured sections): pytest-html is spared
+        making its row, two per test."""
         if getattr(report, REPORT_ATTR, None) is None:
+            if report.when != "call" and report.passed and not report.sections:
+                del cells[:]
             return  # not a check's deciding report (or not a dkimwatch test): pytest-html's
         if final_outcome(report) not in FINDINGS:
             del cells[:]  # pytest-html then leaves the row out
@@ -348,7 +379,10 @@ class Reporter:
         else:
             self.not_recorded = self._why_not_recorded(session, exitstatus)
         if not self.not_recorded:
-            stage_records(self._histories(), self.staging, run.reports, doc)
+            stage_records(
+                self._histories(), self.staging, run.reports, {**doc, "results": self.rows}
+            )
+        self.rows = None  # compared and recorded: only results.json's stream is still to come
         doc["changes"] = changes_json(
             self._histories(), changes, self.not_recorded, many=bool(run.inventories)
         )
@@ -386,8 +420,9 @@ class Reporter:
             results=list(self.results.values()),
             answers_from=run.answers_from,
             run_fields=fields,
+            stream=True,  # written by write_outputs, row by row
         )
-        self.rows = doc["results"]
+        self.rows = history_rows(list(self.results.values()))
         return doc
 
     @pytest.hookimpl(wrapper=True, trylast=True, specname="pytest_sessionfinish")
@@ -450,7 +485,7 @@ class Reporter:
         the results are complete: at session finish)."""
         if self.changes is None:
             if self.rows is None:  # an interrupted run: no results.json was made
-                self.rows = [r.to_json() for r in self.results.values()]
+                self.rows = history_rows(list(self.results.values()))
             self.changes = compare(
                 self._histories(), self.run.reports, self.rows, started=self.started
             )

@@ -126,6 +126,7 @@ class Run:
     _by_name: dict[str, Domain] = field(default_factory=dict)
     _scope: dict[str, int] = field(default_factory=dict)
     _parameters: dict[str, tuple[list[Case], list[str]]] = field(default_factory=dict)
+    _labels: list[tuple[str, str]] = field(default_factory=list)
     # --shard I/N: this run audits only that shard of the estate (results.json's shard).
     shard: str | None = None
 
@@ -145,9 +146,18 @@ class Run:
 
     def tenant_of(self, name: str) -> str | None:
         """The tenant of the domain ``name`` in a run of many tenants; None in a run of one."""
+        labels = self.labels(name)
+        return labels[0] if labels is not None else None
+
+    def labels(self, name: str) -> tuple[str, str] | None:
+        """(tenant, inventory path) of the domain ``name`` in a run of many tenants, as its
+        results name them; None in a run of one. Made once per inventory: every result of
+        an estate holds the same two strings, not copies of its own."""
         if not self.inventories:
             return None
-        return tenant_name(self.inventories[self.scope(name)])
+        if not self._labels:
+            self._labels = [(tenant_name(inv), str(inv.path)) for inv in self.inventories]
+        return self._labels[self.scope(name)]
 
     def inventory_of(self, name: str) -> Inventory:
         """The inventory that lists the domain ``name``."""
