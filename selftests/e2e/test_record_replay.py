@@ -106,3 +106,25 @@ def test_ctrl_c_mid_run_keeps_the_previous_reports(pytester: pytest.Pytester) ->
     assert after == before
     assert not list(reports.glob(".staging-*"))
     assert b"Traceback" not in out
+
+
+def test_ctrl_c_while_the_run_starts_leaves_no_staging_folder(pytester: pytest.Pytester) -> None:
+    """The helper asks DNS from the moment the run starts, so a Ctrl-C can come while the
+    plugin is still registering itself: the reports stay and no staging folder is left."""
+    install_suite(pytester)
+    tenantkit.write_tenant(pytester.path)
+    pytester.runpytest_subprocess("--now", tenantkit.NOW)
+    reports = pytester.path / "reports"
+    before = {p.name: p.read_bytes() for p in reports.iterdir() if p.is_file()}
+    pytester.makepyfile(
+        interrupter="""
+        def pytest_plugin_registered(plugin, plugin_name, manager):
+            if plugin_name == "dkimwatch-controller":
+                raise KeyboardInterrupt
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "interrupter", "--now", tenantkit.NOW)
+    assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
+    after = {p.name: p.read_bytes() for p in reports.iterdir() if p.is_file()}
+    assert after == before
+    assert not list(reports.glob(".staging-*"))

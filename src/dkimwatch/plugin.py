@@ -61,11 +61,17 @@ def pytest_configure(config: pytest.Config) -> None:
         if helper is not None:
             helper.stop()
         raise
+    # The helper may already be asking DNS, and a Ctrl-C may come at any point: the run
+    # is closed (and the staging folder removed) by whoever is registered by then.
+    try:
+        config.stash[_RUN] = run
+        config.pluginmanager.register(_Controller(run), "dkimwatch-controller")
+    except BaseException:
+        run.close()
+        raise
     reporter = Reporter(config, run)
-    reporter.stage()  # outputs are staged, and published only when the run completes
-    config.stash[_RUN] = run
-    config.pluginmanager.register(_Controller(run), "dkimwatch-controller")
     config.pluginmanager.register(reporter, "dkimwatch-reporter")
+    reporter.stage()  # outputs are staged, and published only when the run completes
     # Added first, so it runs after the other plugins' cleanups (pytest's unraisable-exception
     # pass among them): a process that goes on after pytest.main() collects normally again.
     config.add_cleanup(heap.restore)
