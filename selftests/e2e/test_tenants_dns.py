@@ -224,6 +224,21 @@ def test_gate_asks_the_inventory_that_lists_the_domain(
     assert "zones-fabrikam" not in out
 
 
+def test_pytest_gate_asks_the_inventory_that_lists_the_domain(
+    two_zone_sets: pytest.Pytester,
+) -> None:
+    """pytest --gate judges the domain with its own inventory's resolvers too: OTHER's keys
+    are only in fabrikam's zones (contoso's server refuses the name)."""
+    result, doc = run(two_zone_sets, "--domains=tenants", "--gate", OTHER)
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str() + result.stderr.str()
+    rows = by_key(doc)
+    assert {k[0] for k in rows} == {OTHER}
+    assert rows[(OTHER, "dkim_target", "selector1")]["outcome"] == "passed"
+    fabrikam = next(i["resolvers"] for i in doc["inventories"] if i["tenant"] == FABRIKAM)
+    target = rows[(OTHER, "dkim_target", "selector1")]
+    assert {e["server"] for e in target["evidence"]} == set(fabrikam)
+
+
 def test_the_command_line_overrides_every_inventory(two_zone_sets: pytest.Pytester) -> None:
     """--zones serves every inventory's domains: fabrikam's zones are not asked."""
     result, doc = run(two_zone_sets, "--domains=tenants", "--zones=zones", "-m", "dkim or spf")
