@@ -28,3 +28,11 @@ def floor_tests() -> dict[str, list[str]]:
         raise ValueError(f"{os.environ['BENCH_FLOOR_CASES']}: not a floor cases file")
     tests: dict[str, list[str]] = doc["tests"]
     return tests
+
+
+def floor_outcomes() -> dict[str, dict[str, list[str]]]:
+    """Per check, the test ids the floor ends as the suite did (outcome, message); empty:
+    every test passes."""
+    doc = json.loads(Path(os.environ["BENCH_FLOOR_CASES"]).read_text())
+    outcomes: dict[str, dict[str, list[str]]] = doc.get("outcomes", {})
+    return outcomes

@@ -7,6 +7,11 @@ check is added. Written to a JSON file before the floor runs: the timed floor re
 list and imports nothing of dkimwatch.
 
     .venv/bin/python bench/peers/floor_cases.py --domains domains.yaml -o floor-cases.json
+
+With ``--outcomes results.json`` (a run of the suite on the same inventory) the floor's
+tests also end as the suite's did: each test the suite did not pass is skipped, xfailed or
+failed by pytest's own calls with the suite's message, so pytest and pytest-html do the
+work of a report of the same shape (rows, messages) while the tests still judge nothing.
 """
 
 from __future__ import annotations
@@ -42,11 +47,29 @@ def floor_cases(given: Sequence[Path]) -> dict[str, list[str]]:
     return ids
 
 
-def write(given: Sequence[Path], out: Path) -> int:
-    """Write the floor's cases for ``given`` to ``out``; the number of tests."""
+def suite_outcomes(results: Path) -> dict[str, dict[str, list[str]]]:
+    """Per check, the test id of every result a run did not pass, with its outcome and
+    message (what the floor's test of that id does instead of passing)."""
+    doc = json.loads(results.read_text(encoding="utf-8"))
+    out: dict[str, dict[str, list[str]]] = {}
+    for row in doc["results"]:
+        if row["outcome"] == "passed":
+            continue
+        nodeid: str = row["nodeid"]
+        case = nodeid[nodeid.index("[") + 1 : -1]
+        out.setdefault(row["check"], {})[case] = [row["outcome"], row["message"]]
+    return out
+
+
+def write(given: Sequence[Path], out: Path, outcomes: Path | None = None) -> int:
+    """Write the floor's cases for ``given`` to ``out`` (with the outcomes of a run's
+    results.json, when given); the number of tests."""
     tests = floor_cases(given)
+    doc: dict[str, object] = {"format": FORMAT, "tests": tests}
+    if outcomes is not None:
+        doc["outcomes"] = suite_outcomes(outcomes)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"format": FORMAT, "tests": tests}) + "\n")
+    out.write_text(json.dumps(doc) + "\n")
     return sum(len(ids) for ids in tests.values())
 
 
@@ -54,8 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--domains", type=Path, action="append", required=True)
     parser.add_argument("-o", "--out", type=Path, required=True)
+    parser.add_argument("--outcomes", type=Path, help="a run's results.json: end as it did")
     args = parser.parse_args(argv)
-    print(f"{args.out}: {write(args.domains, args.out)} tests")
+    print(f"{args.out}: {write(args.domains, args.out, args.outcomes)} tests")
     return 0
 
 

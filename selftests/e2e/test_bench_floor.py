@@ -4,10 +4,12 @@ domain as the registry gives (a check added to the registry reaches the floor by
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -54,3 +56,37 @@ def test_the_floor_collects_the_suites_tests(estate: str, tmp_path: Path) -> Non
     assert floor == suite_tests(domains, tmp_path / "reports")
     per_domain = sum(registry.tests_per_domain(d) for d in floor_cases.domains_of([domains]))
     assert len(floor) == per_domain
+
+
+def test_the_floor_can_end_as_the_suite_did(tmp_path: Path) -> None:
+    """With --outcomes, each floor test ends as the suite's test of that id did: the same
+    counts per outcome, and the suite's message on each failure."""
+    domains = REPO / "domains.yaml"
+    reports = tmp_path / "reports"
+    subprocess.run(
+        [sys.executable, "-m", "pytest", f"--domains={domains}", f"--reports={reports}", "-q"],
+        cwd=REPO,
+        capture_output=True,
+        check=False,
+    )
+    doc = json.loads((reports / "results.json").read_text())
+    cases = tmp_path / "floor-cases.json"
+    floor_cases.write([domains], cases, reports / "results.json")
+    junit = tmp_path / "floor.xml"
+    argv = ["-c", str(PEERS / "pytest.ini"), f"--rootdir={PEERS}", str(PEERS / "test_floor.py")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", *argv, "-q", "-rN", f"--junitxml={junit}"],
+        cwd=REPO,
+        env={**os.environ, "BENCH_FLOOR_CASES": str(cases)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    summary = doc["summary"]
+    last = proc.stdout.strip().splitlines()[-1]
+    for outcome in ("failed", "passed", "skipped", "xfailed"):
+        if summary[outcome]:
+            assert f"{summary[outcome]} {outcome}" in last, (outcome, last)
+    failed = next(r for r in doc["results"] if r["outcome"] == "failed")
+    said = {f.get("message") for f in ElementTree.parse(junit).iter("failure")}
+    assert f"Failed: {failed['message']}" in said  # pytest names the exception
