@@ -22,6 +22,7 @@ from dkimwatch.outcomes import Skipped, TempError, XFailed, quick_report
 # for its first verdict.
 if TYPE_CHECKING:
     from dkimwatch.checks import Verdict
+    from dkimwatch.reporter import attach_verdict, final_outcome
     from dkimwatch.run import Case, Run
 
 _RUN = pytest.StashKey["Run"]()
@@ -39,12 +40,15 @@ def __getattr__(name: str) -> Any:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # What the per-test hooks call is bound here, once, as module globals: an import in a
+    # hook would be looked up again for each of a large run's 330,000 reports.
+    global Case, attach_verdict, final_outcome
     informing = config.option.help or getattr(config.option, "version", False)
     workerinput = getattr(config, "workerinput", None)
     helper = Helper() if not informing and workerinput is None and wanted(config) else None
     from dkimwatch.registry import marker_lines
-    from dkimwatch.reporter import Reporter
-    from dkimwatch.run import configure_controller, configure_worker
+    from dkimwatch.reporter import Reporter, attach_verdict, final_outcome
+    from dkimwatch.run import Case, configure_controller, configure_worker
 
     for line in marker_lines():  # the check families: -m dkim, -m spf, -m dmarc
         config.addinivalue_line("markers", line)
@@ -147,8 +151,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _case_of(item: pytest.Item) -> Case | None:
-    from dkimwatch.run import Case
-
     callspec = getattr(item, "callspec", None)
     case = callspec.params.get(VERDICT_ARG) if callspec is not None else None
     return case if isinstance(case, Case) else None
@@ -209,8 +211,6 @@ def pytest_runtest_makereport_attach(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """The verdict goes with the report that decides the test's outcome."""
-    from dkimwatch.reporter import attach_verdict, final_outcome
-
     report = yield
     if call.excinfo is not None and isinstance(call.excinfo.value, TempError):
         report.longrepr = f"temperror: {call.excinfo.value}"
