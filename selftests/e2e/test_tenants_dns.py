@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from dkimwatch.cli import main
-from dkimwatch.report import load_results
+from dkimwatch.report import answers_from_text, load_results
 from dkimwatch.zoneserver import ZoneServer
 from selftests import tenantkit
 from selftests.suitekit import install_suite, run
@@ -289,3 +289,8 @@ def test_merge_of_shards_keeps_each_inventorys_resolvers(
     spf = by_key(merged)[(OTHER, "spf", None)]
     assert spf["outcome"] == "passed"
     assert servers_asked(spf, SPF_INCLUDE) <= set(merged["inventories"][1]["resolvers"])
+    # report.html's Environment names where each inventory's answers came from, as the
+    # single run's does.
+    html = (pytester.path / "merged" / "report.html").read_text()
+    for entry in merged["inventories"]:
+        assert f"{entry['tenant']}: {answers_from_text(entry['answers_from'])}" in html

@@ -66,12 +66,14 @@ from dkimwatch.report import (
 from dkimwatch.reporter import (
     STAGING,
     InventoryHistory,
+    answers_from_each,
     changes_json,
     compare,
     history_rows,
     html_title,
     metadata_entries,
     remove_stale_staging,
+    resolver_lines,
     stage_records,
     summary_sections,
     write_outputs,
@@ -427,6 +429,7 @@ def write_merged(
                 resolvers=resolver_lines(resolvers, each),
                 answers_from=doc.get("answers_from") or {},
                 started=doc["started"],
+                answers_from_each=answers_from_each(each),
             ),
         }
         write_report_html(
@@ -465,18 +468,6 @@ def merged_inventories(docs: Sequence[dict[str, Any]]) -> list[dict[str, Any]] |
             entry["resolvers"] = list(dict.fromkeys(asked))
         out.append(entry)
     return out
-
-
-def resolver_lines(resolvers: Sequence[str], each: Sequence[dict[str, Any]] | None) -> list[str]:
-    """The resolvers as report.html shows them: one line per inventory when their
-    resolvers differ (as in reporter's run), else one line."""
-    asked = [tuple(e.get("resolvers") or ()) for e in each or ()]
-    if len(set(asked)) <= 1:
-        return [", ".join(resolvers)]
-    return [
-        f"{e.get('tenant')} ({e.get('path')}): {', '.join(servers)}"
-        for e, servers in zip(each or (), asked, strict=True)
-    ]
 
 
 def _histories(

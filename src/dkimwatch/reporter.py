@@ -300,12 +300,14 @@ class Reporter:
         lines = [f"dkimwatch: {run.spreading_declined}"] if run.spreading_declined else []
         if run.answers_from.get("kind") != LIVE_DNS:
             lines.append(f"dkimwatch: answers from {answers_from_text(run.answers_from)}")
-        if run.differing_views():  # each inventory asks its own resolvers: whose are whose
-            lines.extend(f"dkimwatch: resolvers of {line}" for line in run.resolvers_by_inventory())
-            lines.extend(
-                f"dkimwatch: answers for {tenant} from {answers_from_text(answers_from)}"
-                for tenant, answers_from in run.answers_from_by_inventory()
-            )
+        entries = inventory_entries(run)
+        by_inventory = resolver_lines(run.resolvers, entries)
+        if len(by_inventory) > 1:  # each inventory asks its own resolvers: whose are whose
+            lines.extend(f"dkimwatch: resolvers of {line}" for line in by_inventory)
+        lines.extend(
+            f"dkimwatch: answers for {tenant} from {answers_from_text(answers_from)}"
+            for tenant, answers_from in answers_from_each(entries)
+        )
         return lines
 
     # --- pytest-html ------------------------------------------------------------------
@@ -352,7 +354,7 @@ class Reporter:
             changes=self._changes().to_json(),
             tenant=run.inventory.tenant or "(no tenant)",
             now=iso_instant(run.now),
-            resolvers=run.resolvers_by_inventory(),
+            resolvers=resolver_lines(run.resolvers, inventory_entries(run)),
             queries=(questions, sent),
         )
         prefix.extend(head)
@@ -405,10 +407,7 @@ class Reporter:
             "shard": run.shard,
         }
         if run.inventories:
-            fields["inventories"] = [
-                inventory_entry(inv, run.view_of_inventory(i), run.answers_from)
-                for i, inv in enumerate(run.inventories)
-            ]
+            fields["inventories"] = inventory_entries(run)
         doc = results_document(
             version=__version__,
             started=self.started,
@@ -619,6 +618,40 @@ def inventory_entry(
     if view.answers_from != answers_from:
         entry["answers_from"] = dict(view.answers_from)
     return entry
+
+
+def inventory_entries(run: Run) -> list[dict[str, Any]]:
+    """results.json's ``inventories`` of a run of many (inventory_entry); empty for a run
+    of one inventory."""
+    return [
+        inventory_entry(inv, run.view_of_inventory(i), run.answers_from)
+        for i, inv in enumerate(run.inventories)
+    ]
+
+
+def resolver_lines(resolvers: Sequence[str], entries: Sequence[dict[str, Any]] | None) -> list[str]:
+    """The resolvers as the header and report.html show them, from results.json's
+    ``inventories`` (a run's or a merge's): one line per inventory when their resolvers
+    differ, else one line."""
+    asked = [tuple(e.get("resolvers") or ()) for e in entries or ()]
+    if len(set(asked)) <= 1:
+        return [", ".join(resolvers)]
+    return [
+        f"{e.get('tenant')} ({e.get('path')}): {', '.join(servers)}"
+        for e, servers in zip(entries or (), asked, strict=True)
+    ]
+
+
+def answers_from_each(
+    entries: Sequence[dict[str, Any]] | None,
+) -> list[tuple[str, dict[str, Any]]]:
+    """(tenant, answers_from) of each entry of results.json's ``inventories`` whose answers
+    came from elsewhere than the run's (only those entries carry their own)."""
+    return [
+        (str(e.get("tenant")), e["answers_from"])
+        for e in entries or ()
+        if isinstance(e.get("answers_from"), dict)
+    ]
 
 
 def html_title(tenant: str | None, tenants: int, now: str) -> str:
@@ -937,16 +970,17 @@ def _metadata(config: pytest.Config, run: Run, started: str) -> None:
     meta = config.stash.get(metadata_key, None)
     if meta is None:
         return
+    entries = inventory_entries(run)
     meta.update(
         metadata_entries(
             now=iso_instant(run.now),
             tenants=[tenant_name(inv) for inv in run.inventories] or [run.inventory.tenant or ""],
             inventory={"path": str(run.inventory.path), "sha256": run.inventory.sha256},
             domains=len(run.inventory.domains),
-            resolvers=run.resolvers_by_inventory(),
+            resolvers=resolver_lines(run.resolvers, entries),
             answers_from=run.answers_from,
             started=started,
-            answers_from_each=run.answers_from_by_inventory(),
+            answers_from_each=answers_from_each(entries),
         )
     )
 

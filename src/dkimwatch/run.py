@@ -247,29 +247,6 @@ class Run:
         xdist hand-off)."""
         dump_record(path, [view.recorded() for view in self.views], self.record_meta())
 
-    def differing_views(self) -> bool:
-        """Whether the run's inventories ask different resolvers (their lines then name
-        each inventory's)."""
-        return len(self.views) > 1
-
-    def resolvers_by_inventory(self) -> list[str]:
-        """The resolvers, one line per inventory when they differ (else one line)."""
-        if not self.differing_views():
-            return [", ".join(self.resolvers)]
-        return [
-            f"{tenant_name(inv)} ({inv.path}): {', '.join(self.view_of_inventory(i).resolvers)}"
-            for i, inv in enumerate(self.inventories)
-        ]
-
-    def answers_from_by_inventory(self) -> list[tuple[str, dict[str, Any]]]:
-        """(tenant, answers_from) of each inventory whose answers come from elsewhere
-        than the run's (``answers_from``)."""
-        return [
-            (tenant_name(inv), view.answers_from)
-            for i, inv in enumerate(self.inventories)
-            if (view := self.view_of_inventory(i)).answers_from != self.answers_from
-        ]
-
     def record_meta(self) -> dict[str, Any]:
         """What a saved record of the answers (--record, xdist's answers file) says of them."""
         return {
